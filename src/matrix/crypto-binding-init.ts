@@ -1,0 +1,3 @@
+import { ensureMatrixCryptoBinding } from "./crypto-binding.js";
+
+ensureMatrixCryptoBinding();

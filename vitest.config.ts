@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Native addons (libsignal, sqlite3) are safest in forked workers.
+    pool: "forks",
+    reporters: ["default"],
+  },
+});
