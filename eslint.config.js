@@ -9,10 +9,29 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
       "@typescript-eslint/no-explicit-any": "error",
       "no-console": ["error", { allow: ["warn", "error"] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            {
+              name: "matrix-appservice-bridge",
+              message:
+                "Import from src/matrix/appservice-bridge.ts (it guards the Matrix crypto binding).",
+            },
+          ],
+        },
+      ],
     },
+  },
+  {
+    files: ["src/matrix/appservice-bridge.ts"],
+    rules: { "no-restricted-imports": "off" },
   },
   {
     files: ["src/**/cli.ts", "src/**/cli/**/*.ts", "bench/**/*.ts", "scripts/**/*.ts"],

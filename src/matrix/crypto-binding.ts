@@ -15,9 +15,7 @@
 import { createRequire } from "node:module";
 
 export type MatrixCryptoBindingState =
-  | { state: "native" }
-  | { state: "unavailable"; reason: string }
-  | { state: "not-installed" };
+  { state: "native" } | { state: "unavailable"; reason: string } | { state: "not-installed" };
 
 export class MatrixCryptoUnavailableError extends Error {
   readonly code = "matrix-crypto-unavailable";

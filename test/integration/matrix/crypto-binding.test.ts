@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createRequire } from "node:module";
-import { ensureMatrixCryptoBinding, MatrixCryptoUnavailableError } from "../../../src/matrix/crypto-binding.js";
+import {
+  ensureMatrixCryptoBinding,
+  MatrixCryptoUnavailableError,
+} from "../../../src/matrix/crypto-binding.js";
 
 describe("matrix-appservice-bridge import without the Matrix crypto binary", () => {
   it("imports matrix-appservice-bridge and its Bridge class", async () => {
