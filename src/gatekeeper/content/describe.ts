@@ -1,0 +1,230 @@
+import { isFieldSet } from "@bufbuild/protobuf";
+import {
+  AudioMessageSchema,
+  DocumentMessageSchema,
+  ImageMessageSchema,
+  MessageSchema,
+  ProtocolMessageSchema,
+  ProtocolMessage_Type,
+  ReactionMessageSchema,
+  VideoMessageSchema,
+} from "../../gen/gki_pb.js";
+import type {
+  AudioMessage,
+  ContextInfo,
+  DocumentMessage,
+  ImageMessage,
+  Message,
+  MessageKey,
+  ProtocolMessage,
+  ReactionMessage,
+  VideoMessage,
+} from "../../gen/gki_pb.js";
+import type {
+  ContentKind,
+  MediaContent,
+  MediaRef,
+  MessageKeyRef,
+  ReplyContext,
+} from "./content-kind.js";
+
+const UNSUPPORTED: ContentKind = { kind: "unknown", reason: "unsupported" };
+const MALFORMED: ContentKind = { kind: "unknown", reason: "malformed" };
+const HASH_LENGTH = 32;
+const MEDIA_KEY_LENGTH = 32;
+
+/**
+ * What a Message is. When a peer sets several content fields, the first of protocol message,
+ * reaction, image, video, audio, document, extended text, conversation wins.
+ */
+export function describeContent(msg: Message): ContentKind {
+  return describe(msg, false);
+}
+
+function describe(msg: Message, insideEdit: boolean): ContentKind {
+  if (msg.protocolMessage !== undefined)
+    return insideEdit ? MALFORMED : describeProtocol(msg.protocolMessage);
+  if (msg.reactionMessage !== undefined)
+    return insideEdit ? MALFORMED : describeReaction(msg.reactionMessage);
+  if (msg.imageMessage !== undefined) return describeImage(msg.imageMessage);
+  if (msg.videoMessage !== undefined) return describeVideo(msg.videoMessage);
+  if (msg.audioMessage !== undefined) return describeAudio(msg.audioMessage);
+  if (msg.documentMessage !== undefined) return describeDocument(msg.documentMessage);
+  if (msg.extendedTextMessage !== undefined) {
+    const ext = msg.extendedTextMessage;
+    return withOptional(
+      { kind: "text", text: ext.text },
+      { contextInfo: replyContext(ext.contextInfo) },
+    );
+  }
+  if (isFieldSet(msg, MessageSchema.field.conversation)) {
+    return { kind: "text", text: msg.conversation };
+  }
+  return UNSUPPORTED;
+}
+
+function describeProtocol(pm: ProtocolMessage): ContentKind {
+  // proto2 closed enum: a type this schema does not know is kept as an unknown field and the
+  // property reads as the default (REVOKE), so presence must be checked explicitly.
+  if (!isFieldSet(pm, ProtocolMessageSchema.field.type)) return UNSUPPORTED;
+  const key = keyRef(pm.key);
+  if (key === undefined) return MALFORMED;
+  const timestampMs = optionalInt64(pm, ProtocolMessageSchema.field.timestampMs, pm.timestampMs);
+  switch (pm.type) {
+    case ProtocolMessage_Type.REVOKE:
+      return withOptional({ kind: "revoke", key }, { timestampMs });
+    case ProtocolMessage_Type.MESSAGE_EDIT: {
+      if (pm.editedMessage === undefined) return MALFORMED;
+      const newContent = describe(pm.editedMessage, true);
+      if (newContent.kind === "unknown") return MALFORMED;
+      return withOptional({ kind: "edit", key, newContent }, { timestampMs });
+    }
+    default:
+      return UNSUPPORTED;
+  }
+}
+
+function describeReaction(r: ReactionMessage): ContentKind {
+  const key = keyRef(r.key);
+  if (key === undefined) return MALFORMED;
+  const senderTimestampMs = optionalInt64(
+    r,
+    ReactionMessageSchema.field.senderTimestampMs,
+    r.senderTimestampMs,
+  );
+  return withOptional({ kind: "reaction", key, emoji: r.text }, { senderTimestampMs });
+}
+
+function describeImage(m: ImageMessage): ContentKind {
+  const f = ImageMessageSchema.field;
+  return mediaContent("image", mediaRef(m), {
+    caption: nonEmpty(m.caption),
+    width: setOrUndefined(m, f.width, m.width),
+    height: setOrUndefined(m, f.height, m.height),
+    thumbnail: setOrUndefined(m, f.jpegThumbnail, m.jpegThumbnail),
+    contextInfo: replyContext(m.contextInfo),
+  });
+}
+
+function describeVideo(m: VideoMessage): ContentKind {
+  const f = VideoMessageSchema.field;
+  return mediaContent("video", mediaRef(m), {
+    caption: nonEmpty(m.caption),
+    seconds: setOrUndefined(m, f.seconds, m.seconds),
+    width: setOrUndefined(m, f.width, m.width),
+    height: setOrUndefined(m, f.height, m.height),
+    gifPlayback: setOrUndefined(m, f.gifPlayback, m.gifPlayback),
+    thumbnail: setOrUndefined(m, f.jpegThumbnail, m.jpegThumbnail),
+    contextInfo: replyContext(m.contextInfo),
+  });
+}
+
+function describeAudio(m: AudioMessage): ContentKind {
+  const f = AudioMessageSchema.field;
+  return mediaContent("audio", mediaRef(m), {
+    ptt: setOrUndefined(m, f.ptt, m.ptt),
+    seconds: setOrUndefined(m, f.seconds, m.seconds),
+    waveform: setOrUndefined(m, f.waveform, m.waveform),
+    contextInfo: replyContext(m.contextInfo),
+  });
+}
+
+function describeDocument(m: DocumentMessage): ContentKind {
+  const f = DocumentMessageSchema.field;
+  return mediaContent("document", mediaRef(m), {
+    caption: nonEmpty(m.caption),
+    fileName: nonEmpty(m.fileName),
+    thumbnail: setOrUndefined(m, f.jpegThumbnail, m.jpegThumbnail),
+    contextInfo: replyContext(m.contextInfo),
+  });
+}
+
+type MediaExtras = Omit<MediaContent, "kind" | "media">;
+
+function mediaContent(
+  kind: MediaContent["kind"],
+  media: MediaRef | undefined,
+  extras: MediaExtras,
+): ContentKind {
+  if (media === undefined) return MALFORMED;
+  return withOptional({ kind, media }, extras);
+}
+
+interface MediaFields {
+  url: string;
+  directPath: string;
+  mediaKey: Uint8Array;
+  fileSha256: Uint8Array;
+  fileEncSha256: Uint8Array;
+  fileLength: bigint;
+  mimetype: string;
+}
+
+/** A MediaRef, or undefined when the peer's message cannot be downloaded and verified. */
+function mediaRef(m: MediaFields): MediaRef | undefined {
+  if (m.mediaKey.length !== MEDIA_KEY_LENGTH) return undefined;
+  if (m.fileSha256.length !== HASH_LENGTH || m.fileEncSha256.length !== HASH_LENGTH)
+    return undefined;
+  if (m.url === "" && m.directPath === "") return undefined;
+  if (m.fileLength > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  return withOptional(
+    {
+      url: m.url,
+      mediaKey: m.mediaKey,
+      fileSha256: m.fileSha256,
+      fileEncSha256: m.fileEncSha256,
+      fileLength: Number(m.fileLength),
+      mimetype: m.mimetype,
+    },
+    { directPath: nonEmpty(m.directPath) },
+  );
+}
+
+function keyRef(key: MessageKey | undefined): MessageKeyRef | undefined {
+  if (key === undefined || key.id === "") return undefined;
+  return withOptional(
+    { id: key.id, fromMe: key.fromMe },
+    {
+      remoteJid: nonEmpty(key.remoteJid),
+      participant: nonEmpty(key.participant),
+    },
+  );
+}
+
+function replyContext(ci: ContextInfo | undefined): ReplyContext | undefined {
+  if (ci === undefined || ci.stanzaId === "") return undefined;
+  return withOptional(
+    { stanzaId: ci.stanzaId },
+    {
+      participant: nonEmpty(ci.participant),
+      remoteJid: nonEmpty(ci.remoteJid),
+      quotedMessage: ci.quotedMessage,
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------
+// proto2 presence helpers: the view carries only what the peer actually set.
+// ---------------------------------------------------------------------------
+
+type FieldOf = Parameters<typeof isFieldSet>[1];
+type AnyMessage = Parameters<typeof isFieldSet>[0];
+
+function setOrUndefined<T>(msg: AnyMessage, field: FieldOf, value: T): T | undefined {
+  return isFieldSet(msg, field) ? value : undefined;
+}
+
+function optionalInt64(msg: AnyMessage, field: FieldOf, value: bigint): number | undefined {
+  return isFieldSet(msg, field) ? Number(value) : undefined;
+}
+
+function nonEmpty(s: string): string | undefined {
+  return s === "" ? undefined : s;
+}
+
+/** base plus only those extras that are defined, so views have no `key: undefined` noise. */
+function withOptional<B extends object, E extends object>(base: B, extras: E): B & Partial<E> {
+  const out = { ...base } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(extras)) if (v !== undefined) out[k] = v;
+  return out as B & Partial<E>;
+}
