@@ -1,0 +1,23 @@
+/** GKI/1 stanza codec: XML subset, typed stanzas, iq payloads, JIDs. */
+export { StanzaError, type StanzaErrorCode } from "./errors.js";
+export {
+  JID_SERVER,
+  type Jid,
+  formatInteropJid,
+  formatLidJid,
+  isValidAccountId,
+  isValidJid,
+  isValidPartnerId,
+  parseJid,
+} from "./jid.js";
+export {
+  DEFAULT_XML_LIMITS,
+  type XmlLimits,
+  type XmlNode,
+  encodeXml,
+  parseXml,
+  serializeXml,
+} from "./xml-codec.js";
+export { isValidId } from "./stanza-fields.js";
+export * from "./stanzas.js";
+export * from "./iq-payloads.js";

@@ -1,0 +1,159 @@
+/**
+ * The GKI/1 top-level stanzas (docs/protocol.md §5–§14) as one discriminated union.
+ * Binary fields are bytes here and base64 on the wire; numbers are numbers here and decimal on the wire.
+ */
+import type { XmlNode } from "./xml-codec.js";
+
+export type MessageType = "text" | "media";
+export type EncType = "pkmsg" | "msg";
+export type ReceiptType = "read" | "played" | "retry";
+export type IqType = "get" | "set" | "result" | "error";
+export type ChatState = "composing" | "paused";
+export type PresenceType = "available" | "unavailable" | "subscribe";
+
+export interface MessageStanza {
+  kind: "message";
+  id: string;
+  to?: string;
+  from?: string;
+  t?: number;
+  type: MessageType;
+  /** Wire `offline="1"`: delivered from the offline queue. */
+  offline?: boolean;
+  retry?: number;
+  enc: { v: 2; type: EncType; mediatype?: string; ciphertext: Uint8Array };
+}
+
+export interface ReceiptStanza {
+  kind: "receipt";
+  id: string;
+  to?: string;
+  from?: string;
+  t?: number;
+  /** Absent = delivery receipt. */
+  type?: ReceiptType;
+  offline?: boolean;
+  /** The extra `<list><item id/></list>` ids, not including `id`. */
+  ids: string[];
+  retry?: { count: number; id: string; t: number };
+  /** `<registration>`: BASE64 of the 4-byte big-endian registration id. */
+  registrationId?: number;
+}
+
+export interface AckStanza {
+  kind: "ack";
+  /** "message" | "receipt" | "notification" | "frame" | the tag of an unknown stanza. */
+  class: string;
+  id?: string;
+  to?: string;
+  from?: string;
+  t?: number;
+  type?: string;
+  error?: number;
+  text?: string;
+}
+
+export interface IqError {
+  code: number;
+  text?: string;
+  /** Wire `retry-after`, seconds. */
+  retryAfter?: number;
+}
+
+export interface IqStanza {
+  kind: "iq";
+  id: string;
+  type: IqType;
+  xmlns?: string;
+  to?: string;
+  from?: string;
+  /** The payload elements (see iq-payloads.ts); for type="error" the `<error>` element is in `error`, not here. */
+  children: XmlNode[];
+  /** Required when type="error", ignored otherwise. */
+  error?: IqError;
+}
+
+export interface NotificationStanza {
+  kind: "notification";
+  id: string;
+  type: string;
+  from?: string;
+  to?: string;
+  t?: number;
+  offline?: boolean;
+  children: XmlNode[];
+}
+
+export interface ChatStateStanza {
+  kind: "chatstate";
+  to?: string;
+  from?: string;
+  state: ChatState;
+  media?: "audio";
+}
+
+export interface PresenceStanza {
+  kind: "presence";
+  type: PresenceType;
+  to?: string;
+  from?: string;
+  name?: string;
+  last?: number;
+}
+
+export interface IbStanza {
+  kind: "ib";
+  /** `<offline count="N"/>`. */
+  offlineCount?: number;
+}
+
+export interface SuccessStanza {
+  kind: "success";
+  t: number;
+  jid: string;
+  enlisted: boolean;
+}
+
+export interface FailureStanza {
+  kind: "failure";
+  reason: number;
+  text?: string;
+}
+
+/** Wire tag "stream:error". */
+export interface StreamErrorStanza {
+  kind: "stream-error";
+  code: number;
+  text?: string;
+}
+
+export type Stanza =
+  | MessageStanza
+  | ReceiptStanza
+  | AckStanza
+  | IqStanza
+  | NotificationStanza
+  | ChatStateStanza
+  | PresenceStanza
+  | IbStanza
+  | SuccessStanza
+  | FailureStanza
+  | StreamErrorStanza;
+
+export type StanzaKind = Stanza["kind"];
+export type StanzaOf<K extends StanzaKind> = Extract<Stanza, { kind: K }>;
+
+/** Wire tag of each stanza kind. */
+export const STANZA_TAGS: Readonly<Record<StanzaKind, string>> = Object.freeze({
+  message: "message",
+  receipt: "receipt",
+  ack: "ack",
+  iq: "iq",
+  notification: "notification",
+  chatstate: "chatstate",
+  presence: "presence",
+  ib: "ib",
+  success: "success",
+  failure: "failure",
+  "stream-error": "stream:error",
+});
