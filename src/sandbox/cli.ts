@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+/**
+ * gatekeeper-sandbox: run the reference gatekeeper, add native users, chat as one.
+ *
+ *   gatekeeper-sandbox serve [--port 29500] [--host 127.0.0.1] [--db sandbox.sqlite]
+ *       [--partner-id matrix --partner-auth-url URL --partner-secret S [--partner-media-origin URL]]
+ *       [--public-http-url URL] [--allow-non-eea] [--verbose]
+ *   gatekeeper-sandbox user add +4917012345678 [--name Alice] [--opt-in [--partners a,b]] [--admin URL]
+ *   gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]
+ */
+import { mkdirSync, realpathSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { AdminClient } from "./admin-client.js";
+import { runChat } from "./chat/index.js";
+import type { LogFields, SandboxLogger } from "./logger.js";
+import { type Sandbox, type SandboxPartnerConfig, startSandbox } from "./server.js";
+
+export const DEFAULT_PORT = 29500;
+const DEFAULT_ADMIN = `http://127.0.0.1:${DEFAULT_PORT}`;
+
+const USAGE = `usage:
+  gatekeeper-sandbox serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--db FILE.sqlite]
+      [--partner-id ID --partner-auth-url URL --partner-secret SECRET [--partner-media-origin URL]]
+      [--public-http-url URL] [--allow-non-eea] [--verbose]
+  gatekeeper-sandbox user add +4917012345678 [--name NAME] [--opt-in [--partners a,b|*]] [--admin URL]
+  gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]`;
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const consoleIo: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) };
+
+class UsageError extends Error {}
+
+function formatFields(fields?: LogFields): string {
+  if (!fields) return "";
+  return Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}=${String(v)}`)
+    .join("");
+}
+
+function cliLogger(io: CliIo, verbose: boolean): SandboxLogger {
+  const line = (level: string, message: string, fields?: LogFields): string =>
+    `${new Date().toISOString()} ${level} ${message}${formatFields(fields)}`;
+  return {
+    debug: (m, f) => verbose && io.err(line("debug", m, f)),
+    info: (m, f) => io.err(line("info", m, f)),
+    warn: (m, f) => io.err(line("warn", m, f)),
+    error: (m, f) => io.err(line("error", m, f)),
+  };
+}
+
+function port(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_PORT;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`--port must be 0..65535, not ${value}`);
+  return n;
+}
+
+function partnerFrom(v: Record<string, string | boolean | undefined>): SandboxPartnerConfig[] {
+  const id = v["partner-id"];
+  const authUrl = v["partner-auth-url"];
+  const secret = v["partner-secret"];
+  const mediaOrigin = v["partner-media-origin"];
+  if (id === undefined && authUrl === undefined && secret === undefined) return [];
+  if (typeof id !== "string" || typeof authUrl !== "string" || typeof secret !== "string") {
+    throw new UsageError("--partner-id, --partner-auth-url and --partner-secret go together");
+  }
+  return [{ id, authUrl, secret, ...(typeof mediaOrigin === "string" ? { mediaOrigin } : {}) }];
+}
+
+/** Starts the sandbox and prints where it is; the caller decides how long it runs. */
+export async function serve(args: string[], io: CliIo): Promise<Sandbox> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      db: { type: "string" },
+      "partner-id": { type: "string" },
+      "partner-auth-url": { type: "string" },
+      "partner-secret": { type: "string" },
+      "partner-media-origin": { type: "string" },
+      "public-http-url": { type: "string" },
+      "allow-non-eea": { type: "boolean" },
+      verbose: { type: "boolean" },
+    },
+  });
+  const sandbox = await startSandbox({
+    host: values.host ?? "127.0.0.1",
+    port: port(values.port),
+    ...(values.db === undefined ? {} : { db: { type: "sqlite", filename: values.db } }),
+    partners: partnerFrom(values),
+    ...(values["public-http-url"] === undefined
+      ? {}
+      : { publicHttpUrl: values["public-http-url"] }),
+    requireEea: values["allow-non-eea"] !== true,
+    logger: cliLogger(io, values.verbose === true),
+  });
+  io.out("gatekeeper sandbox running");
+  io.out(`  chat URL:    ${sandbox.url}`);
+  io.out(`  HTTP URL:    ${sandbox.httpUrl}   (media: /media, admin API: /admin)`);
+  io.out(`  public key:  ${sandbox.publicKeyBase64}`);
+  return sandbox;
+}
+
+async function userAdd(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      name: { type: "string" },
+      "opt-in": { type: "boolean" },
+      partners: { type: "string" },
+      admin: { type: "string" },
+    },
+  });
+  const [phone] = positionals;
+  if (phone === undefined || positionals.length > 1)
+    throw new UsageError("user add takes one phone number");
+  if (values.partners !== undefined && values["opt-in"] !== true)
+    throw new UsageError("--partners needs --opt-in");
+  const admin = new AdminClient(values.admin ?? DEFAULT_ADMIN);
+  const user = await admin.addUser(phone, values.name);
+  if (values["opt-in"] === true) {
+    const partners =
+      values.partners === undefined || values.partners === "*" ? "*" : values.partners.split(",");
+    await admin.updateSettings(phone, { enabled: true, partners });
+  }
+  io.out(JSON.stringify({ ...user, optedIn: values["opt-in"] === true }, null, 2));
+}
+
+function defaultStatePath(phone: string): string {
+  const base = process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state");
+  return join(base, "gatekeeper-sandbox", `chat-${phone.replace(/\D/g, "")}.sqlite`);
+}
+
+async function chat(args: string[], io: CliIo): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { admin: { type: "string" }, state: { type: "string" } },
+  });
+  const [phone] = positionals;
+  if (phone === undefined || positionals.length > 1)
+    throw new UsageError("chat takes one phone number");
+  const statePath = values.state ?? defaultStatePath(phone);
+  if (statePath !== ":memory:") mkdirSync(dirname(statePath), { recursive: true });
+  await runChat({
+    adminUrl: values.admin ?? DEFAULT_ADMIN,
+    phone,
+    statePath,
+    input: process.stdin,
+    output: io.out,
+  });
+}
+
+/** Runs one command; resolves with the exit code. `serve` resolves when SIGINT or SIGTERM stops it. */
+export async function main(argv: string[], io: CliIo = consoleIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "serve": {
+        const sandbox = await serve(rest, io);
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+        await sandbox.close();
+        return 0;
+      }
+      case "user":
+        if (rest[0] !== "add") throw new UsageError("the user command is: user add +49…");
+        await userAdd(rest.slice(1), io);
+        return 0;
+      case "chat":
+        await chat(rest, io);
+        return 0;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${command}`);
+    }
+  } catch (err) {
+    if (
+      err instanceof UsageError ||
+      (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS"))
+    ) {
+      io.err(`${err.message}\n${USAGE}`);
+      return 2;
+    }
+    io.err(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+/** True when this file is the program (also through the npm bin symlink), not an import. */
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
