@@ -1,0 +1,296 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { MessageSchema } from "../../gen/gki_pb.js";
+import type { Message } from "../../gen/gki_pb.js";
+import { ContentError, decodeContent } from "../content/index.js";
+import { SignalError } from "../signal/index.js";
+import { parseCountResult } from "../stanza/index.js";
+import type { MessageStanza, NotificationStanza, ReceiptStanza, Stanza } from "../stanza/index.js";
+import type { Connection } from "./connection.js";
+import { nowSeconds, peerAddress } from "./context.js";
+import type { AccountState, ClientCore } from "./context.js";
+import { HandlerError } from "./events.js";
+import { errorText } from "./logger.js";
+import { MAX_RETRIES } from "./outbound.js";
+import type { Outbound } from "./outbound.js";
+import { SerialQueue } from "./serial.js";
+
+/**
+ * The receiving half. Stanzas are handled one at a time, in arrival order. The key
+ * guarantee: a message, receipt or notification is acked only after every event handler
+ * finished without throwing; what is not acked is redelivered on the next connection, and
+ * the inbox makes that redelivery exactly-once (docs §5.1, §9).
+ */
+export class Inbound {
+  private readonly queue = new SerialQueue();
+
+  constructor(
+    private readonly core: ClientCore,
+    private readonly outbound: Outbound,
+  ) {}
+
+  /** Queues a stanza that arrived on `conn`. */
+  push(stanza: Stanza, conn: Connection): void {
+    this.queue.push(
+      () => this.handle(stanza, conn),
+      (err) => this.reportError(err),
+    );
+  }
+
+  /** Resolves once everything received so far has been handled. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private async handle(stanza: Stanza, conn: Connection): Promise<void> {
+    switch (stanza.kind) {
+      case "message":
+        return this.onMessage(stanza, conn);
+      case "receipt":
+        return this.onReceipt(stanza, conn);
+      case "notification":
+        return this.onNotification(stanza, conn);
+      case "chatstate":
+        if (stanza.from) {
+          const media = stanza.media === undefined ? {} : { media: stanza.media };
+          await this.core.events.emitQuietly("chatstate", {
+            from: stanza.from,
+            state: stanza.state,
+            ...media,
+          });
+        }
+        return;
+      case "presence":
+        if (stanza.from && stanza.type !== "subscribe") {
+          await this.core.events.emitQuietly("presence", {
+            from: stanza.from,
+            type: stanza.type,
+            ...(stanza.last === undefined ? {} : { last: stanza.last }),
+            ...(stanza.name === undefined ? {} : { name: stanza.name }),
+          });
+        }
+        return;
+      case "ib":
+        if (stanza.offlineCount !== undefined) {
+          await this.core.events.emitQuietly("offlineComplete", { count: stanza.offlineCount });
+        }
+        return;
+      default:
+        this.core.logger.debug("ignoring stanza", { kind: stanza.kind });
+    }
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  private async onMessage(m: MessageStanza, conn: Connection): Promise<void> {
+    const from = m.from;
+    if (from === undefined) {
+      conn.ack({ class: "message", id: m.id, error: 400, text: "missing from" });
+      return;
+    }
+    const account = await this.core.accountReady();
+    const ack = (error?: number): void =>
+      conn.ack({ class: "message", id: m.id, to: from, ...(error === undefined ? {} : { error }) });
+    const retry = m.retry ?? 0;
+    const t = m.t ?? nowSeconds();
+    const offline = m.offline === true;
+
+    const known = await account.inbox.get(from, m.id);
+    if (known?.state === "handled") {
+      ack();
+      await this.core.events.emitQuietly("duplicate", { from, id: m.id });
+      return;
+    }
+    if (known?.state === "failed" && retry <= known.retry) {
+      ack(); // the same undecryptable copy again; its retry receipt went out already
+      return;
+    }
+
+    let content: Message;
+    if (known?.state === "pending" && known.plaintext) {
+      // Decrypted before, but the application never finished with it: no second decrypt.
+      content = fromBinary(MessageSchema, known.plaintext);
+    } else {
+      const outcome = await this.decrypt(account, m, from, { retry, t, offline });
+      if (outcome.kind === "transient") throw outcome.error; // not acked: redelivered later
+      if (outcome.kind === "duplicate") {
+        ack();
+        await this.core.events.emitQuietly("duplicate", { from, id: m.id });
+        return;
+      }
+      if (outcome.kind === "failed") {
+        await this.undecryptable(conn, account, m, from, outcome.code, retry);
+        return;
+      }
+      content = outcome.content;
+    }
+
+    try {
+      await this.core.events.emit("message", { id: m.id, from, t, offline, content });
+    } catch (err) {
+      this.reportError(err); // not acked; the pending inbox row serves the redelivery
+      return;
+    }
+    await account.inbox.markHandled(from, m.id);
+    ack();
+  }
+
+  /** Decrypts and stores the content in one transaction with the session update. */
+  private async decrypt(
+    account: AccountState,
+    m: MessageStanza,
+    from: string,
+    meta: { retry: number; t: number; offline: boolean },
+  ): Promise<DecryptOutcome> {
+    try {
+      return await this.core.peerLocks.run(from, () =>
+        this.core.db.transaction(async (trx): Promise<DecryptOutcome> => {
+          const plaintext = await account.signal.decrypt(
+            peerAddress(from),
+            m.enc.type,
+            m.enc.ciphertext,
+            trx,
+          );
+          let content: Message;
+          try {
+            content = decodeContent(plaintext);
+          } catch (err) {
+            if (!(err instanceof ContentError)) throw err;
+            // The session step stays committed; only the content is unusable.
+            await account.inbox.putFailed({ sender: from, id: m.id, ...meta }, trx);
+            return { kind: "failed", code: err.code };
+          }
+          const stored = toBinary(MessageSchema, content);
+          await account.inbox.putPending(trx, {
+            sender: from,
+            id: m.id,
+            plaintext: stored,
+            ...meta,
+          });
+          return { kind: "ok", content };
+        }),
+      );
+    } catch (err) {
+      if (err instanceof SignalError) {
+        if (err.code === "duplicate-message") return { kind: "duplicate" };
+        if (err.code === "storage") return { kind: "transient", error: err };
+        await account.inbox.putFailed({ sender: from, id: m.id, ...meta });
+        return { kind: "failed", code: err.code };
+      }
+      return { kind: "transient", error: err instanceof Error ? err : new Error(String(err)) };
+    }
+  }
+
+  /** docs §8.3: ack, ask the sender to retry (unless the content itself is broken), tell the user. */
+  private async undecryptable(
+    conn: Connection,
+    account: AccountState,
+    m: MessageStanza,
+    from: string,
+    code: string,
+    retry: number,
+  ): Promise<void> {
+    this.core.logger.warn("could not decrypt a message", { id: m.id, code, retry });
+    const badContent = code === "bad-protobuf" || code === "bad-padding";
+    // A retry cannot fix content the sender encoded wrongly: that is nacked 491 instead.
+    if (!badContent && retry < MAX_RETRIES) {
+      conn.sendQuietly({
+        kind: "receipt",
+        id: m.id,
+        to: from,
+        type: "retry",
+        ids: [],
+        retry: { count: retry + 1, id: m.id, t: nowSeconds() },
+        registrationId: account.signal.registrationId,
+      });
+    }
+    await this.core.events.emitQuietly("undecryptable", { from, id: m.id, code });
+    conn.ack({ class: "message", id: m.id, to: from, ...(badContent ? { error: 491 } : {}) });
+  }
+
+  // ---------------------------------------------------------------- receipts
+
+  private async onReceipt(r: ReceiptStanza, conn: Connection): Promise<void> {
+    const from = r.from;
+    const ack = (): void =>
+      conn.ack({
+        class: "receipt",
+        id: r.id,
+        ...(from === undefined ? {} : { to: from }),
+        ...(r.type ? { type: r.type } : {}),
+      });
+    if (from === undefined) {
+      conn.ack({ class: "receipt", id: r.id, error: 400, text: "missing from" });
+      return;
+    }
+    if (r.type === "retry") {
+      await this.outbound.handleRetryReceipt(r, from, conn);
+      ack();
+      return;
+    }
+    try {
+      await this.core.events.emit("receipt", {
+        from,
+        ids: [r.id, ...r.ids],
+        type: r.type ?? "delivered",
+        t: r.t ?? nowSeconds(),
+        offline: r.offline === true,
+      });
+    } catch (err) {
+      this.reportError(err);
+      return;
+    }
+    ack();
+  }
+
+  // ---------------------------------------------------------------- notifications
+
+  private async onNotification(n: NotificationStanza, conn: Connection): Promise<void> {
+    const account = await this.core.accountReady();
+    if (n.type === "encrypt") {
+      const count = safeCount(n);
+      if (count !== undefined) await this.core.keys.refill(conn, account.signal, count);
+    } else if (
+      n.type === "identity" &&
+      n.from !== undefined &&
+      n.from !== "gk" &&
+      this.core.identityNotified(n.from)
+    ) {
+      // Our session was built on the old key: the next send must fetch the new bundle.
+      const jid = n.from;
+      await this.core.peerLocks.run(jid, () => account.signal.deleteSession(peerAddress(jid)));
+      try {
+        await this.core.events.emit("identityChange", { jid });
+      } catch (err) {
+        this.reportError(err);
+        return;
+      }
+    }
+    conn.ack({
+      class: "notification",
+      id: n.id,
+      type: n.type,
+      ...(n.from === undefined ? {} : { to: n.from }),
+    });
+  }
+
+  private reportError(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (!(err instanceof HandlerError))
+      this.core.logger.error("inbound stanza failed", { error: errorText(err) });
+    void this.core.events.emitQuietly("error", error);
+  }
+}
+
+type DecryptOutcome =
+  | { kind: "ok"; content: Message }
+  | { kind: "failed"; code: string }
+  | { kind: "duplicate" }
+  | { kind: "transient"; error: Error };
+
+function safeCount(n: NotificationStanza): number | undefined {
+  try {
+    return parseCountResult(n.children);
+  } catch {
+    return undefined;
+  }
+}

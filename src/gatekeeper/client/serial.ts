@@ -1,0 +1,51 @@
+/**
+ * Small ordering helpers. KeyedLock runs tasks one at a time per key (one peer's session:
+ * fetch bundle → encrypt → put on the wire must not interleave with another send to the
+ * same peer). SerialQueue runs tasks one at a time, in order (inbound stanzas).
+ */
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.tails.set(key, tail);
+    await previous;
+    try {
+      return await task();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+export class SerialQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private pending = 0;
+
+  /** Queues a task; its failure is reported to `onError`, never thrown, so the queue goes on. */
+  push(task: () => Promise<void>, onError: (err: unknown) => void): void {
+    this.pending += 1;
+    this.tail = this.tail.then(async () => {
+      try {
+        await task();
+      } catch (err) {
+        onError(err);
+      } finally {
+        this.pending -= 1;
+      }
+    });
+  }
+
+  get size(): number {
+    return this.pending;
+  }
+
+  /** Resolves once everything queued so far has run. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+}
