@@ -1,0 +1,31 @@
+/**
+ * Message content as the core sees it: neither Matrix event JSON nor GKI/1 protobuf.
+ * Text is in the gatekeeper's lightweight markup (*bold*, _italic_, ~strike~, `code`,
+ * ```block```, "> " quotes, "- "/"1. " lists); the Matrix side converts to and from HTML
+ * (src/matrix/formatting/). Media kinds arrive with the media issue.
+ */
+export type BridgeContent =
+  | { kind: "text"; text: string; style?: "emote" | "notice"; replyTo?: string }
+  | { kind: "unsupported"; description: string; replyTo?: string };
+
+/** A message from the remote network, after decryption. */
+export interface RemoteMessage {
+  /** The remote message id (unique per sender). */
+  id: string;
+  /** The contact's opaque remote id (for GKI/1: the JID). */
+  sender: string;
+  /** Server timestamp, ms since the epoch. */
+  timestamp: number;
+  /** Delivered from the offline backlog. */
+  offline: boolean;
+  content: BridgeContent;
+}
+
+/** A Matrix message event the core is asked to bridge. */
+export interface MatrixMessage {
+  roomId: string;
+  eventId: string;
+  sender: string;
+  timestamp: number;
+  content: BridgeContent;
+}

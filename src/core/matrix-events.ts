@@ -1,0 +1,24 @@
+/**
+ * What the Matrix side tells the core. The Matrix side calls these from its durable intake
+ * worker (one room at a time, in order); an event counts as handled only when the promise
+ * resolves, so a rejection (or a crash) means the same event is offered again later.
+ */
+import type { MatrixMessage } from "./content.js";
+
+export interface IncomingMatrixMessage extends MatrixMessage {
+  /** The plain-text body as sent, for command parsing. */
+  body: string;
+}
+
+export interface MatrixEventSink {
+  /** m.room.message (text, notice, emote) in any room the bridge is in. */
+  onRoomMessage(message: IncomingMatrixMessage): Promise<void>;
+  /** The bot was invited; `isDirect` when the invite says so (a management-room candidate). */
+  onBotInvited(roomId: string, inviter: string, isDirect: boolean): Promise<void>;
+  /** A membership change of a real (non-puppet) user in a room the bridge knows. */
+  onMembership(
+    roomId: string,
+    userMxid: string,
+    membership: "join" | "leave" | "ban",
+  ): Promise<void>;
+}

@@ -1,0 +1,53 @@
+/**
+ * What the core asks of the Matrix side. The Matrix side (src/matrix/) implements it on
+ * matrix-appservice-bridge intents; the core never builds Matrix event JSON itself.
+ */
+import type { BridgeContent } from "./content.js";
+
+export interface PortalRoomSpec {
+  /** The puppet that creates the room and speaks in it. */
+  puppetMxid: string;
+  /** The Matrix user to invite. */
+  userMxid: string;
+  name?: string;
+  topic: string;
+  /** Remote ids for MSC2346 bridge info (m.bridge / uk.half-shot.bridge). */
+  bridgeInfo: { protocolId: string; protocolName: string; channelId: string; channelName: string };
+}
+
+export type SendStatus =
+  | { status: "sent" }
+  | { status: "retrying"; reason: string }
+  | { status: "failed"; reason: string };
+
+export interface MatrixSide {
+  readonly botMxid: string;
+
+  /** Register the puppet if needed and set its display name; returns its MXID. */
+  ensurePuppet(contactId: string, displayName: string | undefined): Promise<string>;
+  /** Create a DM room as the puppet, `is_direct`, with bridge info; invites the user. */
+  createPortalRoom(spec: PortalRoomSpec): Promise<string>;
+  /** Invite the user again (a reopened portal) as the puppet. */
+  invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void>;
+  /** The user's "<network> chats" space; created on first use. Returns its room id. */
+  ensureSpace(userMxid: string): Promise<string>;
+  addToSpace(spaceId: string, roomId: string): Promise<void>;
+
+  /**
+   * Send a message as `senderMxid`. `txnKey` is stable per logical message: a retry with the
+   * same key returns the event id of the first send instead of posting twice.
+   */
+  sendMessage(
+    roomId: string,
+    senderMxid: string,
+    content: BridgeContent,
+    txnKey: string,
+    timestamp?: number,
+  ): Promise<string>;
+  /** An m.notice from the bot (management room) or from `senderMxid` (a portal). */
+  sendNotice(roomId: string, text: string, senderMxid?: string): Promise<string>;
+  /** Bridge send-status for a Matrix event (com.beeper.message_send_status). */
+  sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void>;
+  sendReadReceipt(roomId: string, asMxid: string, eventId: string): Promise<void>;
+  leave(roomId: string, mxid: string): Promise<void>;
+}

@@ -1,0 +1,111 @@
+/**
+ * What the core asks of the remote network (for us: the gatekeeper, through GKI/1), and what
+ * the network tells the core. Modelled on mautrix bridgev2's network connector: the core holds
+ * no protocol knowledge, and what the network can do is data (capabilities), not `if`s.
+ */
+import type { BridgeContent, RemoteMessage } from "./content.js";
+
+export interface RemoteCapabilities {
+  /** Human name of the network, for notices ("Gatekeeper"). */
+  networkName: string;
+  maxTextLength: number;
+  /** Features that exist on the network today. */
+  features: {
+    formatting: boolean;
+    replies: boolean;
+    edits: { windowSeconds: number } | null;
+    deletions: boolean;
+    reactions: boolean;
+    readReceipts: boolean;
+    typing: boolean;
+  };
+}
+
+/** What the core stores about a login and hands to the network to connect it. */
+export interface LoginCredentials {
+  loginId: string;
+  /** E.164 phone number of the Matrix user. */
+  phone: string;
+  /** The partner account id presented to the gatekeeper. */
+  accountId: string;
+  /** The secret the gatekeeper's auth callback checks. */
+  token: string;
+}
+
+export type RemoteConnectionState =
+  "connecting" | "connected" | "reconnecting" | "logged-out" | "replaced" | "stopped" | "failed";
+
+export interface RemoteContact {
+  /** Opaque remote id (GKI/1 JID); never a phone number. */
+  id: string;
+  name?: string;
+}
+
+export interface SendResult {
+  /** Server timestamp of the accepted message, ms since the epoch. */
+  timestamp: number;
+}
+
+/**
+ * A failed remote operation. `permanent` failures are not retried (e.g. contact unreachable);
+ * `userMessage` is what the Matrix user is told.
+ */
+export class RemoteError extends Error {
+  constructor(
+    readonly code: string,
+    readonly userMessage: string,
+    readonly permanent: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(userMessage, options);
+    this.name = "RemoteError";
+  }
+}
+
+/** Events the network delivers to the core. Each handler's promise must settle before the
+ * network acknowledges the event to the remote side (ack after handling). */
+export interface RemoteEventHandler {
+  onMessage(loginId: string, message: RemoteMessage): Promise<void>;
+  onConnectionState(loginId: string, state: RemoteConnectionState, detail?: string): Promise<void>;
+  onIdentityChange(loginId: string, contactId: string): Promise<void>;
+  onUndecryptable(loginId: string, contactId: string, messageId: string): Promise<void>;
+}
+
+export interface RemoteNetwork {
+  readonly capabilities: RemoteCapabilities;
+  /** Wires the core's handler; called once before any login starts. */
+  setHandler(handler: RemoteEventHandler): void;
+
+  /** Connect a login and ask the gatekeeper to send a one-time code to the phone. */
+  beginLogin(login: LoginCredentials): Promise<{ codeLength: number; expiresInSeconds: number }>;
+  /** Verify the one-time code; resolves with the account's remote id once enlisted. */
+  completeLogin(loginId: string, code: string): Promise<{ remoteId: string }>;
+  /** Connect an already enlisted login (at start-up). */
+  connect(login: LoginCredentials): Promise<void>;
+  /** De-enlist, forget all keys and state of this login, disconnect. */
+  logout(loginId: string): Promise<void>;
+  connectionState(loginId: string): RemoteConnectionState | "not-connected";
+
+  /** Directory lookup; `null` when the number is unknown or not reachable (they look alike). */
+  lookup(loginId: string, phone: string): Promise<RemoteContact | null>;
+  block(loginId: string, contactId: string): Promise<void>;
+  unblock(loginId: string, contactId: string): Promise<void>;
+
+  /**
+   * Send to a contact under a message id chosen once by the caller; resending the same id after
+   * a crash or a dropped connection is safe (the remote side dedupes).
+   */
+  sendMessage(
+    loginId: string,
+    contactId: string,
+    messageId: string,
+    content: BridgeContent,
+  ): Promise<SendResult>;
+  /** A fresh message id in the network's format. */
+  newMessageId(): string;
+  /** Tell the contact that messages up to and including these ids were read. */
+  sendReadReceipt(loginId: string, contactId: string, messageIds: string[]): Promise<void>;
+
+  /** Stop all connections (graceful shutdown). */
+  stop(): Promise<void>;
+}
