@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import { signalMigration } from "./001_signal.js";
 import { gatekeeperClientMigration } from "./002_gatekeeper_client.js";
+import { bridgeMigration } from "./003_bridge.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
@@ -13,7 +14,11 @@ export interface Migration {
  * Every migration, in order. Append new ones at the end (one line each); never rename,
  * reorder or remove an entry: the names are recorded in the database.
  */
-export const migrations: readonly Migration[] = [signalMigration, gatekeeperClientMigration];
+export const migrations: readonly Migration[] = [
+  signalMigration,
+  gatekeeperClientMigration,
+  bridgeMigration,
+];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";
 

@@ -1,0 +1,36 @@
+/**
+ * config.yaml as the admin writes it (snake_case, every default optional), after the schema
+ * has accepted it. Mirrors ./schema.ts; ./defaults.ts turns it into the typed Config.
+ */
+import type { LogFormat, LogLevel, PermissionLevel } from "./types.js";
+
+export interface RawConfig {
+  homeserver: { url: string; domain: string };
+  appservice?: {
+    port?: number;
+    bind_address?: string;
+    id?: string;
+    bot?: { localpart?: string; display_name?: string; avatar?: string };
+  };
+  gatekeeper: {
+    url: string;
+    static_key: string;
+    partner_id: string;
+    partner_secret: string;
+    public_base_url: string;
+    listen?: { port?: number; bind_address?: string };
+    user_agent?: string;
+  };
+  database?: { type?: "sqlite" | "postgres"; filename?: string; url?: string };
+  bridge?: {
+    username_template?: string;
+    displayname_template?: string;
+    permissions?: Record<string, PermissionLevel>;
+    command_prefix?: string;
+    space_name?: string;
+    max_send_attempts?: number;
+    message_requests?: boolean;
+  };
+  logging?: { level?: LogLevel; format?: LogFormat };
+  metrics?: { enabled?: boolean; port?: number; bind_address?: string };
+}

@@ -1,0 +1,208 @@
+/**
+ * JSON Schema (draft 2020-12) of config.yaml, as written by the admin (snake_case, defaults
+ * not yet applied). Two keywords are our own (./validator.ts): `expected`, the phrase an
+ * error message uses to say what a value must be, so messages read "must be a ws:// or
+ * wss:// URL" rather than quoting a regular expression; and `base64Bytes`, the decoded
+ * length of a base64 string. Rules across keys are checked in ./semantics.ts.
+ */
+
+const port = {
+  type: "integer",
+  minimum: 1,
+  maximum: 65535,
+  expected: "a port number (1-65535)",
+} as const;
+
+const bindAddress = {
+  type: "string",
+  minLength: 1,
+  expected: "an IP address or host name to listen on",
+} as const;
+
+const httpUrl = {
+  type: "string",
+  pattern: "^https?://[^\\s/?#]+[^\\s]*$",
+  expected: "an http:// or https:// URL",
+} as const;
+
+const SECTION = "a mapping of settings (key: value lines)";
+
+// Matrix user ID localparts (spec: historical user IDs aside, [a-z0-9._=/+-]).
+const LOCALPART_CHARS = "[a-z0-9._=/+-]";
+
+export const CONFIG_SCHEMA = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  type: "object",
+  additionalProperties: false,
+  required: ["homeserver", "gatekeeper"],
+  properties: {
+    homeserver: {
+      type: "object",
+      expected: SECTION,
+      additionalProperties: false,
+      required: ["url", "domain"],
+      properties: {
+        url: httpUrl,
+        domain: {
+          type: "string",
+          pattern: "^([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$",
+          expected: "a server name such as example.org (the part after the colon in user IDs)",
+        },
+      },
+    },
+    appservice: {
+      type: "object",
+      expected: SECTION,
+      additionalProperties: false,
+      properties: {
+        port,
+        bind_address: bindAddress,
+        id: {
+          type: "string",
+          pattern: "^[A-Za-z0-9._~-]+$",
+          expected: "a registration id of letters, digits, '.', '_', '~' or '-'",
+        },
+        bot: {
+          type: "object",
+          expected: SECTION,
+          additionalProperties: false,
+          properties: {
+            localpart: {
+              type: "string",
+              pattern: `^${LOCALPART_CHARS}+$`,
+              expected: "a user ID localpart (lower-case letters, digits and ._=/+-)",
+            },
+            display_name: { type: "string", minLength: 1, expected: "a non-empty name" },
+            avatar: {
+              type: "string",
+              pattern: "^mxc://[^/\\s]+/[^/\\s]+$",
+              expected: "an mxc:// URI",
+            },
+          },
+        },
+      },
+    },
+    gatekeeper: {
+      type: "object",
+      expected: SECTION,
+      additionalProperties: false,
+      required: ["url", "static_key", "partner_id", "partner_secret", "public_base_url"],
+      properties: {
+        url: {
+          type: "string",
+          pattern: "^wss?://[^\\s/?#]+[^\\s]*$",
+          expected: "a ws:// or wss:// URL",
+        },
+        static_key: {
+          type: "string",
+          base64Bytes: 32,
+          expected: "32 bytes of base64",
+        },
+        partner_id: {
+          type: "string",
+          pattern: "^[a-z0-9-]{1,32}$",
+          expected: "the partner id the gatekeeper assigned (1-32 of a-z, 0-9, '-')",
+        },
+        partner_secret: {
+          type: "string",
+          minLength: 16,
+          expected: "a secret of at least 16 characters",
+        },
+        public_base_url: httpUrl,
+        listen: {
+          type: "object",
+          expected: SECTION,
+          additionalProperties: false,
+          properties: { port, bind_address: bindAddress },
+        },
+        user_agent: { type: "string", minLength: 1, maxLength: 200, expected: "a short text" },
+      },
+    },
+    database: {
+      type: "object",
+      expected: SECTION,
+      additionalProperties: false,
+      properties: {
+        type: { enum: ["sqlite", "postgres"], expected: 'either "sqlite" or "postgres"' },
+        filename: { type: "string", minLength: 1, expected: "a file path" },
+        url: {
+          type: "string",
+          pattern: "^postgres(ql)?://",
+          expected: "a postgres:// or postgresql:// URL",
+        },
+      },
+    },
+    bridge: {
+      type: "object",
+      expected: SECTION,
+      additionalProperties: false,
+      properties: {
+        username_template: {
+          type: "string",
+          pattern: `^${LOCALPART_CHARS}*\\{\\{id\\}\\}${LOCALPART_CHARS}*$`,
+          expected:
+            "a localpart template containing {{id}} once (other characters: a-z 0-9 ._=/+-)",
+        },
+        displayname_template: {
+          type: "string",
+          minLength: 1,
+          pattern: "^([^{}]|\\{\\{(name|phone|id)\\}\\})*$",
+          expected: "a text that may use {{name}}, {{phone}} and {{id}}",
+        },
+        permissions: {
+          type: "object",
+          expected: "a mapping of who → level",
+          propertyNames: {
+            pattern: "^(\\*|@[^:\\s]+:[^\\s]+|[A-Za-z0-9.-]+(:[0-9]{1,5})?)$",
+            expected: '"*", a server name (example.org) or a user ID (@alice:example.org)',
+          },
+          additionalProperties: {
+            enum: ["none", "user", "admin"],
+            expected: 'one of "user", "admin" or "none"',
+          },
+        },
+        command_prefix: {
+          type: "string",
+          pattern: "^\\S+$",
+          expected: "a word without spaces, such as !gk",
+        },
+        space_name: { type: "string", minLength: 1, expected: "a non-empty name" },
+        max_send_attempts: {
+          type: "integer",
+          minimum: 1,
+          maximum: 100,
+          expected: "a whole number from 1 to 100",
+        },
+        message_requests: { type: "boolean", expected: "true or false" },
+      },
+    },
+    logging: {
+      type: "object",
+      expected: SECTION,
+      additionalProperties: false,
+      properties: {
+        level: {
+          enum: ["error", "warn", "info", "debug"],
+          expected: 'one of "error", "warn", "info", "debug"',
+        },
+        format: { enum: ["text", "json"], expected: 'either "text" or "json"' },
+      },
+    },
+    metrics: {
+      type: "object",
+      expected: SECTION,
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean", expected: "true or false" },
+        port,
+        bind_address: bindAddress,
+      },
+    },
+  },
+} as const;
+
+/** Config keys whose values must never appear in an error message. */
+export const SECRET_PATHS: ReadonlySet<string> = new Set([
+  "gatekeeper.partner_secret",
+  "database.url",
+]);

@@ -1,0 +1,72 @@
+/**
+ * Checks the schema cannot express well: which database keys belong to which type, the
+ * bot outside the puppets' namespace, listeners on distinct ports.
+ */
+import type { ConfigProblem } from "./errors.js";
+import { isPuppetUserId } from "./namespace.js";
+import type { RawConfig } from "./raw.js";
+import type { Config } from "./types.js";
+
+/** Database keys that go with the other database type; the schema checked the values. */
+export function checkRaw(raw: RawConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const db = raw.database ?? {};
+  const type = db.type ?? (db.url !== undefined ? "postgres" : "sqlite");
+  if (type === "postgres" && db.url === undefined) {
+    problems.push({
+      path: "database.url",
+      message: "is required when database.type is postgres (or set GKB_DATABASE_URL)",
+    });
+  }
+  if (type === "postgres" && db.filename !== undefined) {
+    problems.push({
+      path: "database.filename",
+      message: "is only used when database.type is sqlite",
+    });
+  }
+  if (type === "sqlite" && db.url !== undefined) {
+    problems.push({ path: "database.url", message: "is only used when database.type is postgres" });
+  }
+  return problems;
+}
+
+const WILDCARD_ADDRESSES = new Set(["0.0.0.0", "::", "[::]"]);
+
+function sameSocket(
+  a: { port: number; bindAddress: string },
+  b: { port: number; bindAddress: string },
+) {
+  if (a.port !== b.port) return false;
+  return (
+    a.bindAddress === b.bindAddress ||
+    WILDCARD_ADDRESSES.has(a.bindAddress) ||
+    WILDCARD_ADDRESSES.has(b.bindAddress)
+  );
+}
+
+export function checkResolved(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const bot = `@${config.appservice.bot.localpart}:${config.homeserver.domain}`;
+  if (isPuppetUserId(bot, config.bridge.usernameTemplate, config.homeserver.domain)) {
+    problems.push({
+      path: "appservice.bot.localpart",
+      message: `must not match bridge.username_template (${bot} would be taken for a puppet)`,
+    });
+  }
+
+  const listeners: { path: string; port: number; bindAddress: string }[] = [
+    { path: "appservice.port", ...config.appservice },
+    { path: "gatekeeper.listen.port", ...config.gatekeeper.listen },
+  ];
+  if (config.metrics.enabled) listeners.push({ path: "metrics.port", ...config.metrics });
+  for (let i = 1; i < listeners.length; i++) {
+    const clash = listeners.slice(0, i).find((l) => sameSocket(l, listeners[i]!));
+    if (clash) {
+      problems.push({
+        path: listeners[i]!.path,
+        message: `must differ from ${clash.path} (both ${listeners[i]!.port})`,
+      });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,92 @@
+/**
+ * The bridge's configuration after loading: every default filled in, secrets from the
+ * environment applied, values checked. The YAML file uses snake_case (see
+ * config.sample.yaml); this typed form uses camelCase.
+ */
+
+export type PermissionLevel = "none" | "user" | "admin";
+export type LogLevel = "error" | "warn" | "info" | "debug";
+export type LogFormat = "text" | "json";
+
+export interface HomeserverConfig {
+  /** Client-server API base URL, as the bridge reaches the homeserver. */
+  url: string;
+  /** Server name: the part after the colon in user IDs. */
+  domain: string;
+}
+
+export interface BotConfig {
+  localpart: string;
+  displayName: string;
+  /** mxc:// URI, or null to leave the avatar alone. */
+  avatar: string | null;
+}
+
+export interface AppserviceConfig {
+  /** Port for the homeserver's pushes (the CLI's -p overrides it). */
+  port: number;
+  bindAddress: string;
+  /** Registration id; unique on the homeserver, never changed after registering. */
+  id: string;
+  bot: BotConfig;
+}
+
+export interface GatekeeperListenConfig {
+  port: number;
+  bindAddress: string;
+}
+
+export interface GatekeeperConfig {
+  /** ws:// or wss:// URL of the interop chat endpoint. */
+  url: string;
+  /** The gatekeeper's pinned static X25519 public key (32 bytes). */
+  staticKey: Uint8Array;
+  partnerId: string;
+  /** Bearer secret the gatekeeper presents when it calls our partner endpoints. */
+  partnerSecret: string;
+  /** How the gatekeeper reaches our partner endpoints (no trailing slash). */
+  publicBaseUrl: string;
+  /** The bridge's own HTTP listener for the partner endpoints. */
+  listen: GatekeeperListenConfig;
+  userAgent: string;
+}
+
+export type DatabaseSettings =
+  { type: "sqlite"; filename: string } | { type: "postgres"; url: string };
+
+export interface BridgeSettings {
+  /** Puppet localpart template; contains `{{id}}` (the contact's opaque gatekeeper id). */
+  usernameTemplate: string;
+  /** Puppet display name template; may use `{{name}}`, `{{phone}}` and `{{id}}`. */
+  displaynameTemplate: string;
+  /** "*", a server name or a full user ID → level. The most specific entry wins. */
+  permissions: Readonly<Record<string, PermissionLevel>>;
+  commandPrefix: string;
+  /** Name of the per-user Matrix space that holds the portals. */
+  spaceName: string;
+  /** Sends of one Matrix message to the gatekeeper before it is reported as failed. */
+  maxSendAttempts: number;
+  /** Whether a chat opened by an unknown contact starts as a message request. */
+  messageRequests: boolean;
+}
+
+export interface LoggingConfig {
+  level: LogLevel;
+  format: LogFormat;
+}
+
+export interface MetricsConfig {
+  enabled: boolean;
+  port: number;
+  bindAddress: string;
+}
+
+export interface Config {
+  homeserver: HomeserverConfig;
+  appservice: AppserviceConfig;
+  gatekeeper: GatekeeperConfig;
+  database: DatabaseSettings;
+  bridge: BridgeSettings;
+  logging: LoggingConfig;
+  metrics: MetricsConfig;
+}

@@ -1,0 +1,17 @@
+/** The compiled config schema, with the two keywords of our own that it uses. */
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { decodeBase64 } from "./base64.js";
+import type { RawConfig } from "./raw.js";
+import { CONFIG_SCHEMA } from "./schema.js";
+
+const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
+// Annotation only: read by ./format-errors.ts.
+ajv.addKeyword({ keyword: "expected", schemaType: "string" });
+ajv.addKeyword({
+  keyword: "base64Bytes",
+  type: "string",
+  schemaType: "number",
+  validate: (bytes: number, data: string) => decodeBase64(data)?.length === bytes,
+});
+
+export const validateRawConfig = ajv.compile<RawConfig>(CONFIG_SCHEMA);

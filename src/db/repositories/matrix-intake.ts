@@ -1,0 +1,208 @@
+import type { Knex } from "knex";
+import { errorText, num } from "./columns.js";
+import { RepositoryError } from "./errors.js";
+
+/**
+ * Durable intake of appservice transactions (tables as_transactions, matrix_event_queue).
+ * The appservice answers a transaction only after storeTransaction committed, so an event
+ * the homeserver delivered is never lost; txn ids and event ids make a retried transaction
+ * harmless. Workers then take events per room, in arrival order.
+ */
+export type QueuedEventState = "queued" | "done" | "failed";
+
+/** A Matrix event as pushed by the homeserver (only the fields the queue needs are typed). */
+export interface IntakeEvent {
+  event_id: string;
+  room_id: string;
+  [field: string]: unknown;
+}
+
+export interface QueuedEvent {
+  seq: number;
+  eventId: string;
+  roomId: string;
+  /** The event; null once done (only its id is kept, to recognise a redelivery). */
+  event: IntakeEvent | null;
+  state: QueuedEventState;
+  attempts: number;
+  /** Not to be handled before this time (ms); set by reschedule. */
+  nextAttemptAt: number;
+  lastError: string | null;
+  receivedAt: number;
+}
+
+interface QueueRow {
+  seq?: number | string;
+  event_id: string;
+  room_id: string;
+  json: string | null;
+  state: string;
+  attempts: number;
+  next_attempt_at: number | string;
+  last_error: string | null;
+  received_at: number | string;
+}
+
+interface TxnRow {
+  txn_id: string;
+  received_at: number | string;
+}
+
+const TXNS = "as_transactions";
+const QUEUE = "matrix_event_queue";
+// 100 rows x 9 columns stays under SQLite's oldest limit of 999 bound variables.
+const INSERT_CHUNK = 100;
+
+export class MatrixIntakeRepository {
+  /** `db` may be a transaction: the repository then reads and writes inside it. */
+  constructor(private readonly db: Knex) {}
+
+  /**
+   * Stores a transaction's txn id and its events in one database transaction: either all
+   * of it is stored or (on any error) none. A txn id seen before changes nothing and
+   * returns "duplicate"; an event id seen before (in any transaction) is skipped.
+   */
+  async storeTransaction(
+    txnId: string,
+    events: readonly IntakeEvent[],
+    now = Date.now(),
+  ): Promise<"stored" | "duplicate"> {
+    const rows = uniqueRows(events, now);
+    return this.db.transaction(async (trx) => {
+      const fresh = await trx<TxnRow>(TXNS)
+        .insert({ txn_id: txnId, received_at: now })
+        .onConflict("txn_id")
+        .ignore()
+        .returning("txn_id");
+      if (fresh.length === 0) return "duplicate";
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await trx<QueueRow>(QUEUE)
+          .insert(rows.slice(i, i + INSERT_CHUNK))
+          .onConflict("event_id")
+          .ignore();
+      }
+      return "stored";
+    });
+  }
+
+  async hasTransaction(txnId: string): Promise<boolean> {
+    return (await this.db<TxnRow>(TXNS).where({ txn_id: txnId }).first()) !== undefined;
+  }
+
+  /**
+   * The oldest queued event (of one room, if given), due or not: a room's events are
+   * handled in order, so a rescheduled event holds back the ones after it. Check
+   * nextAttemptAt before handling it.
+   */
+  async nextQueued(roomId?: string): Promise<QueuedEvent | undefined> {
+    const row = await this.db<QueueRow>(QUEUE)
+      .where({ state: "queued", ...(roomId !== undefined ? { room_id: roomId } : {}) })
+      .orderBy("seq")
+      .first();
+    return row ? toQueued(row) : undefined;
+  }
+
+  /** Rooms with queued events, in the order of their oldest one (where workers start). */
+  async queuedRooms(): Promise<string[]> {
+    const rows = await this.db<QueueRow>(QUEUE)
+      .where({ state: "queued" })
+      .groupBy("room_id")
+      .select("room_id")
+      .min({ first: "seq" })
+      .orderBy("first");
+    return rows.map((r) => String(r.room_id));
+  }
+
+  async get(eventId: string): Promise<QueuedEvent | undefined> {
+    const row = await this.db<QueueRow>(QUEUE).where({ event_id: eventId }).first();
+    return row ? toQueued(row) : undefined;
+  }
+
+  /** Handled: the content is dropped, the id stays for dedupe. */
+  async markDone(seq: number): Promise<void> {
+    await this.update(seq, { state: "done", json: null, last_error: null });
+  }
+
+  /** Given up on (counts as an attempt); the content stays for inspection. */
+  async markFailed(seq: number, error: string): Promise<void> {
+    await this.update(seq, { state: "failed", last_error: errorText(error) }, true);
+  }
+
+  /** A failed attempt to be retried at `nextAttemptAt` (ms). */
+  async reschedule(seq: number, nextAttemptAt: number, error: string): Promise<void> {
+    await this.update(seq, { next_attempt_at: nextAttemptAt, last_error: errorText(error) }, true);
+  }
+
+  /** Forgets txn ids received before `before` (ms); the homeserver retries long before. */
+  async pruneTransactions(before: number): Promise<number> {
+    return this.db<TxnRow>(TXNS).where("received_at", "<", before).delete();
+  }
+
+  /** Forgets handled events received before `before` (ms). Queued and failed ones stay. */
+  async pruneDone(before: number): Promise<number> {
+    return this.db<QueueRow>(QUEUE)
+      .where({ state: "done" })
+      .andWhere("received_at", "<", before)
+      .delete();
+  }
+
+  private async update(seq: number, change: Partial<QueueRow>, attempt = false): Promise<void> {
+    const query = this.db<QueueRow>(QUEUE).where({ seq });
+    const n = attempt
+      ? await query.update({ ...change, attempts: this.db.raw("attempts + 1") })
+      : await query.update(change);
+    if (n === 0) throw new RepositoryError("not-found", `no queued event ${seq}`, "seq");
+  }
+}
+
+function uniqueRows(events: readonly IntakeEvent[], now: number): QueueRow[] {
+  const seen = new Set<string>();
+  const rows: QueueRow[] = [];
+  for (const e of events) {
+    if (typeof e.event_id !== "string" || typeof e.room_id !== "string") {
+      throw new RepositoryError("invalid", "an event without event_id or room_id", "event_id");
+    }
+    if (seen.has(e.event_id)) continue;
+    seen.add(e.event_id);
+    rows.push({
+      event_id: e.event_id,
+      room_id: e.room_id,
+      json: JSON.stringify(e),
+      state: "queued",
+      attempts: 0,
+      next_attempt_at: now,
+      last_error: null,
+      received_at: now,
+    });
+  }
+  return rows;
+}
+
+function toQueued(row: QueueRow): QueuedEvent {
+  return {
+    seq: num(row.seq ?? 0),
+    eventId: row.event_id,
+    roomId: row.room_id,
+    event: row.json === null ? null : parseEvent(row.json),
+    state: row.state as QueuedEventState,
+    attempts: num(row.attempts),
+    nextAttemptAt: num(row.next_attempt_at),
+    lastError: row.last_error,
+    receivedAt: num(row.received_at),
+  };
+}
+
+function parseEvent(json: string): IntakeEvent {
+  const value: unknown = JSON.parse(json);
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    !("event_id" in value) ||
+    !("room_id" in value) ||
+    typeof value.event_id !== "string" ||
+    typeof value.room_id !== "string"
+  ) {
+    throw new RepositoryError("invalid", "stored event is not a Matrix event", "json");
+  }
+  return { ...value, event_id: value.event_id, room_id: value.room_id };
+}

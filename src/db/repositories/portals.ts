@@ -1,0 +1,141 @@
+import type { Knex } from "knex";
+import { num } from "./columns.js";
+import { isForeignKeyViolation, isUniqueViolation, RepositoryError } from "./errors.js";
+
+/**
+ * Portals (table bridge_portals): the Matrix room of one login's chat with one contact.
+ * The row exists before the room (room_id null until it is created), so a crash between
+ * deciding on a portal and creating its room does not make a second one.
+ */
+export type PortalState =
+  /** A normal chat. */
+  | "active"
+  /** Opened by a contact the user never wrote to; waiting for accept or block. */
+  | "request"
+  /** The user blocked the contact. */
+  | "blocked";
+
+export interface Portal {
+  id: number;
+  loginId: string;
+  contactJid: string;
+  roomId: string | null;
+  state: PortalState;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface PortalRow {
+  id: number;
+  login_id: string;
+  contact_jid: string;
+  room_id: string | null;
+  state: string;
+  created_at: number | string;
+  updated_at: number | string;
+}
+
+const TABLE = "bridge_portals";
+
+export class PortalRepository {
+  /** `db` may be a transaction: the repository then reads and writes inside it. */
+  constructor(private readonly db: Knex) {}
+
+  /**
+   * The portal of (login, contact); created in `state` if there is none. An existing
+   * portal is returned unchanged, whatever `state` says.
+   */
+  async ensure(
+    loginId: string,
+    contactJid: string,
+    state: PortalState,
+    now = Date.now(),
+  ): Promise<{ portal: Portal; created: boolean }> {
+    let inserted: unknown[];
+    try {
+      inserted = await this.db<PortalRow>(TABLE)
+        .insert({
+          login_id: loginId,
+          contact_jid: contactJid,
+          room_id: null,
+          state,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict(["login_id", "contact_jid"])
+        .ignore()
+        .returning("id");
+    } catch (err) {
+      if (!isForeignKeyViolation(err)) throw err;
+      throw new RepositoryError("not-found", `no login ${loginId}`, "loginId", { cause: err });
+    }
+    const portal = await this.getByContact(loginId, contactJid);
+    if (!portal) throw new Error(`portal (${loginId}, ${contactJid}) vanished after insert`);
+    return { portal, created: inserted.length > 0 };
+  }
+
+  async get(id: number): Promise<Portal | undefined> {
+    return this.first({ id });
+  }
+
+  async getByRoom(roomId: string): Promise<Portal | undefined> {
+    return this.first({ room_id: roomId });
+  }
+
+  async getByContact(loginId: string, contactJid: string): Promise<Portal | undefined> {
+    return this.first({ login_id: loginId, contact_jid: contactJid });
+  }
+
+  /** The login's portals, oldest first. */
+  async listByLogin(loginId: string): Promise<Portal[]> {
+    const rows = await this.db<PortalRow>(TABLE).where({ login_id: loginId }).orderBy("id");
+    return rows.map(toPortal);
+  }
+
+  async setState(id: number, state: PortalState, now = Date.now()): Promise<void> {
+    await this.update(id, { state }, now);
+  }
+
+  /**
+   * Records the portal's room (null: the room is gone and a new one will be made). Throws
+   * RepositoryError "duplicate" when another portal has that room.
+   */
+  async setRoom(id: number, roomId: string | null, now = Date.now()): Promise<void> {
+    try {
+      await this.update(id, { room_id: roomId }, now);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      throw new RepositoryError("duplicate", "another portal has this room", "roomId", {
+        cause: err,
+      });
+    }
+  }
+
+  async delete(id: number): Promise<boolean> {
+    return (await this.db<PortalRow>(TABLE).where({ id }).delete()) > 0;
+  }
+
+  private async first(where: Partial<PortalRow>): Promise<Portal | undefined> {
+    const row = await this.db<PortalRow>(TABLE).where(where).first();
+    return row ? toPortal(row) : undefined;
+  }
+
+  private async update(id: number, change: Partial<PortalRow>, now: number): Promise<void> {
+    const n = await this.db<PortalRow>(TABLE)
+      .where({ id })
+      .update({ ...change, updated_at: now });
+    if (n === 0) throw new RepositoryError("not-found", `no portal ${id}`, "id");
+  }
+}
+
+function toPortal(row: PortalRow): Portal {
+  return {
+    id: num(row.id),
+    loginId: row.login_id,
+    contactJid: row.contact_jid,
+    roomId: row.room_id,
+    state: row.state as PortalState,
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
