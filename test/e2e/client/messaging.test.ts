@@ -5,6 +5,7 @@ import { mediaMessage, textMessage } from "../../../src/gatekeeper/content/index
 import { decryptMedia, encryptMedia } from "../../../src/gatekeeper/media/index.js";
 import type { MediaType } from "../../../src/gatekeeper/media/index.js";
 import type { Message } from "../../../src/gen/gki_pb.js";
+import { parseStanza } from "../../../src/gatekeeper/stanza/index.js";
 import { startSandbox } from "../../../src/sandbox/index.js";
 import type { NewUser, Sandbox } from "../../../src/sandbox/index.js";
 import { Recorder, TestFiles, nativeClient, newPhone } from "./helpers.js";
@@ -175,6 +176,62 @@ describe("GatekeeperClient: two native users", () => {
       fileSha256: doc.fileSha256!,
     });
     expect(Buffer.from(plain).equals(file)).toBe(true);
+  });
+
+  it("the gatekeeper stores and relays only ciphertext: text, image, voice note and file", async () => {
+    await b.stop(); // Bob offline: everything waits in the gatekeeper's queue, where we can look.
+    const text = "secret words for Bob only";
+    const image = Buffer.concat([Buffer.from("IMAGE-PLAINTEXT-MARKER"), randomBytes(30_000)]);
+    const voice = Buffer.concat([Buffer.from("VOICE-PLAINTEXT-MARKER"), randomBytes(9_000)]);
+    const file = Buffer.concat([Buffer.from("FILE-PLAINTEXT-MARKER"), randomBytes(50_000)]);
+    const refs = {
+      image: await upload(a, image, "image", "image/jpeg"),
+      voice: await upload(a, voice, "ptt", "audio/ogg; codecs=opus"),
+      file: await upload(a, file, "document", "application/pdf"),
+    };
+    await a.sendMessage(bob.jid, textMessage(text));
+    await a.sendMessage(bob.jid, mediaMessage("image", refs.image, { caption: "cap-marker" }));
+    await a.sendMessage(bob.jid, mediaMessage("audio", refs.voice, { ptt: true, seconds: 3 }));
+    await a.sendMessage(bob.jid, mediaMessage("document", refs.file, { fileName: "plan.pdf" }));
+
+    // What the gatekeeper holds for Bob: four message stanzas of opaque ciphertext.
+    const queued = (await sandbox.admin.queues()).find((q) => q.recipient === bob.jid)?.stanzas;
+    expect(queued).toHaveLength(4);
+    const markers = [text, "cap-marker", "plan.pdf", "IMAGE-PLAINTEXT", "VOICE-PLAINTEXT"];
+    for (const entry of queued!) {
+      const stanza = parseStanza(entry.payload);
+      if (stanza.kind !== "message") throw new Error(`unexpected ${stanza.kind}`);
+      const wire = Buffer.from(entry.payload);
+      const ciphertext = Buffer.from(stanza.enc.ciphertext);
+      for (const marker of markers) {
+        expect(wire.includes(marker)).toBe(false);
+        expect(ciphertext.includes(marker)).toBe(false);
+        expect(wire.includes(Buffer.from(marker).toString("base64").slice(0, 12))).toBe(false);
+      }
+    }
+    // What its media host holds: the encrypted blobs, byte for byte what Alice uploaded.
+    for (const [ref, plain, type] of [
+      [refs.image, image, "image"],
+      [refs.voice, voice, "ptt"],
+      [refs.file, file, "document"],
+    ] as const) {
+      const stored = Buffer.from(await a.downloadMedia(ref.directPath));
+      expect(stored.includes(plain.subarray(0, 22))).toBe(false);
+      expect(stored.length).toBe((Math.floor(plain.length / 16) + 1) * 16 + 10);
+      const again = decryptMedia(stored, { mediaKey: ref.mediaKey, mediaType: type });
+      expect(Buffer.from(again).equals(plain)).toBe(true);
+    }
+
+    // And Bob, once back, reads all of it.
+    const atB = new Recorder(b, "message");
+    await b.start();
+    const got = (await atB.waitFor(4)).map((m) => m.content);
+    expect(got[0]!.conversation).toBe(text);
+    expect(got[1]!.imageMessage!.caption).toBe("cap-marker");
+    expect(Buffer.from(await fetchAndDecrypt(b, got[2]!.audioMessage!, "ptt")).equals(voice)).toBe(
+      true,
+    );
+    expect(got[3]!.documentMessage!.fileName).toBe("plan.pdf");
   });
 
   it("rejects a message to an unknown user with the gatekeeper's 404", async () => {
