@@ -1,0 +1,204 @@
+/**
+ * Starts the Matrix side: matrix-appservice-bridge's Bridge (intents, registration, bot) with
+ * the durable transaction endpoint in front, the intake worker behind it, the bot's profile,
+ * and Prometheus metrics on their own listener when enabled.
+ */
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import type { Knex } from "knex";
+import type { Config } from "../config/types.js";
+import type { MatrixEventSink } from "../core/matrix-events.js";
+import { MatrixIntakeRepository } from "../db/repositories/matrix-intake.js";
+import type { QueuedEvent } from "../db/repositories/matrix-intake.js";
+import { UserRepository } from "../db/repositories/users.js";
+import { Bridge, Logger } from "./appservice-bridge.js";
+import type { AppServiceRegistration } from "./appservice-bridge.js";
+import { DurableAppService } from "./durable-appservice.js";
+import { classifyEvent } from "./event-classifier.js";
+import type { IntakeAction } from "./event-classifier.js";
+import { markupToMatrix, matrixToMarkup } from "./formatting/index.js";
+import { startIntakePruner } from "./intake-pruner.js";
+import { errorMessage, IntakeWorker } from "./intake-worker.js";
+import { AppserviceMatrixSide } from "./matrix-side.js";
+
+/** GKI/1 native users are `<lid>@lid.gk`: their puppets are named by the lid alone. */
+export const GATEKEEPER_NATIVE_DOMAIN = "lid.gk";
+export const NETWORK_NAME = "Gatekeeper";
+
+const GAVE_UP_NOTICE =
+  `Your message could not be bridged to ${NETWORK_NAME}: the bridge failed to process it. ` +
+  `Please send it again.`;
+
+export interface StartMatrixSideOptions {
+  config: Config;
+  registration: AppServiceRegistration;
+  db: Knex;
+  /** Defaults to config.appservice.port (0 picks a free port). */
+  port?: number;
+  /** Defaults to config.appservice.bindAddress. */
+  host?: string;
+  /** Intake retry policy (tests shorten it). */
+  intake?: { maxAttempts?: number; backoff?: { initialMs?: number; maxMs?: number } };
+}
+
+export interface MatrixSideHandle {
+  matrixSide: AppserviceMatrixSide;
+  /** Wire the core: from then on queued events (also from before a restart) are handed over. */
+  intake: { setSink(sink: MatrixEventSink): void };
+  bridge: Bridge;
+  /** The appservice listener's port. */
+  port: number;
+  /** The metrics listener's port, when metrics are enabled. */
+  metricsPort: number | undefined;
+  /**
+   * Graceful stop: the homeserver is answered 503 (it retries after the restart), the
+   * transactions being stored commit, each room's current event is finished, then the
+   * listeners close.
+   */
+  stop(): Promise<void>;
+}
+
+const log = new Logger("MatrixAppservice");
+
+export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<MatrixSideHandle> {
+  const { config, registration, db } = opts;
+  const homeserverToken = registration.getHomeserverToken();
+  if (!homeserverToken) throw new Error("the registration has no hs_token");
+
+  const bridge = new Bridge({
+    homeserverUrl: config.homeserver.url,
+    domain: config.homeserver.domain,
+    registration,
+    networkName: NETWORK_NAME,
+    // Events reach the core through the durable queue, not through the Bridge's emitter.
+    controller: {
+      onEvent: () => undefined,
+      onLog: (text, isError) => (isError ? log.error(text) : log.debug(text)),
+    },
+    disableStores: true,
+    // Puppet localparts are escaped by puppet-identity.ts already.
+    escapeUserIds: false,
+  });
+  await bridge.initialise();
+
+  const intakeRepo = new MatrixIntakeRepository(db);
+  const botMxid = bridge.botUserId;
+  const isBridgeUser = (userId: string): boolean =>
+    userId === botMxid || registration.isUserMatch(userId, false);
+
+  const matrixSide = new AppserviceMatrixSide({
+    bridge,
+    domain: config.homeserver.domain,
+    usernameTemplate: config.bridge.usernameTemplate,
+    displaynameTemplate: config.bridge.displaynameTemplate,
+    spaceName: config.bridge.spaceName,
+    networkName: NETWORK_NAME,
+    nativeContactDomain: GATEKEEPER_NATIVE_DOMAIN,
+    users: new UserRepository(db),
+    toMatrix: markupToMatrix,
+  });
+
+  const worker = new IntakeWorker({
+    queue: intakeRepo,
+    classify: (event) => classifyEvent(event, { botMxid, isBridgeUser, toMarkup: matrixToMarkup }),
+    onGaveUp: (action, event) => tellGaveUp(matrixSide, action, event),
+    ...(opts.intake?.maxAttempts !== undefined ? { maxAttempts: opts.intake.maxAttempts } : {}),
+    ...(opts.intake?.backoff ? { backoff: opts.intake.backoff } : {}),
+  });
+
+  const appservice = new DurableAppService({
+    homeserverToken,
+    intake: intakeRepo,
+    onStored: (roomIds) => worker.wake(roomIds),
+  });
+  await bridge.listen(
+    opts.port ?? config.appservice.port,
+    opts.host ?? config.appservice.bindAddress,
+    undefined,
+    appservice,
+  );
+
+  await setBotProfile(bridge, config);
+  const pruner = startIntakePruner(intakeRepo);
+  let metricsServer: Server | undefined;
+  try {
+    metricsServer = config.metrics.enabled ? await startMetrics(bridge, config) : undefined;
+  } catch (err) {
+    pruner.stop();
+    await bridge.close();
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    matrixSide,
+    intake: { setSink: (sink) => worker.setSink(sink) },
+    bridge,
+    port: appservice.port,
+    metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : undefined,
+    stop() {
+      stopping ??= (async () => {
+        pruner.stop();
+        await appservice.stopAccepting();
+        await worker.stop();
+        await bridge.close();
+        if (metricsServer) {
+          const closed = once(metricsServer, "close");
+          metricsServer.close();
+          await closed;
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Never silence: a message the bridge gave up on gets a notice and a failed send status. */
+async function tellGaveUp(
+  matrixSide: AppserviceMatrixSide,
+  action: IntakeAction,
+  event: QueuedEvent,
+): Promise<void> {
+  const isMessage =
+    action.kind === "message" ||
+    (action.kind === "ignore" && event.event?.type === "m.room.message");
+  if (!isMessage) {
+    log.warn(`Gave up on a ${action.kind} event ${event.eventId} in ${event.roomId}`);
+    return;
+  }
+  await matrixSide.sendNotice(event.roomId, GAVE_UP_NOTICE);
+  await matrixSide.sendStatus(event.roomId, event.eventId, {
+    status: "failed",
+    reason: "The bridge could not process this message.",
+  });
+}
+
+async function setBotProfile(bridge: Bridge, config: Config): Promise<void> {
+  const { displayName, avatar } = config.appservice.bot;
+  try {
+    await bridge.getIntent().ensureProfile(displayName, avatar ?? undefined);
+  } catch (err) {
+    // Cosmetic: the bridge works without it, and the next start tries again.
+    log.warn(`Could not set the bot's profile: ${errorMessage(err)}`);
+  }
+}
+
+async function startMetrics(bridge: Bridge, config: Config): Promise<Server> {
+  const metrics = bridge.getPrometheusMetrics(false);
+  const app = express();
+  // PrometheusMetrics can only mount /metrics through something with addAppServicePath; its
+  // registry is private. This gives it our own listener instead of the appservice's.
+  const mount = {
+    addAppServicePath: (route: { path: string; handler: express.RequestHandler }) => {
+      app.get(route.path, route.handler);
+    },
+  };
+  metrics.addAppServicePath(mount as unknown as Bridge);
+  const server = createServer(app);
+  server.listen(config.metrics.port, config.metrics.bindAddress);
+  await once(server, "listening");
+  return server;
+}

@@ -1,0 +1,263 @@
+/**
+ * MatrixSide on matrix-appservice-bridge intents: puppets, portal rooms, the user's space,
+ * and sends. Messages are sent with a client transaction id derived from the caller's key
+ * (PUT /send/{type}/{txnId} as the puppet), so a retry after a crash gets the first event's
+ * id back instead of posting twice; Intent.sendMessage would pick a random txn id.
+ */
+import type { PortalRoomSpec, MatrixSide, SendStatus } from "../core/matrix-side.js";
+import type { BridgeContent } from "../core/content.js";
+import type { UserRepository } from "../db/repositories/users.js";
+import { Logger, MembershipQueue } from "./appservice-bridge.js";
+import type { Bridge, Intent } from "./appservice-bridge.js";
+import { puppetDisplayName, puppetLocalpart } from "./puppet-identity.js";
+import { withRateLimitRetry } from "./rate-limit.js";
+import type { RateLimitOptions } from "./rate-limit.js";
+import {
+  SEND_STATUS_EVENT_TYPE,
+  messageContent,
+  noticeContent,
+  portalCreateRoomBody,
+  sendStatusContent,
+  spaceChildContent,
+  spaceCreateRoomBody,
+  spaceParentContent,
+} from "./room-content.js";
+import type { ToMatrix } from "./room-content.js";
+import { randomTxnId, txnIdFor } from "./txn-id.js";
+
+export interface AppserviceMatrixSideOptions {
+  bridge: Bridge;
+  /** Homeserver server name (the part after ":" in user ids). */
+  domain: string;
+  usernameTemplate: string;
+  displaynameTemplate: string;
+  spaceName: string;
+  /** Network name for send-status events and texts ("Gatekeeper"). */
+  networkName: string;
+  /** Contact ids in this domain map to puppets by their local part (GKI/1: "lid.gk"). */
+  nativeContactDomain?: string;
+  /** Where the user's space is remembered (bridge_users.space_room_id). */
+  users: Pick<UserRepository, "get" | "setSpaceRoom">;
+  toMatrix: ToMatrix;
+  membershipQueue?: MembershipQueue;
+  rateLimit?: RateLimitOptions;
+}
+
+/** A Matrix request that failed; `code` is the homeserver's errcode when it sent one. */
+export class MatrixSideError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "MatrixSideError";
+  }
+}
+
+function errcodeOf(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const e = err as { errcode?: unknown; body?: { errcode?: unknown } };
+  const code = e.errcode ?? e.body?.errcode;
+  return typeof code === "string" ? code : undefined;
+}
+
+const log = new Logger("MatrixSide");
+
+export class AppserviceMatrixSide implements MatrixSide {
+  readonly botMxid: string;
+  private readonly membership: MembershipQueue;
+  /** Display names already set this run, so ensurePuppet costs no request after the first. */
+  private readonly profiles = new Map<string, string>();
+  private readonly spaceLocks = new Map<string, Promise<string>>();
+
+  constructor(private readonly opts: AppserviceMatrixSideOptions) {
+    this.botMxid = opts.bridge.botUserId;
+    this.membership = opts.membershipQueue ?? new MembershipQueue(opts.bridge, {});
+  }
+
+  /** The puppet's MXID for a contact, without registering it. */
+  puppetMxid(contactId: string): string {
+    const localpart = puppetLocalpart(
+      this.opts.usernameTemplate,
+      contactId,
+      this.opts.nativeContactDomain,
+    );
+    return `@${localpart}:${this.opts.domain}`;
+  }
+
+  async ensurePuppet(contactId: string, displayName: string | undefined): Promise<string> {
+    const mxid = this.puppetMxid(contactId);
+    const name = puppetDisplayName(this.opts.displaynameTemplate, displayName);
+    // Registered and named this run already: no request (this runs for every message).
+    if (this.profiles.get(mxid) === name) return mxid;
+    const intent = this.intent(mxid);
+    await this.limited(() => intent.ensureRegistered());
+    await this.limited(() => intent.ensureProfile(name));
+    this.profiles.set(mxid, name);
+    return mxid;
+  }
+
+  async createPortalRoom(spec: PortalRoomSpec): Promise<string> {
+    const puppet = this.intent(spec.puppetMxid);
+    const options = portalCreateRoomBody(spec, this.botMxid);
+    // A 429 means the room was not created, so retrying cannot make two.
+    const { room_id: roomId } = await this.limited(() =>
+      puppet.createRoom({ createAsClient: true, options }),
+    );
+    await this.joinAsBot(roomId);
+    return roomId;
+  }
+
+  async invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void> {
+    const inviter = this.intent(inviterMxid);
+    const member = (await this.limited(() =>
+      inviter.getStateEvent(roomId, "m.room.member", userMxid, true),
+    )) as { membership?: unknown } | null;
+    if (member?.membership === "join" || member?.membership === "invite") return;
+    await this.limited(() => inviter.invite(roomId, userMxid));
+  }
+
+  ensureSpace(userMxid: string): Promise<string> {
+    // One creation at a time per user, or two concurrent first uses would make two spaces.
+    const pending = this.spaceLocks.get(userMxid);
+    if (pending) return pending;
+    const work = this.findOrCreateSpace(userMxid).finally(() => this.spaceLocks.delete(userMxid));
+    this.spaceLocks.set(userMxid, work);
+    return work;
+  }
+
+  async addToSpace(spaceId: string, roomId: string): Promise<void> {
+    const bot = this.intent(this.botMxid);
+    const domain = this.opts.domain;
+    await this.limited(() =>
+      bot.sendStateEvent(spaceId, "m.space.child", roomId, spaceChildContent(domain)),
+    );
+    await this.limited(() =>
+      bot.sendStateEvent(roomId, "m.space.parent", spaceId, spaceParentContent(domain)),
+    );
+  }
+
+  async sendMessage(
+    roomId: string,
+    senderMxid: string,
+    content: BridgeContent,
+    txnKey: string,
+    timestamp?: number,
+  ): Promise<string> {
+    const body = messageContent(content, this.opts.toMatrix);
+    return this.send(senderMxid, roomId, "m.room.message", body, txnIdFor(txnKey), timestamp);
+  }
+
+  async sendNotice(roomId: string, text: string, senderMxid?: string): Promise<string> {
+    const sender = senderMxid ?? this.botMxid;
+    return this.send(sender, roomId, "m.room.message", noticeContent(text), randomTxnId());
+  }
+
+  async sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void> {
+    const content = sendStatusContent(this.opts.networkName, eventId, status);
+    const reason = status.status === "sent" ? "" : status.reason;
+    // The same status for the same event is one event, however often it is reported.
+    const txnId = txnIdFor(`status\n${eventId}\n${status.status}\n${reason}`);
+    await this.send(this.botMxid, roomId, SEND_STATUS_EVENT_TYPE, content, txnId);
+  }
+
+  async sendReadReceipt(roomId: string, asMxid: string, eventId: string): Promise<void> {
+    const intent = this.intent(asMxid);
+    await this.limited(() => intent.sendReadReceipt(roomId, eventId));
+  }
+
+  async join(roomId: string, mxid: string): Promise<void> {
+    const intent = this.intent(mxid);
+    // bot-sdk's join passes the homeserver's error on (Intent.join would replace it with a
+    // generic one); joining a room one is in already succeeds.
+    await this.limited(() => intent.botSdkIntent.joinRoom(roomId));
+  }
+
+  async leave(roomId: string, mxid: string): Promise<void> {
+    const intent = this.intent(mxid);
+    try {
+      await this.limited(() => intent.leave(roomId));
+    } catch (err) {
+      const code = errcodeOf(err);
+      // Not (or no longer) in the room: what leave() is for is already true.
+      if (code === "M_FORBIDDEN" || code === "M_NOT_FOUND") {
+        log.debug(`${mxid} was not in ${roomId}: ${code}`);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private async findOrCreateSpace(userMxid: string): Promise<string> {
+    const known = (await this.opts.users.get(userMxid))?.spaceRoomId;
+    if (known) return known;
+    const bot = this.intent(this.botMxid);
+    const options = spaceCreateRoomBody(
+      userMxid,
+      this.botMxid,
+      this.opts.spaceName,
+      this.opts.networkName,
+    );
+    const { room_id: spaceId } = await this.limited(() =>
+      bot.createRoom({ createAsClient: true, options }),
+    );
+    await this.opts.users.setSpaceRoom(userMxid, spaceId);
+    return spaceId;
+  }
+
+  private async joinAsBot(roomId: string): Promise<void> {
+    try {
+      await this.membership.join(roomId, this.botMxid, { getId: () => `portal:${roomId}` });
+    } catch (err) {
+      // The bot's later sends join on demand; a portal without the bot still works.
+      log.warn(`Bot could not join ${roomId}: ${errcodeOf(err) ?? String(err)}`);
+    }
+  }
+
+  /**
+   * PUT /rooms/{roomId}/send/{type}/{txnId} as `senderMxid`. The bot-sdk client of a puppet's
+   * intent adds `user_id` (appservice masquerading) to every request itself.
+   */
+  private async send(
+    senderMxid: string,
+    roomId: string,
+    type: string,
+    content: Record<string, unknown>,
+    txnId: string,
+    timestamp?: number,
+  ): Promise<string> {
+    const intent = this.intent(senderMxid);
+    const path =
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
+      `/send/${encodeURIComponent(type)}/${encodeURIComponent(txnId)}`;
+    const put = (): Promise<string> =>
+      this.limited(async () => {
+        // A fresh query object each time: the client adds user_id to it.
+        const qs = timestamp !== undefined ? { ts: timestamp } : null;
+        const res = (await intent.matrixClient.doRequest("PUT", path, qs, content)) as {
+          event_id?: unknown;
+        };
+        if (typeof res.event_id !== "string") {
+          throw new MatrixSideError("M_UNKNOWN", "send returned no event_id");
+        }
+        return res.event_id;
+      });
+    try {
+      return await put();
+    } catch (err) {
+      // Not registered or not joined yet (e.g. the bot in an older room): join, then retry.
+      if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
+      await this.limited(() => intent.join(roomId));
+      return put();
+    }
+  }
+
+  private intent(mxid: string): Intent {
+    return this.opts.bridge.getIntent(mxid);
+  }
+
+  private limited<T>(request: () => Promise<T>): Promise<T> {
+    return withRateLimitRetry(request, this.opts.rateLimit);
+  }
+}

@@ -1,0 +1,193 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MatrixIntakeRepository } from "../../../src/db/repositories/matrix-intake.js";
+import { DurableAppService } from "../../../src/matrix/durable-appservice.js";
+import { loginMatrixClient, sendText, stopMatrixClient } from "../../harness/matrix-user.js";
+import type { MatrixClient } from "../../harness/matrix-user.js";
+import { createFixture, RecordingSink, textEvent } from "./fixture.js";
+import type { Fixture } from "./fixture.js";
+
+let fx: Fixture;
+let intake: MatrixIntakeRepository;
+
+beforeEach(async () => {
+  fx = await createFixture();
+  intake = new MatrixIntakeRepository(fx.db);
+});
+
+afterEach(async () => {
+  await fx.close();
+});
+
+describe("DurableAppService", () => {
+  it("has stored every event of a transaction when it answers 200", async () => {
+    await fx.start(); // no sink: nothing is handled, so only the store can explain the rows
+    const events = [
+      textEvent("!a:localhost", "$a1", "one"),
+      textEvent("!b:localhost", "$b1", "two"),
+    ];
+    const res = await fx.putTransaction("t1", { events });
+    expect(res).toEqual({ status: 200, json: {} });
+    expect(await intake.hasTransaction("t1")).toBe(true);
+    for (const e of events) {
+      const row = await intake.get(String(e.event_id));
+      expect(row).toMatchObject({ state: "queued", roomId: e.room_id });
+      expect(row?.event).toEqual(e);
+    }
+  });
+
+  it("refuses a wrong hs_token and stores nothing", async () => {
+    await fx.start();
+    const res = await fx.putTransaction(
+      "t1",
+      { events: [textEvent("!a:localhost", "$x", "x")] },
+      "nope",
+    );
+    expect(res.status).toBe(403);
+    expect(res.json.errcode).toBe("M_FORBIDDEN");
+    expect(await intake.get("$x")).toBeUndefined();
+  });
+
+  it("answers a duplicate txn id with 200 and does not store or process it again", async () => {
+    const handle = await fx.start();
+    const sink = new RecordingSink();
+    handle.intake.setSink(sink);
+    const room = "!dup:localhost";
+    expect(
+      (await fx.putTransaction("t1", { events: [textEvent(room, "$1", "first")] })).status,
+    ).toBe(200);
+    // Same txn id, other content: a homeserver never does this, so it proves nothing was read.
+    expect(
+      (await fx.putTransaction("t1", { events: [textEvent(room, "$2", "second")] })).status,
+    ).toBe(200);
+    // Same event id in a new transaction: recognised by event id.
+    expect(
+      (await fx.putTransaction("t2", { events: [textEvent(room, "$1", "first")] })).status,
+    ).toBe(200);
+    expect(
+      (await fx.putTransaction("t3", { events: [textEvent(room, "$3", "marker")] })).status,
+    ).toBe(200);
+    await sink.until(() => sink.bodies().includes("marker"));
+    expect(sink.bodies()).toEqual(["first", "marker"]);
+    expect(await intake.get("$2")).toBeUndefined();
+  });
+
+  it("never fails a transaction for its ephemeral or malformed events", async () => {
+    await fx.start();
+    const res = await fx.putTransaction("t1", {
+      events: [{ type: "m.room.message" }, textEvent("!a:localhost", "$ok", "fine")],
+      ephemeral: [{ type: "m.typing", room_id: "!a:localhost", content: { user_ids: [] } }],
+      "de.sorunome.msc2409.ephemeral": [{ type: "m.receipt", content: {} }],
+    });
+    expect(res.status).toBe(200);
+    expect(await intake.get("$ok")).toMatchObject({ state: "queued" });
+  });
+
+  it("answers 503 once it stopped accepting, and stores nothing", async () => {
+    const appservice = new DurableAppService({
+      homeserverToken: fx.registration.hs_token,
+      intake,
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    await appservice.listen(0, "127.0.0.1", 10);
+    try {
+      await appservice.stopAccepting();
+      const res = await fetch(
+        `http://127.0.0.1:${appservice.port}/_matrix/app/v1/transactions/late`,
+        {
+          method: "PUT",
+          headers: {
+            "Content-Type": "application/json",
+            Authorization: `Bearer ${fx.registration.hs_token}`,
+          },
+          body: JSON.stringify({ events: [textEvent("!a:localhost", "$late", "x")] }),
+        },
+      );
+      expect(res.status).toBe(503);
+      expect(await intake.get("$late")).toBeUndefined();
+      expect(await intake.hasTransaction("late")).toBe(false);
+    } finally {
+      await appservice.close();
+    }
+  });
+});
+
+describe("metrics", () => {
+  it("serves Prometheus metrics on their own listener when enabled", async () => {
+    const config = { ...fx.config, metrics: { enabled: true, port: 0, bindAddress: "127.0.0.1" } };
+    const handle = await fx.start({ config });
+    expect(handle.metricsPort).toBeDefined();
+    expect(handle.metricsPort).not.toBe(handle.port);
+    const res = await fetch(`http://127.0.0.1:${handle.metricsPort}/metrics`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("app_version");
+    const onAppservice = await fetch(`http://127.0.0.1:${handle.port}/metrics`);
+    expect(onAppservice.status).toBe(404);
+  });
+});
+
+describe("DurableAppService with the homeserver's retries", () => {
+  let alice: MatrixClient | undefined;
+
+  afterEach(() => {
+    if (alice) stopMatrixClient(alice);
+    alice = undefined;
+  });
+
+  it("answers 500 on a database failure; the retried txn id is processed exactly once", async () => {
+    const handle = await fx.start();
+    const sink = new RecordingSink();
+    handle.intake.setSink(sink);
+    const user = await fx.hs.registerUser("alice");
+    alice = await loginMatrixClient(fx.hs.url, "alice", user.password);
+    const puppet = await handle.matrixSide.ensurePuppet("100000000000001@lid.gk", "Bob");
+    const roomId = await handle.matrixSide.createPortalRoom({
+      puppetMxid: puppet,
+      userMxid: user.userId,
+      topic: "t",
+      bridgeInfo: {
+        protocolId: "gatekeeper",
+        protocolName: "Gatekeeper",
+        channelId: "c",
+        channelName: "Bob",
+      },
+    });
+    await alice.joinRoom(roomId);
+    await fx.hs.waitForAppServiceIdle();
+
+    // Fault injection in the database itself: storing a transaction fails while armed.
+    await fx.db.raw("CREATE TABLE test_fail (n INTEGER)");
+    await fx.db.raw(
+      "CREATE TRIGGER test_fail_txn BEFORE INSERT ON as_transactions " +
+        "WHEN EXISTS (SELECT 1 FROM test_fail) BEGIN SELECT RAISE(ABORT, 'injected'); END",
+    );
+    await fx.db.raw("INSERT INTO test_fail VALUES (1)");
+
+    const direct = await fx.putTransaction("probe", { events: [textEvent(roomId, "$probe", "p")] });
+    expect(direct).toEqual({
+      status: 500,
+      json: expect.objectContaining({ errcode: "M_UNKNOWN" }),
+    });
+
+    const eventId = await sendText(alice, roomId, "survives");
+    await waitUntil(() => fx.hs.appServiceDelivery(fx.registration.id).failedAttempts >= 2);
+    const txnId = fx.hs.appServiceDelivery(fx.registration.id).inFlightTxnId;
+    expect(txnId).toBeDefined();
+    expect(await intake.get(eventId)).toBeUndefined();
+
+    await fx.db.raw("DELETE FROM test_fail");
+    await fx.hs.waitForAppServiceIdle();
+    expect(await intake.hasTransaction(txnId!)).toBe(true);
+    await sendText(alice, roomId, "marker");
+    await sink.until(() => sink.bodies().includes("marker"));
+    expect(sink.messages.filter((m) => m.eventId === eventId)).toHaveLength(1);
+    expect(sink.bodies()).toEqual(["survives", "marker"]);
+  });
+});
+
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
