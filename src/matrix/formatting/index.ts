@@ -1,0 +1,5 @@
+/** Text formatting between Matrix (HTML) and the gatekeeper's WhatsApp-style markup. */
+export { markupToMatrix } from "./markup-to-matrix.js";
+export { matrixToMarkup } from "./matrix-to-markup.js";
+export { MATRIX_HTML_FORMAT } from "./types.js";
+export type { MatrixFormattedText, MatrixTextContent, MatrixToMarkupOptions } from "./types.js";

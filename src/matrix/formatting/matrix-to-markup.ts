@@ -1,0 +1,40 @@
+/** Matrix message content -> gatekeeper markup. */
+import { htmlToMarkup } from "./html-to-markup.js";
+import { protectLiterals } from "./literal-protection.js";
+import { stripReplyFallback } from "./reply-fallback.js";
+import { MATRIX_HTML_FORMAT } from "./types.js";
+import type { MatrixTextContent, MatrixToMarkupOptions } from "./types.js";
+
+/**
+ * The Matrix event size limit (65,536 bytes), so no real formatted_body is longer.
+ * htmlparser2 keeps its open-element stack with Array.unshift, so parse time grows with
+ * the square of the nesting depth; longer HTML gets the plain body instead.
+ */
+export const MAX_HTML_LENGTH = 65_536;
+
+/**
+ * Convert the text of a Matrix message to gatekeeper markup. HTML (format
+ * org.matrix.custom.html) is converted; otherwise the body is passed through unchanged
+ * (minus the reply fallback when `isReply`). Never throws, whatever the content.
+ */
+export function matrixToMarkup(
+  content: MatrixTextContent,
+  options: MatrixToMarkupOptions = {},
+): string {
+  // Events come from the network: do not trust the declared types.
+  const body = typeof content.body === "string" ? content.body : "";
+  const plain = options.isReply === true ? stripReplyFallback(body) : body;
+  const html = content.formatted_body;
+  if (content.format !== MATRIX_HTML_FORMAT || typeof html !== "string") return plain;
+  if (html.length > MAX_HTML_LENGTH) return plain;
+  let markup: string;
+  try {
+    markup = protectLiterals(htmlToMarkup(html));
+  } catch {
+    // Unreachable by design (no recursion on input depth, no throwing paths); a bridge
+    // must still never drop a message over a conversion bug, so fall back to the body.
+    return plain;
+  }
+  // HTML with no visible text (only a reply fallback, a script, ...): the body is better.
+  return markup.trim() === "" ? plain : markup;
+}
