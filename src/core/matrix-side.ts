@@ -49,5 +49,7 @@ export interface MatrixSide {
   /** Bridge send-status for a Matrix event (com.beeper.message_send_status). */
   sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void>;
   sendReadReceipt(roomId: string, asMxid: string, eventId: string): Promise<void>;
+  /** `mxid` (the bot, or a puppet) joins a room it was invited to; joining again is a no-op. */
+  join(roomId: string, mxid: string): Promise<void>;
   leave(roomId: string, mxid: string): Promise<void>;
 }

@@ -82,8 +82,11 @@ export interface RemoteNetwork {
   completeLogin(loginId: string, code: string): Promise<{ remoteId: string }>;
   /** Connect an already enlisted login (at start-up). */
   connect(login: LoginCredentials): Promise<void>;
-  /** De-enlist, forget all keys and state of this login, disconnect. */
-  logout(loginId: string): Promise<void>;
+  /**
+   * De-enlist, forget all keys and state of this login, disconnect. `credentials` let the
+   * network find (and if need be connect) a login it has no connection for in this process.
+   */
+  logout(loginId: string, credentials?: LoginCredentials): Promise<void>;
   connectionState(loginId: string): RemoteConnectionState | "not-connected";
 
   /** Directory lookup; `null` when the number is unknown or not reachable (they look alike). */

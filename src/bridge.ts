@@ -1,0 +1,136 @@
+/**
+ * The composition root: database, gatekeeper network connector, partner endpoints, Matrix
+ * side and core, wired together; then every enlisted login is connected. stop() is the
+ * graceful shutdown (SIGTERM, see cli.ts): intake stops (the homeserver retries later),
+ * in-flight work finishes or stays persisted, connections close, the database last.
+ */
+import type { Config } from "./config/index.js";
+import { BridgeCore } from "./core/bridge-core.js";
+import type { CoreLogger, LogFields } from "./core/logger.js";
+import { migrate, openDatabase } from "./db/index.js";
+import { LoginRepository } from "./db/repositories/index.js";
+import { GatekeeperNetwork, startPartnerEndpoints } from "./gatekeeper/network/index.js";
+import { Logger } from "./matrix/appservice-bridge.js";
+import type { AppServiceRegistration } from "./matrix/appservice-bridge.js";
+import { startMatrixSide } from "./matrix/appservice.js";
+
+export interface StartBridgeOptions {
+  /** Port for the homeserver's pushes (0 picks a free one). */
+  port: number;
+  /** Address to bind it to (default: appservice.bind_address). */
+  host?: string;
+}
+
+export interface RunningBridge {
+  /** Where the partner endpoints listen (the gatekeeper's auth callback goes here). */
+  readonly partnerEndpointsUrl: string;
+  /** The appservice listener's port. */
+  readonly appservicePort: number;
+  stop(): Promise<void>;
+}
+
+/** matrix-appservice-bridge's Logger behind the small interface the core and client use. */
+export function loggerFor(module: string): CoreLogger {
+  const log = new Logger(module);
+  const withFields =
+    (fn: (msg: string, ...data: unknown[]) => void) =>
+    (message: string, fields?: LogFields): void =>
+      fields === undefined ? fn.call(log, message) : fn.call(log, message, fields);
+  return {
+    debug: withFields(log.debug),
+    info: withFields(log.info),
+    warn: withFields(log.warn),
+    error: withFields(log.error),
+  };
+}
+
+export async function startBridge(
+  config: Config,
+  registration: AppServiceRegistration,
+  options: StartBridgeOptions,
+): Promise<RunningBridge> {
+  const log = loggerFor("Bridge");
+  const cleanup: (() => Promise<void>)[] = [];
+  const undo = async (): Promise<void> => {
+    for (const step of cleanup.splice(0).reverse()) {
+      await step().catch((err: unknown) =>
+        log.warn("clean-up step failed", { error: String(err) }),
+      );
+    }
+  };
+  try {
+    const db = await openDatabase(config.database, {
+      logger: { warn: (m) => log.warn(m), error: (m) => log.error(m) },
+    });
+    cleanup.push(() => db.destroy());
+    await migrate(db);
+
+    const logins = new LoginRepository(db);
+    const endpoints = await startPartnerEndpoints({
+      partnerId: config.gatekeeper.partnerId,
+      partnerSecret: config.gatekeeper.partnerSecret,
+      verify: async (accountId, token) => {
+        const login = await logins.verifyToken(accountId, token);
+        return login && { phone: login.phone };
+      },
+      port: config.gatekeeper.listen.port,
+      bindAddress: config.gatekeeper.listen.bindAddress,
+      logger: loggerFor("PartnerEndpoints"),
+    });
+    cleanup.push(() => endpoints.close());
+
+    const network = new GatekeeperNetwork({
+      url: config.gatekeeper.url,
+      serverStaticKey: config.gatekeeper.staticKey,
+      partnerId: config.gatekeeper.partnerId,
+      db,
+      userAgent: config.gatekeeper.userAgent,
+      logger: loggerFor("Gatekeeper"),
+    });
+    cleanup.push(() => network.stop());
+
+    const matrix = await startMatrixSide({
+      config,
+      registration,
+      db,
+      port: options.port,
+      host: options.host ?? config.appservice.bindAddress,
+    });
+    cleanup.push(() => matrix.stop());
+
+    const core = new BridgeCore({
+      config,
+      db,
+      network,
+      matrix: matrix.matrixSide,
+      logger: loggerFor,
+    });
+    cleanup.push(() => core.stop());
+    // Logins first: a command the intake hands over (say, `start`) needs its connection.
+    await core.start();
+    matrix.intake.setSink(core);
+    log.info("bridge started", { appservicePort: matrix.port, partnerEndpoints: endpoints.url });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      partnerEndpointsUrl: endpoints.url,
+      appservicePort: matrix.port,
+      stop: () =>
+        (stopping ??= (async () => {
+          log.info("stopping");
+          // Order: Matrix intake first (nothing new comes in), the core's workers, the
+          // gatekeeper connections, the partner endpoints, then the database.
+          await matrix.stop();
+          await core.stop();
+          await network.stop();
+          await endpoints.close();
+          await db.destroy();
+          cleanup.length = 0;
+          log.info("stopped");
+        })()),
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}

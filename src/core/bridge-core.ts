@@ -1,0 +1,268 @@
+/**
+ * The bridge's core: receives what the Matrix side and the remote network report, and
+ * routes it to commands, the relays, logins and portals. Protocol-neutral: it sees only
+ * the MatrixSide and RemoteNetwork interfaces.
+ */
+import type { Knex } from "knex";
+import { permissionLevel } from "../config/index.js";
+import type { Config } from "../config/index.js";
+import { repositories } from "../db/repositories/index.js";
+import type { Portal, Repositories } from "../db/repositories/index.js";
+import { CommandDispatcher } from "./commands/dispatcher.js";
+import { helpText } from "./commands/help.js";
+import type { RemoteMessage } from "./content.js";
+import { errorText, silentLogger } from "./logger.js";
+import type { CoreLogger } from "./logger.js";
+import { Logins } from "./logins.js";
+import type { IncomingMatrixMessage, MatrixEventSink } from "./matrix-events.js";
+import type { MatrixSide } from "./matrix-side.js";
+import type { RemoteConnectionState, RemoteEventHandler, RemoteNetwork } from "./network.js";
+import { portalNotice } from "./portal-notice.js";
+import { Portals } from "./portals.js";
+import { Puppets } from "./puppets.js";
+import { RelayIn } from "./relay-in.js";
+import type { RelayInOptions } from "./relay-in.js";
+import { RelayOut } from "./relay-out.js";
+import type { RelayOutOptions } from "./relay-out.js";
+
+export interface BridgeCoreOptions {
+  config: Config;
+  db: Knex;
+  network: RemoteNetwork;
+  matrix: MatrixSide;
+  /** A logger per module (default: silent). */
+  logger?: (module: string) => CoreLogger;
+  relayIn?: Pick<RelayInOptions, "maxAttempts" | "backoff">;
+  relayOut?: Pick<RelayOutOptions, "backoff" | "stopGraceMs">;
+}
+
+export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
+  readonly repos: Repositories;
+  readonly puppets: Puppets;
+  readonly portals: Portals;
+  readonly logins: Logins;
+  readonly relayIn: RelayIn;
+  readonly relayOut: RelayOut;
+  readonly commands: CommandDispatcher;
+  private readonly log: CoreLogger;
+  private readonly matrix: MatrixSide;
+  private readonly network: RemoteNetwork;
+  private readonly config: Config;
+
+  constructor(o: BridgeCoreOptions) {
+    const loggerFor = o.logger ?? (() => silentLogger);
+    this.log = loggerFor("Core");
+    this.matrix = o.matrix;
+    this.network = o.network;
+    this.config = o.config;
+    const repos = (this.repos = repositories(o.db));
+    this.puppets = new Puppets(repos.puppets, o.matrix);
+    this.portals = new Portals({
+      repos,
+      matrix: o.matrix,
+      network: o.network,
+      puppets: this.puppets,
+      messageRequests: o.config.bridge.messageRequests,
+      logger: loggerFor("Portals"),
+    });
+    this.logins = new Logins({ repos, network: o.network, logger: loggerFor("Logins") });
+    this.relayIn = new RelayIn({
+      repos,
+      matrix: o.matrix,
+      portals: this.portals,
+      logger: loggerFor("RelayIn"),
+      ...o.relayIn,
+    });
+    this.relayOut = new RelayOut({
+      db: o.db,
+      repos,
+      network: o.network,
+      matrix: o.matrix,
+      puppets: this.puppets,
+      logger: loggerFor("RelayOut"),
+      maxAttempts: o.config.bridge.maxSendAttempts,
+      ...o.relayOut,
+    });
+    this.commands = new CommandDispatcher(
+      {
+        repos,
+        network: o.network,
+        logins: this.logins,
+        portals: this.portals,
+        puppets: this.puppets,
+        relayOut: this.relayOut,
+        commandPrefix: o.config.bridge.commandPrefix,
+      },
+      (mxid) => this.mayUse(mxid),
+      loggerFor("Commands"),
+    );
+    o.network.setHandler(this);
+  }
+
+  /** Connects the enlisted logins and resumes the outbox. */
+  async start(): Promise<void> {
+    const logins = await this.logins.connectAll();
+    const portals = await this.relayOut.resume();
+    this.log.info("core started", { logins, pendingPortals: portals });
+  }
+
+  /** Takes no new work; sends in flight get a moment to finish. */
+  async stop(): Promise<void> {
+    this.relayIn.stop();
+    await this.relayOut.stop();
+  }
+
+  // ------------------------------------------------------------------ MatrixEventSink
+
+  async onRoomMessage(message: IncomingMatrixMessage): Promise<void> {
+    const portal = await this.repos.portals.getByRoom(message.roomId);
+    const owner = await this.repos.users.getByManagementRoom(message.roomId);
+    const base = {
+      sender: message.sender,
+      roomId: message.roomId,
+      portal,
+      inManagementRoom: owner?.mxid === message.sender,
+    };
+    const command = this.commands.parse(message.body, base);
+    if (command) {
+      await this.commands.run(command, {
+        ...base,
+        reply: (text) => this.reply(message.roomId, portal, text),
+      });
+      return;
+    }
+    if (!portal) return; // talk in a room that is not a chat with a contact
+    const login = await this.repos.logins.get(portal.loginId);
+    if (!login || login.mxid !== message.sender) {
+      this.log.debug("message by someone else in a portal ignored", { portal: portal.id });
+      return;
+    }
+    if (!this.mayUse(message.sender)) {
+      await this.relayOut.tellFailure(
+        portal,
+        message.eventId,
+        "you are no longer allowed to use this bridge",
+      );
+      return;
+    }
+    if (portal.state === "blocked") {
+      await this.relayOut.tellFailure(
+        portal,
+        message.eventId,
+        "you blocked this contact (send `unblock` here to undo it)",
+      );
+      return;
+    }
+    if (portal.state === "request") {
+      // Answering a message request accepts it, as in the network's own apps.
+      await this.portals.accept(portal);
+      await this.reply(message.roomId, portal, "You answered, so the message request is accepted.");
+    }
+    await this.relayOut.enqueue({ ...portal, state: "active" }, message);
+  }
+
+  async onBotInvited(roomId: string, inviter: string, isDirect: boolean): Promise<void> {
+    const bot = this.matrix.botMxid;
+    await this.matrix.join(roomId, bot);
+    if (!this.mayUse(inviter)) {
+      await this.matrix.sendNotice(
+        roomId,
+        "Sorry, you are not allowed to use this bridge. If you think you should be, please ask the administrator of your homeserver.",
+      );
+      await this.matrix.leave(roomId, bot);
+      return;
+    }
+    const prefix = this.config.bridge.commandPrefix;
+    const networkName = this.network.capabilities.networkName;
+    if (!isDirect) {
+      await this.matrix.sendNotice(roomId, `Hello! Send \`${prefix} help\` to see what I can do.`);
+      return;
+    }
+    await this.repos.users.setManagementRoom(inviter, roomId);
+    const greeting =
+      `Hello! I bridge your chats with ${networkName}. This is your management room: ` +
+      `send commands here without a prefix. Start with \`login <your phone number>\`.`;
+    const help = helpText(this.commands.commands, { prefix, inManagementRoom: true, networkName });
+    await this.matrix.sendNotice(roomId, `${greeting}\n\n${help}`);
+  }
+
+  async onMembership(
+    roomId: string,
+    userMxid: string,
+    membership: "join" | "leave" | "ban",
+  ): Promise<void> {
+    await this.portals.onUserMembership(roomId, userMxid, membership);
+    if (membership === "join") return;
+    const owner = await this.repos.users.getByManagementRoom(roomId);
+    if (owner?.mxid !== userMxid) return;
+    await this.repos.users.setManagementRoom(userMxid, null);
+    try {
+      await this.matrix.leave(roomId, this.matrix.botMxid);
+    } catch (err) {
+      this.log.debug("could not leave a management room", { error: errorText(err) });
+    }
+  }
+
+  // ------------------------------------------------------------------ RemoteEventHandler
+
+  onMessage(loginId: string, message: RemoteMessage): Promise<void> {
+    return this.relayIn.handle(loginId, message);
+  }
+
+  async onConnectionState(
+    loginId: string,
+    state: RemoteConnectionState,
+    detail?: string,
+  ): Promise<void> {
+    this.log.debug("connection state", { login: loginId, state });
+    const tell = await this.logins.onConnectionState(loginId, state, detail);
+    if (tell) await this.tellUser(tell.mxid, tell.notice);
+  }
+
+  async onIdentityChange(loginId: string, contactId: string): Promise<void> {
+    await this.tellPortal(
+      loginId,
+      contactId,
+      "The safety number with this contact changed. That happens when they reinstall the app " +
+        "or change phones; if you did not expect it, check with them some other way.",
+    );
+  }
+
+  async onUndecryptable(loginId: string, contactId: string, _messageId: string): Promise<void> {
+    await this.tellPortal(
+      loginId,
+      contactId,
+      "A message from this contact could not be decrypted. The bridge asked their app to send it again.",
+    );
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private mayUse(mxid: string): boolean {
+    return permissionLevel(this.config, mxid) !== "none";
+  }
+
+  /** A command's answer, from the bot (in a portal, from the contact's puppet if the bot is missing). */
+  private async reply(roomId: string, portal: Portal | undefined, text: string): Promise<void> {
+    if (!portal) {
+      await this.matrix.sendNotice(roomId, text);
+      return;
+    }
+    await portalNotice(this.matrix, roomId, text, await this.puppets.mxidOf(portal.contactJid));
+  }
+
+  private async tellUser(mxid: string, text: string): Promise<void> {
+    const roomId = (await this.repos.users.get(mxid))?.managementRoomId;
+    if (!roomId) {
+      this.log.info("no management room to tell a user in", { user: mxid });
+      return;
+    }
+    await this.matrix.sendNotice(roomId, text);
+  }
+
+  private async tellPortal(loginId: string, contactId: string, text: string): Promise<void> {
+    const portal = await this.repos.portals.getByContact(loginId, contactId);
+    if (!portal?.roomId) return;
+    await portalNotice(this.matrix, portal.roomId, text, await this.puppets.mxidOf(contactId));
+  }
+}

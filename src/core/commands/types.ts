@@ -1,0 +1,36 @@
+/** What a bot command gets to work with, and the shape of one command. */
+import type { Portal, Repositories } from "../../db/repositories/index.js";
+import type { Logins } from "../logins.js";
+import type { RemoteNetwork } from "../network.js";
+import type { Portals } from "../portals.js";
+import type { Puppets } from "../puppets.js";
+import type { RelayOut } from "../relay-out.js";
+import type { ParsedCommand } from "./parser.js";
+
+export interface CommandEnv {
+  repos: Repositories;
+  network: RemoteNetwork;
+  logins: Logins;
+  portals: Portals;
+  puppets: Puppets;
+  relayOut: RelayOut;
+  commandPrefix: string;
+}
+
+export interface CommandContext {
+  sender: string;
+  roomId: string;
+  /** The portal the command was written in, if it was written in one. */
+  portal: Portal | undefined;
+  /** The sender's management room (their DM with the bot): no prefix needed. */
+  inManagementRoom: boolean;
+  reply(text: string): Promise<void>;
+}
+
+export interface Command {
+  name: string;
+  /** How to write it, e.g. "login <phone>". */
+  usage: string;
+  summary: string;
+  run(command: ParsedCommand, ctx: CommandContext, env: CommandEnv): Promise<void>;
+}

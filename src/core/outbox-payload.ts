@@ -1,0 +1,33 @@
+/**
+ * What an outbox row stores: the BridgeContent to send, as versioned JSON. The reply target
+ * is already the remote id (mapped when the row was written), so a resend needs nothing else.
+ */
+import type { BridgeContent } from "./content.js";
+
+const VERSION = 1;
+
+export function encodeOutboxPayload(content: BridgeContent): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ v: VERSION, content }));
+}
+
+export function decodeOutboxPayload(payload: Uint8Array): BridgeContent {
+  const parsed: unknown = JSON.parse(new TextDecoder().decode(payload));
+  if (!isRecord(parsed) || parsed.v !== VERSION || !isRecord(parsed.content)) {
+    throw new TypeError("outbox payload of an unknown version");
+  }
+  const c = parsed.content;
+  const replyTo = typeof c.replyTo === "string" ? { replyTo: c.replyTo } : {};
+  if (c.kind === "text" && typeof c.text === "string") {
+    const text: BridgeContent = { kind: "text", text: c.text, ...replyTo };
+    if (c.style === "emote" || c.style === "notice") text.style = c.style;
+    return text;
+  }
+  if (c.kind === "unsupported" && typeof c.description === "string") {
+    return { kind: "unsupported", description: c.description, ...replyTo };
+  }
+  throw new TypeError("outbox payload with unknown content");
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,255 @@
+/**
+ * Matrix → remote. A message becomes an outbox row (its remote id chosen once, at insert;
+ * idempotent on the event id) before anything is sent; a worker per portal sends the rows
+ * in order, retrying transient failures with backoff; a final failure is told in the room
+ * (a notice and a failed send status), never silence. Pending rows are resumed at start-up.
+ */
+import type { Knex } from "knex";
+import { repositories } from "../db/repositories/index.js";
+import type { Login, OutboxEntry, Portal, Repositories } from "../db/repositories/index.js";
+import { Sleeper, backoffDelay } from "./backoff.js";
+import type { BackoffOptions } from "./backoff.js";
+import type { BridgeContent, MatrixMessage } from "./content.js";
+import { errorText } from "./logger.js";
+import type { CoreLogger } from "./logger.js";
+import type { MatrixSide, SendStatus } from "./matrix-side.js";
+import { RemoteError } from "./network.js";
+import type { RemoteNetwork } from "./network.js";
+import { decodeOutboxPayload, encodeOutboxPayload } from "./outbox-payload.js";
+import { portalNotice } from "./portal-notice.js";
+import type { Puppets } from "./puppets.js";
+
+export interface RelayOutOptions {
+  db: Knex;
+  repos: Repositories;
+  network: RemoteNetwork;
+  matrix: MatrixSide;
+  puppets: Puppets;
+  logger: CoreLogger;
+  /** Sends of one message before it is reported as failed. */
+  maxAttempts: number;
+  /** Between attempts: 1 s doubling to 60 s unless set. */
+  backoff?: BackoffOptions;
+  /** How long stop() waits for sends in flight (default 5 s). */
+  stopGraceMs?: number;
+  now?: () => number;
+}
+
+export class RelayOut {
+  private readonly workers = new Map<number, Promise<void>>();
+  /** Portals that got new rows while their worker was running. */
+  private readonly dirty = new Set<number>();
+  /** Portals whose worker must stop (their login is logging out). */
+  private readonly halted = new Set<number>();
+  private readonly sleeper = new Sleeper();
+  private readonly now: () => number;
+  private stopping = false;
+
+  constructor(private readonly o: RelayOutOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /**
+   * Takes on a message the user wrote in `portal`: once this resolves it is in the outbox
+   * (or refused with a notice), and the Matrix event can count as handled.
+   */
+  async enqueue(portal: Portal, message: MatrixMessage): Promise<void> {
+    const refusal = this.refusal(message.content);
+    if (refusal !== undefined) {
+      await this.tellFailure(portal, message.eventId, refusal);
+      return;
+    }
+    const content = await this.remoteContent(portal, message.content);
+    const { entry, created } = await this.o.repos.outbox.enqueue({
+      portalId: portal.id,
+      eventId: message.eventId,
+      remoteId: this.o.network.newMessageId(),
+      payload: encodeOutboxPayload(content),
+    });
+    if (created) this.o.logger.debug("message queued", { portal: portal.id, outbox: entry.id });
+    this.kick(portal.id);
+  }
+
+  /** Starts workers for every portal with pending rows (after a restart). */
+  async resume(): Promise<number> {
+    const portals = await this.o.repos.outbox.pendingPortals();
+    for (const portalId of portals) this.kick(portalId);
+    return portals.length;
+  }
+
+  /** Stops the workers of these portals (before their login is deleted). */
+  async halt(portalIds: number[]): Promise<void> {
+    for (const id of portalIds) this.halted.add(id);
+    this.sleeper.wakeAll();
+    // They stay halted: the portals are about to be deleted.
+    await Promise.all(portalIds.map((id) => this.workers.get(id)));
+  }
+
+  /** Takes no new sends and waits (a while) for the ones in flight. Pending rows stay for the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.sleeper.wakeAll();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.o.stopGraceMs ?? 5_000);
+    });
+    await Promise.race([Promise.all([...this.workers.values()]), grace]);
+    clearTimeout(timer);
+  }
+
+  private kick(portalId: number): void {
+    if (this.stopping || this.halted.has(portalId)) return;
+    if (this.workers.has(portalId)) {
+      this.dirty.add(portalId);
+      return;
+    }
+    const worker = this.run(portalId)
+      .catch((err: unknown) => {
+        this.o.logger.error("outbox worker failed", { portal: portalId, error: errorText(err) });
+      })
+      .finally(() => {
+        this.workers.delete(portalId);
+        // Rows that came while it was ending, or a database hiccup: try again later.
+        if (this.dirty.delete(portalId)) this.kick(portalId);
+      });
+    this.workers.set(portalId, worker);
+  }
+
+  private async run(portalId: number): Promise<void> {
+    const active = (): boolean => !this.stopping && !this.halted.has(portalId);
+    while (active()) {
+      this.dirty.delete(portalId);
+      const head = await this.o.repos.outbox.head(portalId);
+      if (!head) {
+        if (this.dirty.has(portalId)) continue;
+        return;
+      }
+      const wait = head.nextAttemptAt - this.now();
+      if (wait > 0) {
+        await this.sleeper.sleep(wait);
+        continue;
+      }
+      await this.attempt(head, active);
+    }
+  }
+
+  private async attempt(entry: OutboxEntry, active: () => boolean): Promise<void> {
+    const { repos } = this.o;
+    const portal = await repos.portals.get(entry.portalId);
+    const login = portal && (await repos.logins.get(portal.loginId));
+    if (!portal || !login) return; // deleted with its login: the row went too
+    let content: BridgeContent;
+    try {
+      content = decodeOutboxPayload(entry.payload);
+    } catch (err) {
+      await repos.outbox.markFailed(entry.id, errorText(err));
+      await this.tellFailure(portal, entry.eventId, "the bridge could not read it back (a bug)");
+      return;
+    }
+    try {
+      const result = await this.o.network.sendMessage(
+        login.id,
+        portal.contactJid,
+        entry.remoteId,
+        content,
+      );
+      await this.o.db.transaction(async (trx) => {
+        const r = repositories(trx);
+        await r.outbox.markSent(entry.id, Math.floor(result.timestamp / 1000));
+        await r.messageMap.add({
+          portalId: portal.id,
+          mxEventId: entry.eventId,
+          remoteId: entry.remoteId,
+          remoteSender: login.jid ?? "",
+          timestamp: result.timestamp,
+        });
+      });
+      await this.status(portal, entry.eventId, { status: "sent" });
+    } catch (err) {
+      await this.failedAttempt(portal, login, entry, err, active);
+    }
+  }
+
+  private async failedAttempt(
+    portal: Portal,
+    login: Login,
+    entry: OutboxEntry,
+    err: unknown,
+    active: () => boolean,
+  ): Promise<void> {
+    const permanent = err instanceof RemoteError && err.permanent;
+    // Stopping cut the send short: not the message's fault, so not an attempt.
+    if (!permanent && !active()) return;
+    const reason =
+      err instanceof RemoteError ? err.userMessage : "an unexpected error in the bridge";
+    const attempts = entry.attempts + 1;
+    this.o.logger.warn("send failed", {
+      login: login.id,
+      outbox: entry.id,
+      attempts,
+      permanent,
+      error: errorText(err),
+    });
+    if (permanent || attempts >= this.o.maxAttempts) {
+      await this.o.repos.outbox.markFailed(entry.id, errorText(err));
+      const why = permanent ? reason : `${reason} (gave up after ${attempts} attempts)`;
+      await this.tellFailure(portal, entry.eventId, why);
+      return;
+    }
+    const delay = backoffDelay(attempts, this.o.backoff);
+    await this.o.repos.outbox.reschedule(entry.id, this.now() + delay, errorText(err));
+    if (attempts === 1) await this.status(portal, entry.eventId, { status: "retrying", reason });
+  }
+
+  /** What the network cannot take at all (answered at once, without an outbox row). */
+  private refusal(content: BridgeContent): string | undefined {
+    const caps = this.o.network.capabilities;
+    if (content.kind === "unsupported") {
+      return `${content.description} cannot be sent to ${caps.networkName} (not supported by the bridge yet)`;
+    }
+    if (content.text.length > caps.maxTextLength) {
+      return `it is longer than ${caps.networkName} allows (${caps.maxTextLength} characters)`;
+    }
+    return undefined;
+  }
+
+  /** The Matrix reply target (an event id) → the remote id; dropped if it was never bridged. */
+  private async remoteContent(portal: Portal, content: BridgeContent): Promise<BridgeContent> {
+    if (content.replyTo === undefined) return content;
+    const { replyTo, ...rest } = content;
+    const mapped = await this.o.repos.messageMap.getByEvent(replyTo);
+    return mapped && mapped.portalId === portal.id ? { ...rest, replyTo: mapped.remoteId } : rest;
+  }
+
+  /** Tells the room (notice + failed send status) that the message was not delivered. */
+  async tellFailure(portal: Portal, eventId: string, reason: string): Promise<void> {
+    await this.status(portal, eventId, { status: "failed", reason });
+    if (portal.roomId === null) return;
+    try {
+      const puppet = await this.o.puppets.mxidOf(portal.contactJid);
+      await portalNotice(
+        this.o.matrix,
+        portal.roomId,
+        `Your message was not delivered: ${reason}.`,
+        puppet,
+      );
+    } catch (err) {
+      this.o.logger.warn("could not post a failure notice", {
+        portal: portal.id,
+        error: errorText(err),
+      });
+    }
+  }
+
+  private async status(portal: Portal, eventId: string, status: SendStatus): Promise<void> {
+    if (portal.roomId === null) return;
+    try {
+      await this.o.matrix.sendStatus(portal.roomId, eventId, status);
+    } catch (err) {
+      this.o.logger.debug("could not send a send status", {
+        portal: portal.id,
+        error: errorText(err),
+      });
+    }
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * RemoteNetwork on GKI/1: one GatekeeperClient per login, all on the bridge's database.
+ * Incoming messages are handed to the core inside the client's message handler, so the
+ * client acks them to the gatekeeper only after the core has posted them to Matrix.
+ */
+import type { Knex } from "knex";
+import type {
+  LoginCredentials,
+  RemoteCapabilities,
+  RemoteConnectionState,
+  RemoteContact,
+  RemoteEventHandler,
+  RemoteNetwork,
+  SendResult,
+} from "../../core/network.js";
+import { RemoteError } from "../../core/network.js";
+import type { BridgeContent } from "../../core/content.js";
+import {
+  GatekeeperClient,
+  isTerminalLoginError,
+  silentLogger,
+  GatekeeperError,
+} from "../client/index.js";
+import type { ClientLogger, GatekeeperClientOptions } from "../client/index.js";
+import { errorText } from "../client/logger.js";
+import { newMessageId } from "../content/index.js";
+import { formatInteropJid } from "../stanza/index.js";
+import { deleteAccountData } from "./client-data.js";
+import { toGatekeeperMessage, toRemoteMessage } from "./content-mapping.js";
+import { connectionProblem, toRemoteError } from "./error-mapping.js";
+import type { Operation } from "./error-mapping.js";
+
+export const GATEKEEPER_CAPABILITIES: RemoteCapabilities = {
+  networkName: "Gatekeeper",
+  maxTextLength: 65_536,
+  features: {
+    formatting: true,
+    replies: true,
+    edits: { windowSeconds: 15 * 60 },
+    deletions: true,
+    reactions: true,
+    readReceipts: true,
+    typing: true,
+  },
+};
+
+export interface GatekeeperNetworkOptions {
+  url: string;
+  serverStaticKey: Uint8Array;
+  partnerId: string;
+  db: Knex;
+  userAgent?: string;
+  logger?: ClientLogger;
+  /** Sends not acked within this time fail as transient (the outbox retries); default 30 s. */
+  sendTimeoutMs?: number;
+  /** Retry of a connection that could not be made at all: 1 s doubling to 60 s unless set. */
+  startRetry?: { initialMs?: number; maxMs?: number };
+  /** Passed to every client (tests use short timeouts and fast reconnects). */
+  client?: Pick<
+    GatekeeperClientOptions,
+    "reconnect" | "keepaliveIntervalMs" | "keepaliveTimeoutMs" | "iqTimeoutMs"
+  >;
+}
+
+interface Entry {
+  loginId: string;
+  credentials: LoginCredentials;
+  client: GatekeeperClient;
+  unsubscribe: (() => void)[];
+  /** Set while a background retry of start() runs; cancel() ends it. */
+  retry?: { cancel(): void; done: Promise<void> };
+}
+
+export class GatekeeperNetwork implements RemoteNetwork {
+  readonly capabilities = GATEKEEPER_CAPABILITIES;
+  private handler: RemoteEventHandler | undefined;
+  private readonly entries = new Map<string, Entry>();
+  private readonly logger: ClientLogger;
+  private stopped = false;
+
+  constructor(private readonly o: GatekeeperNetworkOptions) {
+    this.logger = o.logger ?? silentLogger;
+  }
+
+  setHandler(handler: RemoteEventHandler): void {
+    this.handler = handler;
+  }
+
+  async beginLogin(
+    login: LoginCredentials,
+  ): Promise<{ codeLength: number; expiresInSeconds: number }> {
+    const entry = this.entryFor(login);
+    try {
+      await this.ensureStarted(entry);
+      const { length, expiresIn } = await entry.client.requestCode();
+      return { codeLength: length, expiresInSeconds: expiresIn };
+    } catch (err) {
+      throw toRemoteError(err, "login");
+    }
+  }
+
+  async completeLogin(loginId: string, code: string): Promise<{ remoteId: string }> {
+    const entry = this.entry(loginId, "verify");
+    try {
+      const { jid } = await entry.client.verifyCode(code);
+      return { remoteId: jid };
+    } catch (err) {
+      throw toRemoteError(err, "verify");
+    }
+  }
+
+  async connect(login: LoginCredentials): Promise<void> {
+    const entry = this.entryFor(login);
+    try {
+      await this.ensureStarted(entry);
+    } catch (err) {
+      if (err instanceof GatekeeperError && isTerminalLoginError(err))
+        throw toRemoteError(err, "login");
+      // The gatekeeper (or our auth endpoint) is not there yet: keep trying in the background.
+      this.logger.warn("gatekeeper connection failed, retrying", {
+        login: login.loginId,
+        error: errorText(err),
+      });
+      this.retryStart(entry);
+    }
+  }
+
+  async logout(loginId: string, credentials?: LoginCredentials): Promise<void> {
+    const entry =
+      this.entries.get(loginId) ?? (credentials ? this.entryFor(credentials) : undefined);
+    if (!entry) return;
+    entry.retry?.cancel();
+    await this.removeEnlistment(entry);
+    await this.dispose(entry);
+    const { partnerId, db } = this.o;
+    const owner = formatInteropJid(partnerId, entry.credentials.accountId);
+    await deleteAccountData(db, [owner, ...(entry.client.jid ? [entry.client.jid] : [])]);
+    this.logger.info("login removed", { login: loginId });
+  }
+
+  connectionState(loginId: string): RemoteConnectionState | "not-connected" {
+    return this.entries.get(loginId)?.client.state ?? "not-connected";
+  }
+
+  async lookup(loginId: string, phone: string): Promise<RemoteContact | null> {
+    const client = this.entry(loginId, "lookup").client;
+    try {
+      const [found] = await client.lookup([phone]);
+      if (!found?.jid) return null;
+      return found.name === undefined ? { id: found.jid } : { id: found.jid, name: found.name };
+    } catch (err) {
+      throw toRemoteError(err, "lookup");
+    }
+  }
+
+  async block(loginId: string, contactId: string): Promise<void> {
+    await this.call(loginId, "block", (c) => c.block(contactId));
+  }
+
+  async unblock(loginId: string, contactId: string): Promise<void> {
+    await this.call(loginId, "block", (c) => c.unblock(contactId));
+  }
+
+  async sendMessage(
+    loginId: string,
+    contactId: string,
+    messageId: string,
+    content: BridgeContent,
+  ): Promise<SendResult> {
+    const message = toGatekeeperMessage(content);
+    const { t } = await this.call(loginId, "send", (c) =>
+      c.sendMessage(contactId, message, {
+        id: messageId,
+        timeoutMs: this.o.sendTimeoutMs ?? 30_000,
+      }),
+    );
+    return { timestamp: t * 1000 };
+  }
+
+  newMessageId(): string {
+    return newMessageId();
+  }
+
+  async sendReadReceipt(loginId: string, contactId: string, messageIds: string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.call(loginId, "send", (c) =>
+      c.sendReceipt(contactId, messageIds, "read", { timeoutMs: this.o.sendTimeoutMs ?? 30_000 }),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.entries.values()].map((entry) => this.dispose(entry)));
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private entry(loginId: string, op: Operation): Entry {
+    const entry = this.entries.get(loginId);
+    if (entry) return entry;
+    const text =
+      op === "verify"
+        ? "no login is in progress; send `login <phone>` again"
+        : "you are not connected to Gatekeeper; log in first";
+    throw new RemoteError("not-connected", text, true);
+  }
+
+  private async call<T>(
+    loginId: string,
+    op: Operation,
+    fn: (client: GatekeeperClient) => Promise<T>,
+  ): Promise<T> {
+    const { client } = this.entry(loginId, op);
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw toRemoteError(err, op);
+    }
+  }
+
+  /** The login's entry, made (with its client) on first use; credentials are kept current. */
+  private entryFor(login: LoginCredentials): Entry {
+    if (this.stopped) throw new RemoteError("stopped", "the bridge is shutting down", false);
+    const existing = this.entries.get(login.loginId);
+    if (existing) {
+      existing.credentials = login;
+      return existing;
+    }
+    const client = new GatekeeperClient({
+      url: this.o.url,
+      serverStaticKey: this.o.serverStaticKey,
+      db: this.o.db,
+      account: {
+        product: "interop",
+        partnerId: this.o.partnerId,
+        accountId: login.accountId,
+        // Read at every (re)connect: a new login may have rotated it.
+        token: async () => entry.credentials.token,
+        ...(this.o.userAgent === undefined ? {} : { userAgent: this.o.userAgent }),
+      },
+      logger: this.logger,
+      ...this.o.client,
+    });
+    const entry: Entry = { loginId: login.loginId, credentials: login, client, unsubscribe: [] };
+    this.subscribe(entry);
+    this.entries.set(login.loginId, entry);
+    return entry;
+  }
+
+  private subscribe(entry: Entry): void {
+    const { client, loginId } = entry;
+    const handler = (): RemoteEventHandler => {
+      if (!this.handler) throw new Error("GatekeeperNetwork: setHandler was not called");
+      return this.handler;
+    };
+    const quietly = (what: string, task: () => Promise<void>): Promise<void> =>
+      task().catch((err: unknown) =>
+        this.logger.warn(`${what} handler failed`, { login: loginId, error: errorText(err) }),
+      );
+    entry.unsubscribe.push(
+      // Not caught: a failure leaves the message unacked, to be delivered again.
+      client.on("message", (event) => handler().onMessage(loginId, toRemoteMessage(event))),
+      client.on("connectionState", (event) =>
+        quietly("connection state", () =>
+          handler().onConnectionState(loginId, event.state, connectionProblem(event.error)),
+        ),
+      ),
+      client.on("identityChange", ({ jid }) =>
+        quietly("identity change", () => handler().onIdentityChange(loginId, jid)),
+      ),
+      client.on("undecryptable", ({ from, id }) =>
+        quietly("undecryptable", () => handler().onUndecryptable(loginId, from, id)),
+      ),
+      client.on("sendFailed", ({ id }) =>
+        this.logger.warn("a contact could not decrypt a message", { login: loginId, id }),
+      ),
+      client.on("error", (err) =>
+        this.logger.warn("gatekeeper client error", { login: loginId, error: errorText(err) }),
+      ),
+    );
+  }
+
+  /** Starts the client unless it is running or trying to. */
+  private async ensureStarted(entry: Entry): Promise<void> {
+    const state = entry.client.state;
+    if (state === "connected" || state === "connecting" || state === "reconnecting") return;
+    if (entry.retry) return; // a background attempt is under way
+    await entry.client.start();
+  }
+
+  /** start() failed for a reason that may pass: try again with backoff until it works or cannot. */
+  private retryStart(entry: Entry): void {
+    if (entry.retry) return;
+    let cancelled = false;
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    const initial = this.o.startRetry?.initialMs ?? 1_000;
+    const max = this.o.startRetry?.maxMs ?? 60_000;
+    const done = (async () => {
+      for (let delay = initial; !cancelled && !this.stopped; delay = Math.min(max, delay * 2)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = setTimeout(resolve, delay);
+        });
+        if (cancelled || this.stopped) return;
+        try {
+          await entry.client.start();
+          return;
+        } catch (err) {
+          if (err instanceof GatekeeperError && isTerminalLoginError(err)) return;
+        }
+      }
+    })().finally(() => {
+      if (entry.retry?.done === done) delete entry.retry;
+    });
+    entry.retry = {
+      done,
+      cancel: () => {
+        cancelled = true;
+        clearTimeout(timer);
+        wake?.();
+      },
+    };
+  }
+
+  /** Removes the enlistment at the gatekeeper, connecting first if need be. */
+  private async removeEnlistment(entry: Entry): Promise<void> {
+    try {
+      await this.ensureStarted(entry);
+    } catch (err) {
+      // Refused outright: the gatekeeper has no usable account for us, so nothing to remove.
+      if (err instanceof GatekeeperError && isTerminalLoginError(err)) return;
+      throw toRemoteError(err, "logout");
+    }
+    if (!entry.client.enlisted) return;
+    try {
+      await entry.client.removeEnlistment();
+    } catch (err) {
+      const gone =
+        err instanceof GatekeeperError &&
+        ["not-found", "gone", "forbidden", "unauthorized"].includes(err.code);
+      if (!gone) throw toRemoteError(err, "logout");
+    }
+  }
+
+  private async dispose(entry: Entry): Promise<void> {
+    entry.retry?.cancel();
+    await entry.retry?.done;
+    for (const off of entry.unsubscribe.splice(0)) off();
+    this.entries.delete(entry.loginId);
+    await entry.client.stop();
+  }
+}

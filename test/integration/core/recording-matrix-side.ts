@@ -1,0 +1,171 @@
+/**
+ * A MatrixSide that records what the core asked of it, for tests of the core without a
+ * homeserver (the real Matrix side is tested on its own and end to end). It behaves as a
+ * homeserver would where the core depends on it: a repeated txn key returns the first event
+ * id instead of posting twice; faults can be injected to play a homeserver outage.
+ */
+import type { BridgeContent } from "../../../src/core/content.js";
+import type { MatrixSide, PortalRoomSpec, SendStatus } from "../../../src/core/matrix-side.js";
+
+export interface RecordedEvent {
+  eventId: string;
+  roomId: string;
+  sender: string;
+  kind: "message" | "notice";
+  content: BridgeContent;
+  text: string;
+  timestamp?: number;
+}
+
+export class RecordingMatrixSide implements MatrixSide {
+  readonly botMxid = "@gatekeeperbot:test.local";
+  readonly events: RecordedEvent[] = [];
+  readonly rooms = new Map<string, PortalRoomSpec>();
+  readonly invites: { roomId: string; inviter: string; user: string }[] = [];
+  readonly statuses: { roomId: string; eventId: string; status: SendStatus }[] = [];
+  readonly joins: { roomId: string; mxid: string }[] = [];
+  readonly leaves: { roomId: string; mxid: string }[] = [];
+  readonly spaces = new Map<string, string>();
+  readonly spaceChildren: { spaceId: string; roomId: string }[] = [];
+  readonly puppets = new Map<string, string | undefined>();
+  /** Calls to sendMessage that fail (before posting) while > 0: a homeserver outage. */
+  failSends = 0;
+  /** Post, then fail once per count (the answer lost on the way back). */
+  failAfterPosting = 0;
+  private readonly txns = new Map<string, string>();
+  private counter = 0;
+  private waiters: (() => void)[] = [];
+
+  async ensurePuppet(contactId: string, displayName: string | undefined): Promise<string> {
+    this.puppets.set(contactId, displayName);
+    return `@gk_${contactId.split("@")[0]}:test.local`;
+  }
+
+  async createPortalRoom(spec: PortalRoomSpec): Promise<string> {
+    const roomId = `!portal${++this.counter}:test.local`;
+    this.rooms.set(roomId, spec);
+    this.invites.push({ roomId, inviter: spec.puppetMxid, user: spec.userMxid });
+    this.changed();
+    return roomId;
+  }
+
+  async invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void> {
+    this.invites.push({ roomId, inviter: inviterMxid, user: userMxid });
+    this.changed();
+  }
+
+  async ensureSpace(userMxid: string): Promise<string> {
+    let space = this.spaces.get(userMxid);
+    if (!space) this.spaces.set(userMxid, (space = `!space${++this.counter}:test.local`));
+    return space;
+  }
+
+  async addToSpace(spaceId: string, roomId: string): Promise<void> {
+    this.spaceChildren.push({ spaceId, roomId });
+  }
+
+  async sendMessage(
+    roomId: string,
+    senderMxid: string,
+    content: BridgeContent,
+    txnKey: string,
+    timestamp?: number,
+  ): Promise<string> {
+    if (this.failSends > 0) {
+      this.failSends -= 1;
+      throw new Error("homeserver unavailable (test)");
+    }
+    const key = `${senderMxid}\n${txnKey}`;
+    let eventId = this.txns.get(key);
+    if (!eventId) {
+      eventId = this.post(roomId, senderMxid, "message", content, timestamp);
+      this.txns.set(key, eventId);
+    }
+    if (this.failAfterPosting > 0) {
+      this.failAfterPosting -= 1;
+      throw new Error("connection reset after posting (test)");
+    }
+    return eventId;
+  }
+
+  async sendNotice(roomId: string, text: string, senderMxid?: string): Promise<string> {
+    return this.post(roomId, senderMxid ?? this.botMxid, "notice", {
+      kind: "text",
+      text,
+      style: "notice",
+    });
+  }
+
+  async sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void> {
+    this.statuses.push({ roomId, eventId, status });
+    this.changed();
+  }
+
+  async sendReadReceipt(): Promise<void> {}
+
+  async join(roomId: string, mxid: string): Promise<void> {
+    this.joins.push({ roomId, mxid });
+  }
+
+  async leave(roomId: string, mxid: string): Promise<void> {
+    this.leaves.push({ roomId, mxid });
+    this.changed();
+  }
+
+  // ------------------------------------------------------------------ for the tests
+
+  /** Messages and notices in a room, oldest first. */
+  inRoom(roomId: string): RecordedEvent[] {
+    return this.events.filter((e) => e.roomId === roomId);
+  }
+
+  notices(roomId: string): string[] {
+    return this.inRoom(roomId)
+      .filter((e) => e.kind === "notice")
+      .map((e) => e.text);
+  }
+
+  /** Resolves once `predicate` holds (checked after every recorded call). */
+  async until<T>(predicate: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const value = predicate();
+      if (value) return value;
+      const left = end - Date.now();
+      if (left <= 0) throw new Error("the Matrix side did not see what was expected in time");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private post(
+    roomId: string,
+    sender: string,
+    kind: "message" | "notice",
+    content: BridgeContent,
+    timestamp?: number,
+  ): string {
+    const eventId = `$event${++this.counter}`;
+    const text = content.kind === "text" ? content.text : content.description;
+    this.events.push({
+      eventId,
+      roomId,
+      sender,
+      kind,
+      content,
+      text,
+      ...(timestamp ? { timestamp } : {}),
+    });
+    this.changed();
+    return eventId;
+  }
+
+  private changed(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+}
