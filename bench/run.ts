@@ -28,6 +28,10 @@ async function postgresAvailable(url: string): Promise<boolean> {
 }
 
 const results: PipelineResult[] = [];
+// In-memory SQLite: the same work without disk syncs, to tell crypto from storage cost.
+results.push(
+  await runPipeline("sqlite (:memory:)", { type: "sqlite", filename: ":memory:" }, messages),
+);
 const sqlite = sqliteTempConfig();
 try {
   results.push(await runPipeline("sqlite (file, WAL)", sqlite.config, messages));

@@ -10,6 +10,7 @@ import type { CoreLogger, LogFields } from "./core/logger.js";
 import { migrate, openDatabase } from "./db/index.js";
 import { LoginRepository } from "./db/repositories/index.js";
 import { GatekeeperNetwork, startPartnerEndpoints } from "./gatekeeper/network/index.js";
+import { startNetworkMedia } from "./gatekeeper/network/media-setup.js";
 import { Logger } from "./matrix/appservice-bridge.js";
 import type { AppServiceRegistration } from "./matrix/appservice-bridge.js";
 import { startMatrixSide } from "./matrix/appservice.js";
@@ -66,6 +67,14 @@ export async function startBridge(
     await migrate(db);
 
     const logins = new LoginRepository(db);
+    const media = await startNetworkMedia({
+      db,
+      directory: config.bridge.media.directory,
+      expirySeconds: config.bridge.media.hostedExpirySeconds,
+      publicBaseUrl: () => config.gatekeeper.publicBaseUrl,
+      logger: loggerFor("Media"),
+    });
+    cleanup.push(async () => media.stop());
     const endpoints = await startPartnerEndpoints({
       partnerId: config.gatekeeper.partnerId,
       partnerSecret: config.gatekeeper.partnerSecret,
@@ -76,6 +85,7 @@ export async function startBridge(
       port: config.gatekeeper.listen.port,
       bindAddress: config.gatekeeper.listen.bindAddress,
       logger: loggerFor("PartnerEndpoints"),
+      media: media.hosted,
     });
     cleanup.push(() => endpoints.close());
 
@@ -86,6 +96,9 @@ export async function startBridge(
       db,
       userAgent: config.gatekeeper.userAgent,
       logger: loggerFor("Gatekeeper"),
+      media: { hosted: media.hosted, tempDir: media.tempDir },
+      editWindowSeconds: config.bridge.editWindowSeconds,
+      holdOnIdentityChange: config.bridge.identityChange === "hold",
     });
     cleanup.push(() => network.stop());
 
@@ -124,6 +137,7 @@ export async function startBridge(
           await core.stop();
           await network.stop();
           await endpoints.close();
+          media.stop();
           await db.destroy();
           cleanup.length = 0;
           log.info("stopped");

@@ -23,6 +23,13 @@ export const CONFIG_DEFAULTS = {
     space_name: "Gatekeeper chats",
     max_send_attempts: 10,
     message_requests: true,
+    identity_change: "keep-sending",
+    edit_window_seconds: 900,
+    media: {
+      max_size_mb: { image: 16, video: 64, audio: 16, file: 100 },
+      directory: "./data/media",
+      hosted_expiry_seconds: 604_800,
+    },
   },
   logging: { level: "info", format: "text" },
   metrics: { enabled: false, port: 29402, bind_address: "127.0.0.1" },
@@ -88,6 +95,9 @@ export function resolveConfig(raw: RawConfig): Config {
       spaceName: br.space_name ?? d.bridge.space_name,
       maxSendAttempts: br.max_send_attempts ?? d.bridge.max_send_attempts,
       messageRequests: br.message_requests ?? d.bridge.message_requests,
+      identityChange: br.identity_change ?? d.bridge.identity_change,
+      editWindowSeconds: br.edit_window_seconds ?? d.bridge.edit_window_seconds,
+      media: resolveMedia(br.media),
     },
     logging: {
       level: raw.logging?.level ?? d.logging.level,
@@ -98,6 +108,24 @@ export function resolveConfig(raw: RawConfig): Config {
       port: raw.metrics?.port ?? d.metrics.port,
       bindAddress: raw.metrics?.bind_address ?? d.metrics.bind_address,
     },
+  };
+}
+
+const MB = 1024 * 1024;
+
+function resolveMedia(raw: NonNullable<RawConfig["bridge"]>["media"]): Config["bridge"]["media"] {
+  const d = CONFIG_DEFAULTS.bridge.media;
+  const mb = raw?.max_size_mb ?? {};
+  const bytes = (v: number): number => Math.floor(v * MB);
+  return {
+    maxBytes: {
+      image: bytes(mb.image ?? d.max_size_mb.image),
+      video: bytes(mb.video ?? d.max_size_mb.video),
+      audio: bytes(mb.audio ?? d.max_size_mb.audio),
+      file: bytes(mb.file ?? d.max_size_mb.file),
+    },
+    directory: raw?.directory ?? d.directory,
+    hostedExpirySeconds: raw?.hosted_expiry_seconds ?? d.hosted_expiry_seconds,
   };
 }
 

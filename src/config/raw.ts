@@ -30,6 +30,13 @@ export interface RawConfig {
     space_name?: string;
     max_send_attempts?: number;
     message_requests?: boolean;
+    identity_change?: "keep-sending" | "hold";
+    edit_window_seconds?: number;
+    media?: {
+      max_size_mb?: { image?: number; video?: number; audio?: number; file?: number };
+      directory?: string;
+      hosted_expiry_seconds?: number;
+    };
   };
   logging?: { level?: LogLevel; format?: LogFormat };
   metrics?: { enabled?: boolean; port?: number; bind_address?: string };

@@ -27,6 +27,13 @@ const httpUrl = {
 
 const SECTION = "a mapping of settings (key: value lines)";
 
+const megabytes = {
+  type: "number",
+  exclusiveMinimum: 0,
+  maximum: 4096,
+  expected: "a size in MB greater than 0 (fractions allowed), at most 4096",
+} as const;
+
 // Matrix user ID localparts (spec: historical user IDs aside, [a-z0-9._=/+-]).
 const LOCALPART_CHARS = "[a-z0-9._=/+-]";
 
@@ -174,6 +181,41 @@ export const CONFIG_SCHEMA = {
           expected: "a whole number from 1 to 100",
         },
         message_requests: { type: "boolean", expected: "true or false" },
+        identity_change: {
+          enum: ["keep-sending", "hold"],
+          expected: 'either "keep-sending" or "hold"',
+        },
+        edit_window_seconds: {
+          type: "integer",
+          minimum: 0,
+          maximum: 7 * 24 * 3600,
+          expected: "a number of seconds from 0 (no edits) to 604800 (7 days)",
+        },
+        media: {
+          type: "object",
+          expected: SECTION,
+          additionalProperties: false,
+          properties: {
+            max_size_mb: {
+              type: "object",
+              expected: SECTION,
+              additionalProperties: false,
+              properties: {
+                image: megabytes,
+                video: megabytes,
+                audio: megabytes,
+                file: megabytes,
+              },
+            },
+            directory: { type: "string", minLength: 1, expected: "a folder path" },
+            hosted_expiry_seconds: {
+              type: "integer",
+              minimum: 1,
+              maximum: 30 * 24 * 3600,
+              expected: "a number of seconds from 1 to 2592000 (30 days)",
+            },
+          },
+        },
       },
     },
     logging: {

@@ -68,6 +68,23 @@ export interface BridgeSettings {
   maxSendAttempts: number;
   /** Whether a chat opened by an unknown contact starts as a message request. */
   messageRequests: boolean;
+  /**
+   * When a contact's security code (identity key) changes: keep sending (as the network's
+   * own apps do) or hold outgoing messages until the user sends `confirm-identity`.
+   */
+  identityChange: "keep-sending" | "hold";
+  /** How long after sending a message may be edited (the gatekeeper's own limit); 0: never. */
+  editWindowSeconds: number;
+  media: MediaSettings;
+}
+
+export interface MediaSettings {
+  /** Largest file relayed, in bytes, per kind (both directions). */
+  maxBytes: Readonly<Record<"image" | "video" | "audio" | "file", number>>;
+  /** Folder for media in transit: blobs hosted for the gatekeeper, temporary files. */
+  directory: string;
+  /** How long a blob hosted for the gatekeeper stays fetchable, in seconds. */
+  hostedExpirySeconds: number;
 }
 
 export interface LoggingConfig {

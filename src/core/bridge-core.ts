@@ -11,12 +11,21 @@ import type { Portal, Repositories } from "../db/repositories/index.js";
 import { CommandDispatcher } from "./commands/dispatcher.js";
 import { helpText } from "./commands/help.js";
 import type { RemoteMessage } from "./content.js";
+import { Conversation } from "./conversation.js";
 import { errorText, silentLogger } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import { Logins } from "./logins.js";
 import type { IncomingMatrixMessage, MatrixEventSink } from "./matrix-events.js";
 import type { MatrixSide } from "./matrix-side.js";
-import type { RemoteConnectionState, RemoteEventHandler, RemoteNetwork } from "./network.js";
+import { MediaRelay } from "./media-relay.js";
+import type {
+  LoginSettings,
+  RemoteConnectionState,
+  RemoteEventHandler,
+  RemoteNetwork,
+  RemoteReceipt,
+  RemoteTypingState,
+} from "./network.js";
 import { portalNotice } from "./portal-notice.js";
 import { Portals } from "./portals.js";
 import { Puppets } from "./puppets.js";
@@ -44,6 +53,9 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   readonly relayIn: RelayIn;
   readonly relayOut: RelayOut;
   readonly commands: CommandDispatcher;
+  /** Receipts, typing, presence, identity changes. */
+  readonly conversation: Conversation;
+  readonly media: MediaRelay;
   private readonly log: CoreLogger;
   private readonly matrix: MatrixSide;
   private readonly network: RemoteNetwork;
@@ -66,13 +78,31 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       logger: loggerFor("Portals"),
     });
     this.logins = new Logins({ repos, network: o.network, logger: loggerFor("Logins") });
+    const media = (this.media = new MediaRelay({
+      configured: o.config.bridge.media.maxBytes,
+      network: o.network,
+      matrix: o.matrix,
+    }));
     this.relayIn = new RelayIn({
       repos,
       matrix: o.matrix,
       portals: this.portals,
       logger: loggerFor("RelayIn"),
+      media,
       ...o.relayIn,
     });
+    const conversation = (this.conversation = new Conversation({
+      db: o.db,
+      repos,
+      matrix: o.matrix,
+      network: o.network,
+      puppets: this.puppets,
+      loggerFor,
+      mayUse: (mxid) => this.mayUse(mxid),
+      identityChange: o.config.bridge.identityChange,
+      commandPrefix: o.config.bridge.commandPrefix,
+      wake: (portalId) => this.relayOut.wake(portalId),
+    }));
     this.relayOut = new RelayOut({
       db: o.db,
       repos,
@@ -81,6 +111,8 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       puppets: this.puppets,
       logger: loggerFor("RelayOut"),
       maxAttempts: o.config.bridge.maxSendAttempts,
+      media,
+      held: conversation.identity,
       ...o.relayOut,
     });
     this.commands = new CommandDispatcher(
@@ -92,9 +124,11 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
         puppets: this.puppets,
         relayOut: this.relayOut,
         commandPrefix: o.config.bridge.commandPrefix,
+        media,
       },
       (mxid) => this.mayUse(mxid),
       loggerFor("Commands"),
+      conversation.commands(),
     );
     o.network.setHandler(this);
   }
@@ -108,6 +142,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
 
   /** Takes no new work; sends in flight get a moment to finish. */
   async stop(): Promise<void> {
+    this.conversation.stop();
     this.relayIn.stop();
     await this.relayOut.stop();
   }
@@ -125,9 +160,13 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     };
     const command = this.commands.parse(message.body, base);
     if (command) {
+      // Replies are keyed by the command's event: if the bridge dies after answering but before
+      // the intake marks the command done, the re-run's answers collapse onto the first ones.
+      let replies = 0;
       await this.commands.run(command, {
         ...base,
-        reply: (text) => this.reply(message.roomId, portal, text),
+        reply: (text) =>
+          this.reply(message.roomId, portal, text, `reply\n${message.eventId}\n${replies++}`),
       });
       return;
     }
@@ -158,6 +197,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       await this.portals.accept(portal);
       await this.reply(message.roomId, portal, "You answered, so the message request is accepted.");
     }
+    this.conversation.presence.activity(message.sender);
     await this.relayOut.enqueue({ ...portal, state: "active" }, message);
   }
 
@@ -203,6 +243,18 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     }
   }
 
+  onReadReceipt(roomId: string, userMxid: string, eventId: string, ts: number): Promise<void> {
+    return this.conversation.onReadReceipt(roomId, userMxid, eventId, ts);
+  }
+
+  onTyping(roomId: string, userMxid: string, typing: boolean): Promise<void> {
+    return this.conversation.onTyping(roomId, userMxid, typing);
+  }
+
+  onPresence(userMxid: string, presence: "online" | "unavailable" | "offline"): Promise<void> {
+    return this.conversation.onPresence(userMxid, presence);
+  }
+
   // ------------------------------------------------------------------ RemoteEventHandler
 
   onMessage(loginId: string, message: RemoteMessage): Promise<void> {
@@ -220,12 +272,19 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   }
 
   async onIdentityChange(loginId: string, contactId: string): Promise<void> {
-    await this.tellPortal(
-      loginId,
-      contactId,
-      "The safety number with this contact changed. That happens when they reinstall the app " +
-        "or change phones; if you did not expect it, check with them some other way.",
-    );
+    await this.conversation.identity.onIdentityChange(loginId, contactId);
+  }
+
+  onContactReceipt(loginId: string, receipt: RemoteReceipt): Promise<void> {
+    return this.conversation.onContactReceipt(loginId, receipt);
+  }
+
+  onContactTyping(loginId: string, contactId: string, state: RemoteTypingState): Promise<void> {
+    return this.conversation.onContactTyping(loginId, contactId, state);
+  }
+
+  loginSettings(loginId: string): Promise<LoginSettings> {
+    return this.conversation.loginSettings(loginId);
   }
 
   async onUndecryptable(loginId: string, contactId: string, _messageId: string): Promise<void> {
@@ -243,12 +302,18 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   }
 
   /** A command's answer, from the bot (in a portal, from the contact's puppet if the bot is missing). */
-  private async reply(roomId: string, portal: Portal | undefined, text: string): Promise<void> {
+  private async reply(
+    roomId: string,
+    portal: Portal | undefined,
+    text: string,
+    txnKey?: string,
+  ): Promise<void> {
     if (!portal) {
-      await this.matrix.sendNotice(roomId, text);
+      await this.matrix.sendNotice(roomId, text, undefined, txnKey);
       return;
     }
-    await portalNotice(this.matrix, roomId, text, await this.puppets.mxidOf(portal.contactJid));
+    const puppet = await this.puppets.mxidOf(portal.contactJid);
+    await portalNotice(this.matrix, roomId, text, puppet, txnKey);
   }
 
   private async tellUser(mxid: string, text: string): Promise<void> {

@@ -2,11 +2,17 @@
  * Message content as the core sees it: neither Matrix event JSON nor GKI/1 protobuf.
  * Text is in the gatekeeper's lightweight markup (*bold*, _italic_, ~strike~, `code`,
  * ```block```, "> " quotes, "- "/"1. " lists); the Matrix side converts to and from HTML
- * (src/matrix/formatting/). Media kinds arrive with the media issue.
+ * (src/matrix/formatting/). Media kinds (image, video, audio, file) are in ./media.ts.
  */
+import type { MediaMessageContent } from "./media.js";
+import type { RelationContent, ReplyQuote } from "./relations.js";
+
+/** Edits, deletions and reactions (about an earlier message) are in ./relations.ts. */
 export type BridgeContent =
-  | { kind: "text"; text: string; style?: "emote" | "notice"; replyTo?: string }
-  | { kind: "unsupported"; description: string; replyTo?: string };
+  | { kind: "text"; text: string; style?: "emote" | "notice"; replyTo?: string; quote?: ReplyQuote }
+  | { kind: "unsupported"; description: string; replyTo?: string; quote?: ReplyQuote }
+  | MediaMessageContent
+  | RelationContent;
 
 /** A message from the remote network, after decryption. */
 export interface RemoteMessage {

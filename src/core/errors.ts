@@ -23,7 +23,9 @@ export function asUserFacing(err: unknown, context?: string): unknown {
   if (err instanceof UserFacingError) return err;
   if (err instanceof RemoteError) {
     const text = context ? `${context}: ${err.userMessage}` : err.userMessage;
-    return new UserFacingError(err.code, text, { cause: err });
+    // The reply is a sentence like every other answer of the bot (userMessage is a clause).
+    const sentence = /[.!?]$/.test(text) ? text : `${text}.`;
+    return new UserFacingError(err.code, sentence, { cause: err });
   }
   return err;
 }

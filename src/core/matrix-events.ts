@@ -21,4 +21,12 @@ export interface MatrixEventSink {
     userMxid: string,
     membership: "join" | "leave" | "ban",
   ): Promise<void>;
+
+  // Ephemeral data: best effort, not stored, may come in any order relative to the events.
+  /** A real user's public read receipt (m.read; private receipts are never passed on). */
+  onReadReceipt?(roomId: string, userMxid: string, eventId: string, ts: number): Promise<void>;
+  /** A real user started or stopped typing in a room. */
+  onTyping?(roomId: string, userMxid: string, typing: boolean): Promise<void>;
+  /** A real user's Matrix presence changed. */
+  onPresence?(userMxid: string, presence: "online" | "unavailable" | "offline"): Promise<void>;
 }

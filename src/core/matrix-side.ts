@@ -3,6 +3,7 @@
  * matrix-appservice-bridge intents; the core never builds Matrix event JSON itself.
  */
 import type { BridgeContent } from "./content.js";
+import type { OpenedMedia } from "./media.js";
 
 export interface PortalRoomSpec {
   /** The puppet that creates the room and speaks in it. */
@@ -18,7 +19,9 @@ export interface PortalRoomSpec {
 export type SendStatus =
   | { status: "sent" }
   | { status: "retrying"; reason: string }
-  | { status: "failed"; reason: string };
+  | { status: "failed"; reason: string }
+  /** Sent, and the remote side confirmed it reached these users' devices. */
+  | { status: "delivered"; to: string[] };
 
 export interface MatrixSide {
   readonly botMxid: string;
@@ -35,7 +38,8 @@ export interface MatrixSide {
 
   /**
    * Send a message as `senderMxid`. `txnKey` is stable per logical message: a retry with the
-   * same key returns the event id of the first send instead of posting twice.
+   * same key returns the event id of the first send instead of posting twice. An edit becomes
+   * an m.replace event, a reaction an m.reaction (targets are event ids).
    */
   sendMessage(
     roomId: string,
@@ -44,11 +48,32 @@ export interface MatrixSide {
     txnKey: string,
     timestamp?: number,
   ): Promise<string>;
+  /**
+   * Streams the content of an mxc:// URI (authenticated media, as the bot); rejects with
+   * MediaUnavailableError / MediaLimitError. Without it, the bridge relays no Matrix media.
+   */
+  downloadMedia?(uri: string, options?: { maxBytes?: number }): Promise<OpenedMedia>;
+  /**
+   * Redacts `eventId` as `asMxid` (PUT /redact/{eventId}/{txnId}); the same `txnKey` gives
+   * the first redaction back. Without it, deletions and reaction removals are not bridged.
+   */
+  redact?(roomId: string, asMxid: string, eventId: string, txnKey: string): Promise<string>;
+  /**
+   * The text of a message event in the gatekeeper's markup (reply fallback removed), to quote
+   * it; undefined when it has none or cannot be read.
+   */
+  messageText?(roomId: string, eventId: string): Promise<string | undefined>;
   /** An m.notice from the bot (management room) or from `senderMxid` (a portal). */
-  sendNotice(roomId: string, text: string, senderMxid?: string): Promise<string>;
+  /**
+   * `txnKey`, when given, makes the notice idempotent like `sendMessage`: a command re-run after a
+   * crash answers with the first reply's event instead of a second one.
+   */
+  sendNotice(roomId: string, text: string, senderMxid?: string, txnKey?: string): Promise<string>;
   /** Bridge send-status for a Matrix event (com.beeper.message_send_status). */
   sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void>;
   sendReadReceipt(roomId: string, asMxid: string, eventId: string): Promise<void>;
+  /** `asMxid` (a puppet) starts typing for up to `timeoutMs`, or stops. */
+  setTyping?(roomId: string, asMxid: string, typing: boolean, timeoutMs: number): Promise<void>;
   /** `mxid` (the bot, or a puppet) joins a room it was invited to; joining again is a no-op. */
   join(roomId: string, mxid: string): Promise<void>;
   leave(roomId: string, mxid: string): Promise<void>;

@@ -9,6 +9,14 @@ export interface RemoteCapabilities {
   /** Human name of the network, for notices ("Gatekeeper"). */
   networkName: string;
   maxTextLength: number;
+  /** Media the network carries (absent: none); the bridge's own limits are at most this. */
+  media?: {
+    /** Largest file, in bytes (after the network's own encryption overhead). */
+    maxBytes: number;
+    /** Voice messages are their own kind (not just audio files). */
+    voice: boolean;
+    captions: boolean;
+  };
   /** Features that exist on the network today. */
   features: {
     formatting: boolean;
@@ -69,6 +77,44 @@ export interface RemoteEventHandler {
   onConnectionState(loginId: string, state: RemoteConnectionState, detail?: string): Promise<void>;
   onIdentityChange(loginId: string, contactId: string): Promise<void>;
   onUndecryptable(loginId: string, contactId: string, messageId: string): Promise<void>;
+  /** The contact got (delivered) or read/played (read) messages of ours; best effort. */
+  onContactReceipt?(loginId: string, receipt: RemoteReceipt): Promise<void>;
+  /** The contact is typing (recording: a voice message) or stopped; best effort. */
+  onContactTyping?(loginId: string, contactId: string, state: RemoteTypingState): Promise<void>;
+  /** The login's settings, asked for at every (re)connect. */
+  loginSettings?(loginId: string): Promise<LoginSettings>;
+}
+
+export interface LoginSettings {
+  /** Whether the user sends read receipts (and so, by reciprocity, gets the contacts'). */
+  sendReadReceipts: boolean;
+}
+
+export interface RemoteReceipt {
+  contactId: string;
+  /** Our message ids the receipt covers. */
+  messageIds: string[];
+  kind: "delivered" | "read" | "played";
+  /** ms since the epoch. */
+  timestamp: number;
+}
+
+export type RemoteTypingState = "composing" | "recording" | "paused";
+
+/**
+ * sendMessage rejects with a RemoteError of this code when the network holds messages to a
+ * contact whose identity changed until the user confirms it (confirmIdentity). Not a
+ * failure: the message waits.
+ */
+export const IDENTITY_UNCONFIRMED = "identity-unconfirmed";
+
+/** What the user compares out of band with the contact (a Signal-style safety number). */
+export interface ContactIdentity {
+  /** Digits only (GKI/1: 60). */
+  safetyNumber: string;
+  /** The contact's key changed and the user has not confirmed it since. */
+  changed: boolean;
+  changedAt?: number;
 }
 
 export interface RemoteNetwork {
@@ -108,6 +154,19 @@ export interface RemoteNetwork {
   newMessageId(): string;
   /** Tell the contact that messages up to and including these ids were read. */
   sendReadReceipt(loginId: string, contactId: string, messageIds: string[]): Promise<void>;
+  /**
+   * The user changed whether they send read receipts (see also loginSettings); a network
+   * that learns it at login reconnects to apply it.
+   */
+  setReadReceipts?(loginId: string, enabled: boolean): void;
+  /** Typing notification to the contact (ephemeral: dropped while disconnected). */
+  sendTyping?(loginId: string, contactId: string, state: "composing" | "paused"): Promise<void>;
+  /** The user's own presence as the contacts see it. */
+  setPresence?(loginId: string, presence: "available" | "unavailable"): Promise<void>;
+  /** The safety number with the contact; null if no keys were exchanged yet. */
+  contactIdentity?(loginId: string, contactId: string): Promise<ContactIdentity | null>;
+  /** The user accepts the contact's current identity (held messages may go). */
+  confirmIdentity?(loginId: string, contactId: string): Promise<void>;
 
   /** Stop all connections (graceful shutdown). */
   stop(): Promise<void>;

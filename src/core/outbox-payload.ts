@@ -3,6 +3,8 @@
  * is already the remote id (mapped when the row was written), so a resend needs nothing else.
  */
 import type { BridgeContent } from "./content.js";
+import { decodeMediaContent } from "./media-payload.js";
+import { decodeRelationContent, decodeReplyQuote } from "./relation-payload.js";
 
 const VERSION = 1;
 
@@ -16,12 +18,19 @@ export function decodeOutboxPayload(payload: Uint8Array): BridgeContent {
     throw new TypeError("outbox payload of an unknown version");
   }
   const c = parsed.content;
-  const replyTo = typeof c.replyTo === "string" ? { replyTo: c.replyTo } : {};
+  const replyTo = {
+    ...(typeof c.replyTo === "string" ? { replyTo: c.replyTo } : {}),
+    ...decodeReplyQuote(c.quote),
+  };
   if (c.kind === "text" && typeof c.text === "string") {
     const text: BridgeContent = { kind: "text", text: c.text, ...replyTo };
     if (c.style === "emote" || c.style === "notice") text.style = c.style;
     return text;
   }
+  const media = decodeMediaContent(c);
+  if (media) return media;
+  const relation = decodeRelationContent(c);
+  if (relation) return relation;
   if (c.kind === "unsupported" && typeof c.description === "string") {
     return { kind: "unsupported", description: c.description, ...replyTo };
   }

@@ -10,11 +10,12 @@ export async function portalNotice(
   roomId: string,
   text: string,
   puppetMxid: string | undefined,
+  txnKey?: string,
 ): Promise<void> {
   try {
-    await matrix.sendNotice(roomId, text);
+    await matrix.sendNotice(roomId, text, undefined, txnKey);
   } catch (err) {
     if (puppetMxid === undefined) throw err;
-    await matrix.sendNotice(roomId, text, puppetMxid);
+    await matrix.sendNotice(roomId, text, puppetMxid, txnKey);
   }
 }

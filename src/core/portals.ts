@@ -4,6 +4,7 @@
  * opened by a contact the user never wrote to is a message request until accepted.
  */
 import type { Login, Portal, PortalState, Repositories } from "../db/repositories/index.js";
+import { encryptionNotice, portalTopic } from "./encryption-notice.js";
 import { UserFacingError } from "./errors.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { errorText } from "./logger.js";
@@ -173,21 +174,26 @@ export class Portals {
     name: string | undefined,
   ): Promise<string> {
     const networkName = this.networkName;
+    const contactName = name ?? (await this.o.puppets.nameOf(portal.contactJid));
     const roomId = await this.o.matrix.createPortalRoom({
       puppetMxid,
       userMxid: login.mxid,
       // docs/protocol.md §16: partners must tell their users the bridge can read the messages.
-      topic:
-        `${networkName} chat, bridged. Messages are end-to-end encrypted between ` +
-        `${networkName} and this bridge, which decrypts them to bring them here.`,
+      topic: portalTopic(networkName, contactName || undefined),
       bridgeInfo: {
         protocolId: networkName.toLowerCase(),
         protocolName: networkName,
         channelId: portal.contactJid,
-        channelName: name ?? (await this.o.puppets.nameOf(portal.contactJid)) ?? "",
+        channelName: contactName ?? "",
       },
     });
     await this.o.repos.portals.setRoom(portal.id, roomId);
+    // Said first, and not only in the topic (which clients may not show).
+    try {
+      await portalNotice(this.o.matrix, roomId, encryptionNotice(networkName), puppetMxid);
+    } catch (err) {
+      this.o.logger.warn("could not post the encryption notice", { error: errorText(err) });
+    }
     await this.addToSpace(login.mxid, roomId);
     this.o.logger.info("portal room created", { portal: portal.id, room: roomId });
     return roomId;

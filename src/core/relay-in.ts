@@ -12,7 +12,10 @@ import type { BridgeContent, RemoteMessage } from "./content.js";
 import { errorText } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import type { MatrixSide } from "./matrix-side.js";
+import type { MediaRelay } from "./media-relay.js";
 import type { Portals } from "./portals.js";
+import { IncomingRelations } from "./relations-in.js";
+import { isRelationContent } from "./relations.js";
 
 export interface RelayInOptions {
   repos: Repositories;
@@ -22,6 +25,8 @@ export interface RelayInOptions {
   /** Attempts per message before it is left for redelivery (default 8, about two minutes). */
   maxAttempts?: number;
   backoff?: BackoffOptions;
+  /** Media limits, and a notice instead of media that cannot be had. */
+  media?: MediaRelay;
 }
 
 export class RelayStoppedError extends Error {
@@ -35,8 +40,11 @@ export class RelayStoppedError extends Error {
 export class RelayIn {
   private readonly sleeper = new Sleeper();
   private stopping = false;
+  private readonly relations: IncomingRelations;
 
-  constructor(private readonly o: RelayInOptions) {}
+  constructor(private readonly o: RelayInOptions) {
+    this.relations = new IncomingRelations(o);
+  }
 
   /** Delivers one remote message to Matrix; resolves once it is there (or deliberately dropped). */
   async handle(loginId: string, message: RemoteMessage): Promise<void> {
@@ -77,19 +85,27 @@ export class RelayIn {
       this.o.logger.debug("redelivered message skipped", { portal: known.id, id: message.id });
       return;
     }
+    if (isRelationContent(message.content)) {
+      // About an earlier message: without a chat there is nothing it could be about.
+      const open = known && (await this.o.portals.forIncoming(login, message.sender));
+      if (open) await this.relations.deliver(open, login, message, message.content);
+      return;
+    }
     const target = await this.o.portals.forIncoming(login, message.sender);
     if (!target) {
       this.o.logger.debug("message from a blocked contact dropped", { login: loginId });
       return;
     }
     const content = await this.matrixContent(target.portal, login, message.content);
-    const eventId = await this.o.matrix.sendMessage(
-      target.roomId,
-      target.puppetMxid,
-      content,
-      `${loginId}:${message.id}`,
-      message.timestamp,
-    );
+    const send = (c: BridgeContent): Promise<string> =>
+      this.o.matrix.sendMessage(
+        target.roomId,
+        target.puppetMxid,
+        c,
+        `${loginId}:${message.id}`,
+        message.timestamp,
+      );
+    const eventId = await (this.o.media ? this.o.media.post(content, send) : send(content));
     await repos.messageMap.add({
       portalId: target.portal.id,
       mxEventId: eventId,
@@ -105,13 +121,6 @@ export class RelayIn {
     login: Login,
     content: BridgeContent,
   ): Promise<BridgeContent> {
-    if (content.replyTo === undefined) return content;
-    const { replyTo, ...rest } = content;
-    const senders = [portal.contactJid, ...(login.jid ? [login.jid] : [])];
-    for (const sender of senders) {
-      const mapped = await this.o.repos.messageMap.getByRemote(portal.id, sender, replyTo);
-      if (mapped) return { ...rest, replyTo: mapped.mxEventId };
-    }
-    return rest;
+    return this.relations.replyContent(portal, login, content);
   }
 }

@@ -13,11 +13,16 @@ import type { BridgeContent, MatrixMessage } from "./content.js";
 import { errorText } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import type { MatrixSide, SendStatus } from "./matrix-side.js";
-import { RemoteError } from "./network.js";
+import { IDENTITY_UNCONFIRMED, RemoteError } from "./network.js";
 import type { RemoteNetwork } from "./network.js";
 import { decodeOutboxPayload, encodeOutboxPayload } from "./outbox-payload.js";
+import { isMediaContent } from "./media.js";
+import type { MediaRelay } from "./media-relay.js";
 import { portalNotice } from "./portal-notice.js";
 import type { Puppets } from "./puppets.js";
+import type { HeldPortals } from "./identity-guard.js";
+import { OutgoingRelations } from "./relations-out.js";
+import { isOwnMessage, isRelationContent } from "./relations.js";
 
 export interface RelayOutOptions {
   db: Knex;
@@ -32,6 +37,10 @@ export interface RelayOutOptions {
   backoff?: BackoffOptions;
   /** How long stop() waits for sends in flight (default 5 s). */
   stopGraceMs?: number;
+  /** Media limits and Matrix downloads (without it, media is refused). */
+  media?: MediaRelay;
+  /** Portals whose sends wait for the user to confirm a contact's new identity. */
+  held?: HeldPortals;
   now?: () => number;
 }
 
@@ -45,8 +54,11 @@ export class RelayOut {
   private readonly now: () => number;
   private stopping = false;
 
+  private readonly relations: OutgoingRelations;
+
   constructor(private readonly o: RelayOutOptions) {
     this.now = o.now ?? Date.now;
+    this.relations = new OutgoingRelations(o);
   }
 
   /**
@@ -59,13 +71,21 @@ export class RelayOut {
       await this.tellFailure(portal, message.eventId, refusal);
       return;
     }
-    const content = await this.remoteContent(portal, message.content);
+    // Reply, edit, deletion and reaction targets become remote ids (see relations-out.ts).
+    const prepared = await this.relations.prepare(portal, message);
+    if (prepared.kind === "skip") return;
+    if (prepared.kind === "refuse") {
+      const notice = prepared.silent ? null : prepared.notice;
+      await this.tellFailure(portal, message.eventId, prepared.reason, notice);
+      return;
+    }
     const { entry, created } = await this.o.repos.outbox.enqueue({
       portalId: portal.id,
       eventId: message.eventId,
       remoteId: this.o.network.newMessageId(),
-      payload: encodeOutboxPayload(content),
+      payload: encodeOutboxPayload(prepared.content),
     });
+    await prepared.afterQueued?.();
     if (created) this.o.logger.debug("message queued", { portal: portal.id, outbox: entry.id });
     this.kick(portal.id);
   }
@@ -75,6 +95,11 @@ export class RelayOut {
     const portals = await this.o.repos.outbox.pendingPortals();
     for (const portalId of portals) this.kick(portalId);
     return portals.length;
+  }
+
+  /** Sends a portal's pending messages now (e.g. released after a hold). */
+  wake(portalId: number): void {
+    this.kick(portalId);
   }
 
   /** Stops the workers of these portals (before their login is deleted). */
@@ -98,7 +123,7 @@ export class RelayOut {
   }
 
   private kick(portalId: number): void {
-    if (this.stopping || this.halted.has(portalId)) return;
+    if (this.stopping || this.halted.has(portalId) || this.o.held?.isHeld(portalId)) return;
     if (this.workers.has(portalId)) {
       this.dirty.add(portalId);
       return;
@@ -116,7 +141,8 @@ export class RelayOut {
   }
 
   private async run(portalId: number): Promise<void> {
-    const active = (): boolean => !this.stopping && !this.halted.has(portalId);
+    const active = (): boolean =>
+      !this.stopping && !this.halted.has(portalId) && !this.o.held?.isHeld(portalId);
     while (active()) {
       this.dirty.delete(portalId);
       const head = await this.o.repos.outbox.head(portalId);
@@ -141,6 +167,7 @@ export class RelayOut {
     let content: BridgeContent;
     try {
       content = decodeOutboxPayload(entry.payload);
+      if (isMediaContent(content) && this.o.media) content = this.o.media.bindOutgoing(content);
     } catch (err) {
       await repos.outbox.markFailed(entry.id, errorText(err));
       await this.tellFailure(portal, entry.eventId, "the bridge could not read it back (a bug)");
@@ -156,13 +183,15 @@ export class RelayOut {
       await this.o.db.transaction(async (trx) => {
         const r = repositories(trx);
         await r.outbox.markSent(entry.id, Math.floor(result.timestamp / 1000));
-        await r.messageMap.add({
-          portalId: portal.id,
-          mxEventId: entry.eventId,
-          remoteId: entry.remoteId,
-          remoteSender: login.jid ?? "",
-          timestamp: result.timestamp,
-        });
+        // Edits, deletions and reactions change a message; they are none of their own.
+        if (isOwnMessage(content))
+          await r.messageMap.add({
+            portalId: portal.id,
+            mxEventId: entry.eventId,
+            remoteId: entry.remoteId,
+            remoteSender: login.jid ?? "",
+            timestamp: result.timestamp,
+          });
       });
       await this.status(portal, entry.eventId, { status: "sent" });
     } catch (err) {
@@ -177,6 +206,11 @@ export class RelayOut {
     err: unknown,
     active: () => boolean,
   ): Promise<void> {
+    if (this.o.held && err instanceof RemoteError && err.code === IDENTITY_UNCONFIRMED) {
+      // Not an attempt and not a failure: the message waits for the user's confirmation.
+      await this.o.held.hold(portal, entry.eventId);
+      return;
+    }
     const permanent = err instanceof RemoteError && err.permanent;
     // Stopping cut the send short: not the message's fault, so not an attempt.
     if (!permanent && !active()) return;
@@ -207,32 +241,33 @@ export class RelayOut {
     if (content.kind === "unsupported") {
       return `${content.description} cannot be sent to ${caps.networkName} (not supported by the bridge yet)`;
     }
+    if (isMediaContent(content)) {
+      return this.o.media
+        ? this.o.media.refusal(content)
+        : `media cannot be sent to ${caps.networkName} through this bridge`;
+    }
+    if (isRelationContent(content)) return undefined; // relations-out.ts decides
     if (content.text.length > caps.maxTextLength) {
       return `it is longer than ${caps.networkName} allows (${caps.maxTextLength} characters)`;
     }
     return undefined;
   }
 
-  /** The Matrix reply target (an event id) → the remote id; dropped if it was never bridged. */
-  private async remoteContent(portal: Portal, content: BridgeContent): Promise<BridgeContent> {
-    if (content.replyTo === undefined) return content;
-    const { replyTo, ...rest } = content;
-    const mapped = await this.o.repos.messageMap.getByEvent(replyTo);
-    return mapped && mapped.portalId === portal.id ? { ...rest, replyTo: mapped.remoteId } : rest;
-  }
-
-  /** Tells the room (notice + failed send status) that the message was not delivered. */
-  async tellFailure(portal: Portal, eventId: string, reason: string): Promise<void> {
+  /**
+   * Tells the room (notice + failed send status) that the message was not delivered;
+   * `notice` replaces the notice's usual text, null sends the status alone.
+   */
+  async tellFailure(
+    portal: Portal,
+    eventId: string,
+    reason: string,
+    notice: string | null = `Your message was not delivered: ${reason}.`,
+  ): Promise<void> {
     await this.status(portal, eventId, { status: "failed", reason });
-    if (portal.roomId === null) return;
+    if (portal.roomId === null || notice === null) return;
     try {
       const puppet = await this.o.puppets.mxidOf(portal.contactJid);
-      await portalNotice(
-        this.o.matrix,
-        portal.roomId,
-        `Your message was not delivered: ${reason}.`,
-        puppet,
-      );
+      await portalNotice(this.o.matrix, portal.roomId, notice, puppet);
     } catch (err) {
       this.o.logger.warn("could not post a failure notice", {
         portal: portal.id,

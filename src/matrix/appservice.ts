@@ -17,12 +17,15 @@ import { UserRepository } from "../db/repositories/users.js";
 import { Bridge, Logger } from "./appservice-bridge.js";
 import type { AppServiceRegistration } from "./appservice-bridge.js";
 import { DurableAppService } from "./durable-appservice.js";
+import { EphemeralIntake } from "./ephemeral-intake.js";
 import { classifyEvent } from "./event-classifier.js";
 import type { IntakeAction } from "./event-classifier.js";
 import { markupToMatrix, matrixToMarkup } from "./formatting/index.js";
 import { startIntakePruner } from "./intake-pruner.js";
 import { errorMessage, IntakeWorker } from "./intake-worker.js";
 import { AppserviceMatrixSide } from "./matrix-side.js";
+import { MatrixMedia } from "./matrix-media.js";
+import { MatrixMediaHttp } from "./media-http.js";
 
 /** GKI/1 native users are `<lid>@lid.gk`: their puppets are named by the lid alone. */
 export const GATEKEEPER_NATIVE_DOMAIN = "lid.gk";
@@ -99,6 +102,7 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
     nativeContactDomain: GATEKEEPER_NATIVE_DOMAIN,
     users: new UserRepository(db),
     toMatrix: markupToMatrix,
+    media: mediaFor(config, registration),
   });
 
   const worker = new IntakeWorker({
@@ -109,10 +113,12 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
     ...(opts.intake?.backoff ? { backoff: opts.intake.backoff } : {}),
   });
 
+  const ephemeral = new EphemeralIntake({ isBridgeUser, log });
   const appservice = new DurableAppService({
     homeserverToken,
     intake: intakeRepo,
     onStored: (roomIds) => worker.wake(roomIds),
+    onEphemeral: (events) => ephemeral.handle(events),
   });
   await bridge.listen(
     opts.port ?? config.appservice.port,
@@ -135,7 +141,12 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
   let stopping: Promise<void> | undefined;
   return {
     matrixSide,
-    intake: { setSink: (sink) => worker.setSink(sink) },
+    intake: {
+      setSink: (sink) => {
+        worker.setSink(sink);
+        ephemeral.setSink(sink);
+      },
+    },
     bridge,
     port: appservice.port,
     metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : undefined,
@@ -144,6 +155,7 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
         pruner.stop();
         await appservice.stopAccepting();
         await worker.stop();
+        await ephemeral.stop();
         await bridge.close();
         if (metricsServer) {
           const closed = once(metricsServer, "close");
@@ -154,6 +166,14 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
       return stopping;
     },
   };
+}
+
+/** Streaming media through the homeserver's content repository, with the as_token. */
+function mediaFor(config: Config, registration: AppServiceRegistration): MatrixMedia | undefined {
+  const asToken = registration.getAppServiceToken();
+  if (!asToken) return undefined;
+  const http = new MatrixMediaHttp({ homeserverUrl: config.homeserver.url, asToken });
+  return new MatrixMedia(http, markupToMatrix);
 }
 
 /** Never silence: a message the bridge gave up on gets a notice and a failed send status. */

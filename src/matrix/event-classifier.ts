@@ -6,6 +6,9 @@
 import type { BridgeContent } from "../core/content.js";
 import type { IncomingMatrixMessage } from "../core/matrix-events.js";
 import type { MatrixTextContent } from "./formatting/index.js";
+import { classifyRelation } from "./relation-events.js";
+import { mediaFromEvent, mediaKindOf } from "./media-content.js";
+import type { MediaKind } from "../core/media.js";
 
 /** Matrix text (HTML or plain) to the gatekeeper's markup: formatting's matrixToMarkup. */
 export type ToMarkup = (content: MatrixTextContent, options: { isReply: boolean }) => string;
@@ -67,11 +70,18 @@ export function classifyEvent(event: Json, ctx: ClassifyContext): IntakeAction {
   const timestamp =
     typeof event.origin_server_ts === "number" ? event.origin_server_ts : Date.now();
   const base = { roomId, eventId, sender, timestamp };
+  // Edits, reactions and redactions (relation-events.ts).
+  const relation = classifyRelation(type, base, event, content, ctx.toMarkup);
+  if (relation === "malformed") return ignore(`malformed ${type}`);
+  if (relation) return { kind: "message", message: relation };
   switch (type) {
     case "m.room.message":
       return classifyMessage(base, content, ctx);
     case "m.sticker":
-      return unsupported(base, content, "a sticker");
+      // Stickers go as images (the gatekeeper has no stickers).
+      return (
+        mediaMessage(base, content, "image", ctx, true) ?? unsupported(base, content, "a sticker")
+      );
     case "m.room.encrypted":
       return unsupported(
         base,
@@ -127,10 +137,6 @@ function classifyMessage(base: MessageBase, content: Json, ctx: ClassifyContext)
   const msgtype = str(content.msgtype);
   // A redacted message arrives with empty content.
   if (msgtype === undefined && content.body === undefined) return ignore("redacted message");
-  const rel = content["m.relates_to"];
-  if (isObject(rel) && rel.rel_type === "m.replace") {
-    return unsupported(base, content, "an edit of an earlier message");
-  }
   const body = str(content.body);
   if (msgtype !== undefined && TEXT_STYLES.has(msgtype) && body !== undefined) {
     const replyTo = replyTarget(content);
@@ -146,10 +152,30 @@ function classifyMessage(base: MessageBase, content: Json, ctx: ClassifyContext)
     if (replyTo) bridged.replyTo = replyTo;
     return { kind: "message", message: { ...base, body, content: bridged } };
   }
+  const mediaKind = mediaKindOf(msgtype);
+  const media = mediaKind && mediaMessage(base, content, mediaKind, ctx, false);
+  if (media) return media;
   const description =
     (msgtype !== undefined ? UNSUPPORTED_MSGTYPES.get(msgtype) : undefined) ??
     "a message of a type the bridge does not support";
   return unsupported(base, content, description);
+}
+
+/** m.image/m.video/m.audio/m.file/m.sticker with a plain mxc URL (else undefined: unsupported). */
+function mediaMessage(
+  base: MessageBase,
+  content: Json,
+  kind: MediaKind,
+  ctx: ClassifyContext,
+  sticker: boolean,
+): IntakeAction | undefined {
+  const replyTo = replyTarget(content);
+  const isReply = replyTo !== undefined;
+  const bridged = mediaFromEvent(kind, content, { sticker, isReply, toMarkup: ctx.toMarkup });
+  if (!bridged) return undefined;
+  if (replyTo) bridged.replyTo = replyTo;
+  // The body is a caption or a file name, never a command.
+  return { kind: "message", message: { ...base, body: "", content: bridged } };
 }
 
 function unsupported(base: MessageBase, content: Json, description: string): IntakeAction {

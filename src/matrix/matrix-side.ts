@@ -24,6 +24,11 @@ import {
 } from "./room-content.js";
 import type { ToMatrix } from "./room-content.js";
 import { randomTxnId, txnIdFor } from "./txn-id.js";
+import { isMediaContent } from "../core/media.js";
+import type { OpenedMedia } from "../core/media.js";
+import type { MatrixMedia } from "./matrix-media.js";
+import { matrixToMarkup } from "./formatting/index.js";
+import { quotableText, relationEvent } from "./relation-events.js";
 
 export interface AppserviceMatrixSideOptions {
   bridge: Bridge;
@@ -41,6 +46,8 @@ export interface AppserviceMatrixSideOptions {
   toMatrix: ToMatrix;
   membershipQueue?: MembershipQueue;
   rateLimit?: RateLimitOptions;
+  /** Media both ways (without it the bridge relays no Matrix media). */
+  media?: MatrixMedia;
 }
 
 /** A Matrix request that failed; `code` is the homeserver's errcode when it sent one. */
@@ -70,9 +77,12 @@ export class AppserviceMatrixSide implements MatrixSide {
   /** Display names already set this run, so ensurePuppet costs no request after the first. */
   private readonly profiles = new Map<string, string>();
   private readonly spaceLocks = new Map<string, Promise<string>>();
+  readonly downloadMedia: ((uri: string) => Promise<OpenedMedia>) | undefined;
 
   constructor(private readonly opts: AppserviceMatrixSideOptions) {
     this.botMxid = opts.bridge.botUserId;
+    const media = opts.media;
+    this.downloadMedia = media && ((uri) => media.download(uri));
     this.membership = opts.membershipQueue ?? new MembershipQueue(opts.bridge, {});
   }
 
@@ -145,18 +155,71 @@ export class AppserviceMatrixSide implements MatrixSide {
     txnKey: string,
     timestamp?: number,
   ): Promise<string> {
-    const body = messageContent(content, this.opts.toMatrix);
+    if (content.kind === "delete")
+      return this.redact(roomId, senderMxid, content.target.id, txnKey);
+    const relation = relationEvent(content, this.opts.toMatrix);
+    if (relation) {
+      const { type, content: body } = relation;
+      return this.send(senderMxid, roomId, type, body, txnIdFor(txnKey), timestamp);
+    }
+    const body =
+      isMediaContent(content) && this.opts.media
+        ? await this.opts.media.eventContent(content, senderMxid)
+        : messageContent(content, this.opts.toMatrix);
     return this.send(senderMxid, roomId, "m.room.message", body, txnIdFor(txnKey), timestamp);
   }
 
-  async sendNotice(roomId: string, text: string, senderMxid?: string): Promise<string> {
+  async redact(roomId: string, asMxid: string, eventId: string, txnKey: string): Promise<string> {
+    const intent = this.intent(asMxid);
+    // Its own txn namespace: a send and a redaction may share the caller's key.
+    const txnId = txnIdFor(`redact\n${txnKey}`);
+    const path =
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
+      `/redact/${encodeURIComponent(eventId)}/${encodeURIComponent(txnId)}`;
+    const put = (): Promise<string> =>
+      this.limited(async () => {
+        const res = (await intent.matrixClient.doRequest("PUT", path, null, {})) as {
+          event_id?: unknown;
+        };
+        if (typeof res.event_id !== "string") {
+          throw new MatrixSideError("M_UNKNOWN", "redact returned no event_id");
+        }
+        return res.event_id;
+      });
+    try {
+      return await put();
+    } catch (err) {
+      // Not joined yet (the bot in an older room): join, then retry once.
+      if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
+      await this.limited(() => intent.join(roomId));
+      return put();
+    }
+  }
+
+  async messageText(roomId: string, eventId: string): Promise<string | undefined> {
+    const bot = this.intent(this.botMxid);
+    const path =
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
+      `/event/${encodeURIComponent(eventId)}`;
+    const event = (await this.limited(() => bot.matrixClient.doRequest("GET", path))) as unknown;
+    if (typeof event !== "object" || event === null) return undefined;
+    return quotableText(event as Record<string, unknown>, matrixToMarkup);
+  }
+
+  async sendNotice(
+    roomId: string,
+    text: string,
+    senderMxid?: string,
+    txnKey?: string,
+  ): Promise<string> {
     const sender = senderMxid ?? this.botMxid;
-    return this.send(sender, roomId, "m.room.message", noticeContent(text), randomTxnId());
+    const txnId = txnKey === undefined ? randomTxnId() : txnIdFor(`notice\n${txnKey}`);
+    return this.send(sender, roomId, "m.room.message", noticeContent(text), txnId);
   }
 
   async sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void> {
     const content = sendStatusContent(this.opts.networkName, eventId, status);
-    const reason = status.status === "sent" ? "" : status.reason;
+    const reason = "reason" in status ? status.reason : "to" in status ? status.to.join(",") : "";
     // The same status for the same event is one event, however often it is reported.
     const txnId = txnIdFor(`status\n${eventId}\n${status.status}\n${reason}`);
     await this.send(this.botMxid, roomId, SEND_STATUS_EVENT_TYPE, content, txnId);
@@ -165,6 +228,21 @@ export class AppserviceMatrixSide implements MatrixSide {
   async sendReadReceipt(roomId: string, asMxid: string, eventId: string): Promise<void> {
     const intent = this.intent(asMxid);
     await this.limited(() => intent.sendReadReceipt(roomId, eventId));
+  }
+
+  /** PUT /rooms/{roomId}/typing/{userId} as the puppet itself. */
+  async setTyping(
+    roomId: string,
+    asMxid: string,
+    typing: boolean,
+    timeoutMs: number,
+  ): Promise<void> {
+    const intent = this.intent(asMxid);
+    const path =
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
+      `/typing/${encodeURIComponent(asMxid)}`;
+    const body = typing ? { typing: true, timeout: timeoutMs } : { typing: false };
+    await this.limited(() => intent.matrixClient.doRequest("PUT", path, null, body));
   }
 
   async join(roomId: string, mxid: string): Promise<void> {

@@ -4,6 +4,7 @@
  * homeserver.
  */
 import type { BridgeContent } from "../core/content.js";
+import { portalTopic } from "../core/encryption-notice.js";
 import type { PortalRoomSpec, SendStatus } from "../core/matrix-side.js";
 import type { MatrixFormattedText } from "./formatting/index.js";
 
@@ -16,12 +17,9 @@ type Json = Record<string, unknown>;
 /** The gatekeeper's markup to Matrix text: formatting's markupToMatrix. */
 export type ToMatrix = (markup: string) => MatrixFormattedText;
 
-/** A topic that says where end-to-end encryption ends, for a portal with `contactName`. */
+/** A topic that says where end-to-end encryption ends (the core's wording, one source). */
 export function defaultPortalTopic(contactName: string, networkName = "Gatekeeper"): string {
-  return (
-    `Chat with ${contactName} on ${networkName}, bridged by matrix-gatekeeper-bridge. ` +
-    `Messages are end-to-end encrypted between the ${networkName.toLowerCase()} and this bridge only.`
-  );
+  return portalTopic(networkName, contactName);
 }
 
 /** Stable per portal: the same (protocol, channel) always gives the same key. */
@@ -107,8 +105,11 @@ export function messageContent(content: BridgeContent, toMatrix: ToMatrix): Json
       out.format = formatted.format;
       out.formatted_body = formatted.formatted_body;
     }
-  } else {
+  } else if (content.kind === "unsupported") {
     out = { msgtype: "m.notice", body: content.description };
+  } else {
+    // Edits and reactions are events of their own (relation-events.ts), not room messages.
+    throw new TypeError(`${content.kind} is not a room message`);
   }
   if (content.replyTo !== undefined) {
     out["m.relates_to"] = { "m.in_reply_to": { event_id: content.replyTo } };
@@ -142,6 +143,11 @@ export function sendStatusContent(network: string, eventId: string, status: Send
       out.status = "FAIL_PERMANENT";
       out.reason = "m.foreign_network_error";
       out.message = status.reason;
+      break;
+    case "delivered":
+      // As mautrix bridges report a delivery receipt: still SUCCESS, naming who got it.
+      out.status = "SUCCESS";
+      out.delivered_to_users = status.to;
       break;
   }
   return out;

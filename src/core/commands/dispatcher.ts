@@ -21,6 +21,7 @@ import {
   unblockCommand,
 } from "./chat-commands.js";
 import { helpCommand } from "./help.js";
+import { limitsCommand } from "./media-commands.js";
 import { parseCommand } from "./parser.js";
 import type { ParsedCommand } from "./parser.js";
 import type { Command, CommandContext, CommandEnv } from "./types.js";
@@ -36,6 +37,8 @@ export class CommandDispatcher {
     private readonly env: CommandEnv,
     private readonly mayUse: (mxid: string) => boolean,
     private readonly logger: CoreLogger,
+    /** Commands made by the core's parts (receipts, safety numbers), listed after these. */
+    extra: readonly Command[] = [],
   ) {
     const help = helpCommand(
       () => this.commands,
@@ -53,6 +56,8 @@ export class CommandDispatcher {
       unblockCommand,
       acceptCommand,
       pingCommand,
+      limitsCommand(env.media),
+      ...extra,
     ];
     this.byName = new Map(this.commands.map((c) => [c.name, c]));
   }

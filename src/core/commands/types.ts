@@ -1,6 +1,7 @@
 /** What a bot command gets to work with, and the shape of one command. */
 import type { Portal, Repositories } from "../../db/repositories/index.js";
 import type { Logins } from "../logins.js";
+import type { MediaRelay } from "../media-relay.js";
 import type { RemoteNetwork } from "../network.js";
 import type { Portals } from "../portals.js";
 import type { Puppets } from "../puppets.js";
@@ -15,6 +16,8 @@ export interface CommandEnv {
   puppets: Puppets;
   relayOut: RelayOut;
   commandPrefix: string;
+  /** Media limits for `limits` (absent: the bridge relays no media). */
+  media?: Pick<MediaRelay, "enabled" | "limits">;
 }
 
 export interface CommandContext {

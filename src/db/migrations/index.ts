@@ -2,6 +2,9 @@ import type { Knex } from "knex";
 import { signalMigration } from "./001_signal.js";
 import { gatekeeperClientMigration } from "./002_gatekeeper_client.js";
 import { bridgeMigration } from "./003_bridge.js";
+import { mediaMigration } from "./004_media.js";
+import { richMigration } from "./005_rich.js";
+import { receiptsMigration } from "./006_receipts.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
@@ -18,6 +21,9 @@ export const migrations: readonly Migration[] = [
   signalMigration,
   gatekeeperClientMigration,
   bridgeMigration,
+  mediaMigration,
+  richMigration,
+  receiptsMigration,
 ];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";

@@ -6,6 +6,7 @@ import { MessageMapRepository } from "./message-map.js";
 import { OutboxRepository } from "./outbox.js";
 import { PortalRepository } from "./portals.js";
 import { PuppetRepository } from "./puppets.js";
+import { ReactionRepository } from "./reactions.js";
 import { UserRepository } from "./users.js";
 
 export { RepositoryError, isUniqueViolation, isForeignKeyViolation } from "./errors.js";
@@ -24,6 +25,8 @@ export { MatrixIntakeRepository } from "./matrix-intake.js";
 export type { IntakeEvent, QueuedEvent, QueuedEventState } from "./matrix-intake.js";
 export { OutboxRepository } from "./outbox.js";
 export type { OutboxEntry, OutboxState } from "./outbox.js";
+export { ReactionRepository } from "./reactions.js";
+export type { Reaction } from "./reactions.js";
 
 export interface Repositories {
   users: UserRepository;
@@ -33,6 +36,7 @@ export interface Repositories {
   messageMap: MessageMapRepository;
   intake: MatrixIntakeRepository;
   outbox: OutboxRepository;
+  reactions: ReactionRepository;
 }
 
 /**
@@ -48,5 +52,6 @@ export function repositories(db: Knex): Repositories {
     messageMap: new MessageMapRepository(db),
     intake: new MatrixIntakeRepository(db),
     outbox: new OutboxRepository(db),
+    reactions: new ReactionRepository(db),
   };
 }

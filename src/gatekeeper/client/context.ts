@@ -17,6 +17,8 @@ export interface ClientCore {
   /** Serialises session work per peer JID. */
   readonly peerLocks: KeyedLock;
   readonly keys: KeyManager;
+  /** Sends to a peer whose identity change was not confirmed are refused. */
+  readonly holdOnIdentityChange: boolean;
   /** The logged-in account's state; throws before the first login. */
   account(): AccountState;
   /** The account's state, waiting for the first login to establish it. */

@@ -30,6 +30,7 @@ export type GatekeeperErrorCode =
   // Local.
   | "encryption-failed" // Signal could not build a session or encrypt (bad bundle, untrusted identity)
   | "retries-exhausted" // the peer still could not decrypt after 5 retries
+  | "identity-unconfirmed" // holdOnIdentityChange: the peer's new identity key awaits confirmIdentity()
   | "media-failed"; // media upload/download failed (HTTP status in `httpStatus`)
 
 export interface GatekeeperErrorOptions {

@@ -1,6 +1,6 @@
 import type { Message } from "../../gen/gki_pb.js";
 import type { StaticKeyPair } from "../noise/index.js";
-import { SignalAccount } from "../signal/index.js";
+import { SignalAccount, SignalError } from "../signal/index.js";
 import { formatInteropJid } from "../stanza/index.js";
 import type { InteropSettings, MediaConn } from "../stanza/index.js";
 import { AccountRepository } from "./account-repository.js";
@@ -27,6 +27,7 @@ import type {
   GatekeeperClientEvents,
   GatekeeperClientOptions,
   LookupEntry,
+  PeerIdentity,
   ReceiptKind,
   SendOptions,
   SendResult,
@@ -95,6 +96,7 @@ export class GatekeeperClient {
       events: this.events,
       peerLocks: new KeyedLock(),
       keys: this.keys,
+      holdOnIdentityChange: options.holdOnIdentityChange ?? false,
       account: () => this.account(),
       accountReady: () => this.accountReady(),
       waitForConnection: (deadline) => this.session.waitForConnection(deadline),
@@ -235,6 +237,17 @@ export class GatekeeperClient {
     await this.outbound.sendReceipt(to, ids, type, opts);
   }
 
+  /**
+   * Whether this user sends read receipts. The gatekeeper learns it at login (and then also
+   * withholds the contacts' read receipts, docs §13), so a change reconnects at once.
+   */
+  setSendReadReceipts(on: boolean): void {
+    if ((this.options.account.sendReadReceipts ?? true) === on) return;
+    this.options.account.sendReadReceipts = on;
+    // Dropping the connection makes the session manager log in again with the new value.
+    this.session.current?.close(1000, "settings changed");
+  }
+
   /** Typing notifications are ephemeral: rejects "not-connected" when offline. */
   async sendChatState(to: string, state: "composing" | "paused", media?: "audio"): Promise<void> {
     const stanza = {
@@ -263,6 +276,48 @@ export class GatekeeperClient {
   /** The safety number shared with `jid` (60 digits). */
   async fingerprint(jid: string): Promise<string> {
     return this.account().signal.fingerprint(peerAddress(jid));
+  }
+
+  /**
+   * The peer's safety number and whether its key changed unconfirmed; null if we never
+   * exchanged keys. `refresh` first fetches the peer's bundle when we hold no session with
+   * it (after an identity notification), so the number shown is the new key's.
+   */
+  async peerIdentity(
+    jid: string,
+    opts: { refresh?: boolean; timeoutMs?: number } = {},
+  ): Promise<PeerIdentity | null> {
+    const signal = this.account().signal;
+    if (opts.refresh) {
+      try {
+        await this.outbound.ensureSession(jid, opts.timeoutMs ?? this.session.iqTimeoutMs);
+      } catch (err) {
+        // Offline or no bundle: what we know already is still worth showing.
+        this.logger.debug("could not refresh a peer's identity", { error: errorText(err) });
+      }
+    }
+    const known = await signal.identity(peerAddress(jid));
+    if (!known) return null;
+    return {
+      fingerprint: await signal.fingerprint(peerAddress(jid)),
+      changed: known.trust === "changed" || known.trust === "unconfirmed",
+      ...(known.changedAt === null ? {} : { changedAt: known.changedAt }),
+    };
+  }
+
+  /**
+   * Accepts the peer's current (or pending) identity key: with holdOnIdentityChange, sends
+   * to it are allowed again. Rejects "not-found" if no key of the peer is known.
+   */
+  async confirmIdentity(jid: string): Promise<void> {
+    const signal = this.account().signal;
+    try {
+      await signal.confirmIdentity(peerAddress(jid));
+    } catch (err) {
+      if (err instanceof SignalError && err.code === "unknown-identity")
+        throw new GatekeeperError("not-found", `no identity key known for ${jid}`, { cause: err });
+      throw err;
+    }
   }
 
   /** Starts a new Signal identity; contacts are told (notification) once it is uploaded. */

@@ -27,6 +27,7 @@ export type {
   LookupEntry,
   MessageEvent,
   OfflineCompleteEvent,
+  PeerIdentity,
   PresenceEvent,
   ReceiptEvent,
   ReceiptKind,

@@ -74,6 +74,20 @@ export class Outbound {
     if (ack.error !== undefined) throw nackError(`receipt ${first}`, ack.error, ack.text);
   }
 
+  /**
+   * Makes sure we know `to`'s current identity key: without a session (none yet, or dropped
+   * after an identity notification) its bundle is fetched, as the next send would.
+   */
+  async ensureSession(to: string, timeoutMs: number): Promise<void> {
+    checkJid(to);
+    const conn = await this.core.waitForConnection(Date.now() + timeoutMs);
+    const account = this.core.account();
+    await this.core.peerLocks.run(to, async () => {
+      if (!(await account.signal.hasSession(peerAddress(to))))
+        await this.fetchSession(conn, account, to);
+    });
+  }
+
   /** A retry receipt from a peer that could not decrypt one of our messages. */
   async handleRetryReceipt(receipt: ReceiptStanza, from: string, conn: Connection): Promise<void> {
     const account = await this.core.accountReady();
@@ -181,6 +195,8 @@ export class Outbound {
   ): Promise<MessageStanza> {
     const address = peerAddress(to);
     if (!(await account.signal.hasSession(address))) await this.fetchSession(conn, account, to);
+    // Checked after a bundle fetch, which is where a changed key is usually first seen.
+    if (this.core.holdOnIdentityChange) await refuseUnconfirmed(account, to);
     let encrypted: { type: "pkmsg" | "msg"; ciphertext: Uint8Array };
     try {
       encrypted = await account.signal.encrypt(address, encodeContent(content));
@@ -242,6 +258,17 @@ export function mediaTypeOf(content: Message): string | undefined {
   if (content.audioMessage) return content.audioMessage.ptt ? "ptt" : "audio";
   if (content.documentMessage) return "document";
   return undefined;
+}
+
+/** holdOnIdentityChange: a changed key must be confirmed before we encrypt to it. */
+async function refuseUnconfirmed(account: AccountState, to: string): Promise<void> {
+  const known = await account.signal.identity(peerAddress(to));
+  if (known && (known.trust === "changed" || known.trust === "unconfirmed")) {
+    throw new GatekeeperError(
+      "identity-unconfirmed",
+      `the identity key of ${to} changed and the change was not confirmed`,
+    );
+  }
 }
 
 function checkJid(jid: string): void {

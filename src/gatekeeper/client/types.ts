@@ -20,6 +20,12 @@ export interface GatekeeperClientOptions {
   iqTimeoutMs?: number;
   /** Reconnect backoff (default 1 s doubling to 60 s, docs §10). */
   reconnect?: { initialMs?: number; maxMs?: number };
+  /**
+   * Refuse to encrypt to a peer whose identity key changed until confirmIdentity() accepts
+   * it (sends reject "identity-unconfirmed"). Default false: keep sending, as the
+   * gatekeeper's own apps do.
+   */
+  holdOnIdentityChange?: boolean;
   logger?: ClientLogger;
 }
 
@@ -68,6 +74,16 @@ export interface SendResult {
 }
 
 export type ReceiptKind = "delivered" | "read" | "played";
+
+/** What we know of a peer's identity key (for safety-number checks). */
+export interface PeerIdentity {
+  /** The safety number (60 digits) of our identity and the peer's current key. */
+  fingerprint: string;
+  /** The key changed and the change was not confirmed since. */
+  changed: boolean;
+  /** When the key last changed (ms since the epoch), if it ever did. */
+  changedAt?: number;
+}
 
 export interface LookupEntry {
   phone: string;

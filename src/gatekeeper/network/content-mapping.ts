@@ -1,7 +1,8 @@
 /**
  * BridgeContent ↔ GKI/1 content. Text goes both ways (the markup is the same on both sides);
- * what the bridge cannot carry yet (media, reactions, edits, deletions) arrives as an
- * "unsupported" description so the user still learns that something came.
+ * replies, edits, deletions and reactions are in ./relation-mapping.ts. What the bridge
+ * cannot carry arrives as an "unsupported" description so the user still learns that
+ * something came.
  */
 import type { Message } from "../../gen/gki_pb.js";
 import type { BridgeContent, RemoteMessage } from "../../core/content.js";
@@ -9,44 +10,75 @@ import { RemoteError } from "../../core/network.js";
 import { describeContent, textMessage } from "../content/index.js";
 import type { ContentKind } from "../content/index.js";
 import type { MessageEvent } from "../client/index.js";
+import { mediaNoun } from "../../core/media.js";
+import { incomingMediaContent } from "./media-incoming.js";
+import type { IncomingMediaOptions } from "./media-incoming.js";
+import { isRelationContent } from "../../core/relations.js";
+import {
+  EMOTE_PREFIX,
+  relationFromGatekeeper,
+  relationToGatekeeper,
+  replyContextFor,
+  replyFromGatekeeper,
+} from "./relation-mapping.js";
+import type { ChatEnds } from "./relation-mapping.js";
 
-/** Emotes have no GKI/1 form; "/me" is what people on the network understand. */
-const EMOTE_PREFIX = "/me ";
-
-export function toGatekeeperMessage(content: BridgeContent): Message {
+/** `chat` (who is who) is needed for edits, deletions and reactions. */
+export function toGatekeeperMessage(content: BridgeContent, chat?: ChatEnds): Message {
+  if (isRelationContent(content)) {
+    if (chat === undefined) throw new TypeError(`${content.kind} needs the chat it belongs to`);
+    return relationToGatekeeper(content, chat);
+  }
   if (content.kind !== "text") {
-    throw new RemoteError(
-      "unsupported",
-      `${content.description} cannot be sent to Gatekeeper yet`,
-      true,
-    );
+    const what = content.kind === "unsupported" ? content.description : mediaNoun(content);
+    throw new RemoteError("unsupported", `${what} cannot be sent to Gatekeeper yet`, true);
   }
   const text = content.style === "emote" ? EMOTE_PREFIX + content.text : content.text;
   return content.replyTo === undefined
     ? textMessage(text)
-    : textMessage(text, { contextInfo: { stanzaId: content.replyTo } });
+    : textMessage(text, { contextInfo: replyContextFor(content.replyTo, content.quote) });
 }
 
-export function toRemoteMessage(event: MessageEvent): RemoteMessage {
+/** `media`: where received media is fetched to (without it, media arrives as "unsupported"). */
+/** `ownJid`: the receiving login's JID (edits, deletions and reactions may name its messages). */
+export function toRemoteMessage(
+  event: MessageEvent,
+  media?: IncomingMediaOptions,
+  ownJid?: string,
+): RemoteMessage {
   return {
     id: event.id,
     sender: event.from,
     timestamp: event.t * 1000,
     offline: event.offline,
-    content: toBridgeContent(describeContent(event.content)),
+    content: toBridgeContent(describeContent(event.content), media, { from: event.from, ownJid }),
   };
 }
 
-export function toBridgeContent(kind: ContentKind): BridgeContent {
+/** Without `chat` (who sent it), edits, deletions and reactions come out as descriptions. */
+export function toBridgeContent(
+  kind: ContentKind,
+  media?: IncomingMediaOptions,
+  chat?: { from: string; ownJid?: string | undefined },
+): BridgeContent {
+  const relation = chat && relationFromGatekeeper(kind, chat.from, chat.ownJid);
+  if (relation) return relation;
   switch (kind.kind) {
-    case "text":
-      return kind.contextInfo === undefined
-        ? { kind: "text", text: kind.text }
-        : { kind: "text", text: kind.text, replyTo: kind.contextInfo.stanzaId };
+    case "text": {
+      const reply = replyFromGatekeeper(kind.contextInfo);
+      // "/me waves" is an emote to the network's people (and how the bridge sends Matrix's).
+      const emote = kind.text.startsWith(EMOTE_PREFIX) && kind.text.trim() !== EMOTE_PREFIX.trim();
+      const text = emote ? kind.text.slice(EMOTE_PREFIX.length) : kind.text;
+      const style = emote ? { style: "emote" as const } : {};
+      return reply === undefined
+        ? { kind: "text", text, ...style }
+        : { kind: "text", text, ...style, ...reply };
+    }
     case "image":
     case "video":
     case "audio":
     case "document": {
+      if (media) return incomingMediaContent(kind, media);
       const what = MEDIA_NAMES[kind.kind](kind.ptt === true);
       const caption = kind.caption ? `, with the caption: ${kind.caption}` : "";
       return unsupported(

@@ -5,6 +5,7 @@
  */
 import type { Knex } from "knex";
 import type {
+  ContactIdentity,
   LoginCredentials,
   RemoteCapabilities,
   RemoteConnectionState,
@@ -27,7 +28,14 @@ import { newMessageId } from "../content/index.js";
 import { formatInteropJid } from "../stanza/index.js";
 import { deleteAccountData } from "./client-data.js";
 import { toGatekeeperMessage, toRemoteMessage } from "./content-mapping.js";
+import { isMediaContent } from "../../core/media.js";
+import { GATEKEEPER_MEDIA_CAPABILITIES } from "./media-capabilities.js";
+import type { HostedMedia } from "./media-host.js";
+import type { IncomingMediaOptions } from "./media-incoming.js";
+import { outgoingMediaMessage } from "./media-outgoing.js";
+import { withEditWindow } from "./relation-mapping.js";
 import { connectionProblem, toRemoteError } from "./error-mapping.js";
+import { toRemoteReceipt, typingState } from "./ephemeral-mapping.js";
 import type { Operation } from "./error-mapping.js";
 
 export const GATEKEEPER_CAPABILITIES: RemoteCapabilities = {
@@ -60,6 +68,15 @@ export interface GatekeeperNetworkOptions {
     GatekeeperClientOptions,
     "reconnect" | "keepaliveIntervalMs" | "keepaliveTimeoutMs" | "iqTimeoutMs"
   >;
+  /** Media both ways: the partner media host for sending, a temp folder for receiving. */
+  media?: { hosted: HostedMedia; tempDir: string };
+  /** How long after sending a message may be edited (default 15 minutes); 0: no edits. */
+  editWindowSeconds?: number;
+  /**
+   * Hold messages to a contact whose identity key changed until confirmIdentity (sends
+   * reject IDENTITY_UNCONFIRMED); default false: keep sending.
+   */
+  holdOnIdentityChange?: boolean;
 }
 
 interface Entry {
@@ -72,7 +89,7 @@ interface Entry {
 }
 
 export class GatekeeperNetwork implements RemoteNetwork {
-  readonly capabilities = GATEKEEPER_CAPABILITIES;
+  readonly capabilities: RemoteCapabilities;
   private handler: RemoteEventHandler | undefined;
   private readonly entries = new Map<string, Entry>();
   private readonly logger: ClientLogger;
@@ -80,6 +97,11 @@ export class GatekeeperNetwork implements RemoteNetwork {
 
   constructor(private readonly o: GatekeeperNetworkOptions) {
     this.logger = o.logger ?? silentLogger;
+    this.capabilities = o.media
+      ? { ...GATEKEEPER_CAPABILITIES, media: GATEKEEPER_MEDIA_CAPABILITIES }
+      : GATEKEEPER_CAPABILITIES;
+    if (o.editWindowSeconds !== undefined)
+      this.capabilities = withEditWindow(this.capabilities, o.editWindowSeconds);
   }
 
   setHandler(handler: RemoteEventHandler): void {
@@ -135,6 +157,7 @@ export class GatekeeperNetwork implements RemoteNetwork {
     const { partnerId, db } = this.o;
     const owner = formatInteropJid(partnerId, entry.credentials.accountId);
     await deleteAccountData(db, [owner, ...(entry.client.jid ? [entry.client.jid] : [])]);
+    await this.o.media?.hosted.removeLogin(loginId);
     this.logger.info("login removed", { login: loginId });
   }
 
@@ -167,7 +190,13 @@ export class GatekeeperNetwork implements RemoteNetwork {
     messageId: string,
     content: BridgeContent,
   ): Promise<SendResult> {
-    const message = toGatekeeperMessage(content);
+    const message =
+      isMediaContent(content) && this.o.media
+        ? await outgoingMediaMessage(this.o.media.hosted, loginId, messageId, content)
+        : toGatekeeperMessage(content, {
+            contactId,
+            ownJid: this.entries.get(loginId)?.client.jid,
+          });
     const { t } = await this.call(loginId, "send", (c) =>
       c.sendMessage(contactId, message, {
         id: messageId,
@@ -186,6 +215,40 @@ export class GatekeeperNetwork implements RemoteNetwork {
     await this.call(loginId, "send", (c) =>
       c.sendReceipt(contactId, messageIds, "read", { timeoutMs: this.o.sendTimeoutMs ?? 30_000 }),
     );
+  }
+
+  setReadReceipts(loginId: string, enabled: boolean): void {
+    // A login not connected yet reads the setting when it connects (loginSettings).
+    this.entries.get(loginId)?.client.setSendReadReceipts(enabled);
+  }
+
+  async sendTyping(
+    loginId: string,
+    contactId: string,
+    state: "composing" | "paused",
+  ): Promise<void> {
+    await this.call(loginId, "send", (c) => c.sendChatState(contactId, state));
+  }
+
+  async setPresence(loginId: string, presence: "available" | "unavailable"): Promise<void> {
+    // The client repeats it after every reconnect.
+    await this.call(loginId, "send", (c) => c.setPresence(presence));
+  }
+
+  async contactIdentity(loginId: string, contactId: string): Promise<ContactIdentity | null> {
+    const found = await this.call(loginId, "lookup", (c) =>
+      c.peerIdentity(contactId, { refresh: true }),
+    );
+    if (!found) return null;
+    return {
+      safetyNumber: found.fingerprint,
+      changed: found.changed,
+      ...(found.changedAt === undefined ? {} : { changedAt: found.changedAt }),
+    };
+  }
+
+  async confirmIdentity(loginId: string, contactId: string): Promise<void> {
+    await this.call(loginId, "lookup", (c) => c.confirmIdentity(contactId));
   }
 
   async stop(): Promise<void> {
@@ -234,17 +297,35 @@ export class GatekeeperNetwork implements RemoteNetwork {
         product: "interop",
         partnerId: this.o.partnerId,
         accountId: login.accountId,
-        // Read at every (re)connect: a new login may have rotated it.
-        token: async () => entry.credentials.token,
+        // Read at every (re)connect: a new login may have rotated it. The settings the
+        // gatekeeper learns at login are brought up to date at the same moment.
+        token: async () => {
+          await this.applyLoginSettings(entry);
+          return entry.credentials.token;
+        },
         ...(this.o.userAgent === undefined ? {} : { userAgent: this.o.userAgent }),
       },
       logger: this.logger,
+      ...(this.o.holdOnIdentityChange ? { holdOnIdentityChange: true } : {}),
       ...this.o.client,
     });
     const entry: Entry = { loginId: login.loginId, credentials: login, client, unsubscribe: [] };
     this.subscribe(entry);
     this.entries.set(login.loginId, entry);
     return entry;
+  }
+
+  private async applyLoginSettings(entry: Entry): Promise<void> {
+    try {
+      const settings = await this.handler?.loginSettings?.(entry.loginId);
+      if (settings) entry.client.setSendReadReceipts(settings.sendReadReceipts);
+    } catch (err) {
+      // Connecting matters more: the last known setting stays.
+      this.logger.warn("could not read a login's settings", {
+        login: entry.loginId,
+        error: errorText(err),
+      });
+    }
   }
 
   private subscribe(entry: Entry): void {
@@ -257,9 +338,30 @@ export class GatekeeperNetwork implements RemoteNetwork {
       task().catch((err: unknown) =>
         this.logger.warn(`${what} handler failed`, { login: loginId, error: errorText(err) }),
       );
+    // Receipts and chat states are acked (or need none) at once: handled after, in order.
+    let ephemeral = Promise.resolve();
+    const later = (what: string, task: () => Promise<void>): void => {
+      ephemeral = ephemeral.then(() => quietly(what, task));
+    };
     entry.unsubscribe.push(
+      client.on("receipt", (event) =>
+        later("receipt", async () => {
+          const receipt = toRemoteReceipt(event);
+          await handler().onContactReceipt?.(loginId, receipt);
+        }),
+      ),
+      client.on("chatstate", (event) =>
+        later("chat state", async () => {
+          await handler().onContactTyping?.(loginId, event.from, typingState(event));
+        }),
+      ),
       // Not caught: a failure leaves the message unacked, to be delivered again.
-      client.on("message", (event) => handler().onMessage(loginId, toRemoteMessage(event))),
+      client.on("message", (event) =>
+        handler().onMessage(
+          loginId,
+          toRemoteMessage(event, this.incomingMedia(client), client.jid),
+        ),
+      ),
       client.on("connectionState", (event) =>
         quietly("connection state", () =>
           handler().onConnectionState(loginId, event.state, connectionProblem(event.error)),
@@ -278,6 +380,10 @@ export class GatekeeperNetwork implements RemoteNetwork {
         this.logger.warn("gatekeeper client error", { login: loginId, error: errorText(err) }),
       ),
     );
+  }
+
+  private incomingMedia(client: GatekeeperClient): IncomingMediaOptions | undefined {
+    return this.o.media && { client, tempDir: this.o.media.tempDir };
   }
 
   /** Starts the client unless it is running or trying to. */

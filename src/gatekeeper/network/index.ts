@@ -6,3 +6,6 @@ export type { PartnerEndpoints, PartnerEndpointsOptions } from "./partner-endpoi
 export { toBridgeContent, toGatekeeperMessage, toRemoteMessage } from "./content-mapping.js";
 export { toRemoteError, connectionProblem } from "./error-mapping.js";
 export { deleteAccountData } from "./client-data.js";
+export { HostedMedia, MEDIA_PATH_PREFIX } from "./media-host.js";
+export type { HostedBlob, HostedMediaOptions } from "./media-host.js";
+export { GATEKEEPER_MEDIA_CAPABILITIES, GATEKEEPER_MAX_FILE_BYTES } from "./media-capabilities.js";

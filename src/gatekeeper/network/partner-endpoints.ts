@@ -1,7 +1,7 @@
 /**
  * The bridge's own HTTP listener for what the gatekeeper calls (docs/protocol.md §4.2):
- * `POST /_gki/v1/auth`, the partner authentication callback, and `GET /health`. (The
- * partner media host, §11.4, comes with media.)
+ * `POST /_gki/v1/auth`, the partner authentication callback, `GET /health`, and the
+ * partner media host (§11.4, `GET /_gki/v1/media/:token`, see ./media-host.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
@@ -24,6 +24,8 @@ export interface PartnerEndpointsOptions {
   port: number;
   bindAddress: string;
   logger?: ClientLogger;
+  /** The partner media host's routes, when media is on. */
+  media?: { router(): express.Router };
 }
 
 export interface PartnerEndpoints {
@@ -80,6 +82,8 @@ export function partnerApp(
       }
     },
   );
+
+  if (o.media) app.use(o.media.router());
 
   app.use((_req, res) => {
     res.status(404).json({ error: "not-found" });

@@ -28,6 +28,8 @@ export class RecordingMatrixSide implements MatrixSide {
   readonly spaces = new Map<string, string>();
   readonly spaceChildren: { spaceId: string; roomId: string }[] = [];
   readonly puppets = new Map<string, string | undefined>();
+  readonly redactions: { roomId: string; sender: string; eventId: string; redactionId: string }[] =
+    [];
   /** Calls to sendMessage that fail (before posting) while > 0: a homeserver outage. */
   failSends = 0;
   /** Post, then fail once per count (the answer lost on the way back). */
@@ -86,6 +88,24 @@ export class RecordingMatrixSide implements MatrixSide {
       throw new Error("connection reset after posting (test)");
     }
     return eventId;
+  }
+
+  /** Redactions, as a homeserver would take them: a repeated txn key is the first one. */
+  async redact(roomId: string, asMxid: string, eventId: string, txnKey: string): Promise<string> {
+    const key = `${asMxid}\nredact\n${txnKey}`;
+    let redactionId = this.txns.get(key);
+    if (!redactionId) {
+      redactionId = `$redaction${++this.counter}`;
+      this.redactions.push({ roomId, sender: asMxid, eventId, redactionId });
+      this.txns.set(key, redactionId);
+      this.changed();
+    }
+    return redactionId;
+  }
+
+  /** The recorded event's text (what the bridge posted; the user's own messages are unknown). */
+  async messageText(_roomId: string, eventId: string): Promise<string | undefined> {
+    return this.events.find((e) => e.eventId === eventId && e.kind === "message")?.text;
   }
 
   async sendNotice(roomId: string, text: string, senderMxid?: string): Promise<string> {
@@ -151,7 +171,7 @@ export class RecordingMatrixSide implements MatrixSide {
     timestamp?: number,
   ): string {
     const eventId = `$event${++this.counter}`;
-    const text = content.kind === "text" ? content.text : content.description;
+    const text = recordedText(content);
     this.events.push({
       eventId,
       roomId,
@@ -167,5 +187,22 @@ export class RecordingMatrixSide implements MatrixSide {
 
   private changed(): void {
     for (const wake of this.waiters.splice(0)) wake();
+  }
+}
+
+/** What a recorded event says, for assertions: text, description, caption, emoji. */
+function recordedText(content: BridgeContent): string {
+  switch (content.kind) {
+    case "text":
+    case "edit":
+      return content.text;
+    case "unsupported":
+      return content.description;
+    case "reaction":
+      return content.emoji;
+    case "delete":
+      return "";
+    default:
+      return content.caption ?? "";
   }
 }

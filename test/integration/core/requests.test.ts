@@ -37,7 +37,9 @@ describe("message requests and blocking (sandbox, real clients, SQLite)", () => 
     const carol = await f.nativeUser("Carol");
     const room = await writesToAlice(carol, "hi, we met yesterday");
     expect((await portalOf(carol))?.state).toBe("request");
-    const [notice] = f.matrix.notices(room);
+    // After the first notice, which says where end-to-end encryption ends.
+    const [encryption, notice] = f.matrix.notices(room);
+    expect(encryption).toContain("End-to-end encryption ends at the bridge");
     expect(notice).toContain("Message request");
     expect(notice).toContain("`accept`");
     expect(notice).toContain("`block`");

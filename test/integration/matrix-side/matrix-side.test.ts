@@ -89,9 +89,7 @@ describe("puppets and portals", () => {
       channel: { id: CONTACT, displayname: "Bob" },
     });
     const topic = (await alice.getStateEvent(roomId, "m.room.topic", "")) as { topic: string };
-    expect(topic.topic).toContain(
-      "end-to-end encrypted between the gatekeeper and this bridge only",
-    );
+    expect(topic.topic).toContain("End-to-end encryption ends at the bridge");
     expect(fx.hs.members(roomId)[handle.matrixSide.botMxid]).toBe("join");
   });
 });

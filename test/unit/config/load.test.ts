@@ -45,6 +45,13 @@ describe("loading the config", () => {
       spaceName: "Gatekeeper chats",
       maxSendAttempts: 10,
       messageRequests: true,
+      identityChange: "keep-sending",
+      editWindowSeconds: 900,
+      media: {
+        maxBytes: { image: 16 << 20, video: 64 << 20, audio: 16 << 20, file: 100 << 20 },
+        directory: "./data/media",
+        hostedExpirySeconds: 604_800,
+      },
     });
     expect(c.logging).toEqual({ level: "info", format: "text" });
     expect(c.metrics).toEqual({ enabled: false, port: 29402, bindAddress: "127.0.0.1" });

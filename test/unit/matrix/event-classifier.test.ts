@@ -138,7 +138,8 @@ describe("m.room.message conversion", () => {
       }),
       ctx,
     );
-    expect(action.kind === "message" && action.message.content.replyTo).toBeUndefined();
+    const content = action.kind === "message" ? action.message.content : undefined;
+    expect(content && "replyTo" in content ? content.replyTo : undefined).toBeUndefined();
   });
 
   it("other msgtypes become unsupported with a description", () => {
@@ -160,7 +161,7 @@ describe("m.room.message conversion", () => {
     }
   });
 
-  it("edits are unsupported (not bridged as a new message)", () => {
+  it("an edit is an edit of its target (its new content, never a new message)", () => {
     const action = classifyEvent(
       message({
         msgtype: "m.text",
@@ -170,7 +171,11 @@ describe("m.room.message conversion", () => {
       }),
       ctx,
     );
-    expect(action.kind === "message" && action.message.content.kind).toBe("unsupported");
+    expect(action.kind === "message" && action.message.content).toEqual({
+      kind: "edit",
+      target: { id: "$old" },
+      text: "fixed",
+    });
   });
 
   it("stickers and encrypted events are unsupported, never silently dropped", () => {

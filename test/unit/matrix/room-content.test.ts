@@ -54,9 +54,7 @@ describe("portalCreateRoomBody", () => {
   });
 
   it("has a topic that says where encryption ends", () => {
-    expect(body.topic).toContain(
-      "end-to-end encrypted between the gatekeeper and this bridge only",
-    );
+    expect(body.topic).toContain("End-to-end encryption ends at the bridge");
   });
 });
 

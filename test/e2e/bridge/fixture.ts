@@ -1,0 +1,242 @@
+/**
+ * The whole product for e2e tests: a homeserver (in process, or a real one when
+ * E2E_HOMESERVER_URL is set: see test/harness/README.md), the sandbox gatekeeper, and the
+ * bridge, either in this process (startBridge) or as the admin runs it, the CLI in a child
+ * process (for kill-and-restart tests). Users act as people do: Matrix users through
+ * matrix-js-sdk (MatrixActor), gatekeeper users through the gatekeeper's own client
+ * (NativeActor).
+ *
+ *   const w = await BridgeWorld.create("chat");
+ *   await w.startBridge();
+ *   const alice = await w.matrixUser("alice");
+ *   const bob = await w.nativeUser("Bob");
+ *   ...
+ *   await w.close();
+ *
+ * Against a real homeserver every file uses the same registration and appservice port, so
+ * run the files one at a time: `vitest run --no-file-parallelism test/e2e/bridge`. Tests
+ * that need the in-process homeserver's controls (outages, rate limits) skip there.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import yaml from "js-yaml";
+import { startBridge } from "../../../src/bridge.js";
+import type { RunningBridge } from "../../../src/bridge.js";
+import { parseConfig } from "../../../src/config/index.js";
+import { AUTH_PATH } from "../../../src/gatekeeper/network/index.js";
+import { AppServiceRegistration, Logger } from "../../../src/matrix/appservice-bridge.js";
+import { startSandbox } from "../../../src/sandbox/index.js";
+import type { Sandbox, SandboxLimits } from "../../../src/sandbox/index.js";
+import type { AppServiceRegistrationLike } from "../../harness/homeserver/index.js";
+import { startE2eTarget } from "../../harness/target.js";
+import type { E2eTarget } from "../../harness/target.js";
+import { BridgeProcess } from "./bridge-process.js";
+import { MatrixActor } from "./matrix-actor.js";
+import type { BridgeIdentity } from "./matrix-actor.js";
+import { NativeActor } from "./native-actor.js";
+
+Logger.configure({ console: "off" });
+
+export const PARTNER_ID = "matrix";
+export const PARTNER_SECRET = "e2e-bridge-partner-secret";
+export const BOT_LOCALPART = "gatekeeperbot";
+export const PUPPET_PREFIX = "gk_";
+export const COMMAND_PREFIX = "!gk";
+
+export type DatabaseChoice = { type: "sqlite" } | { type: "postgres"; url: string };
+
+export interface BridgeSettings {
+  /** Default: a SQLite file in the world's folder (the same one at every start). */
+  database?: DatabaseChoice;
+  /** Default: the homeserver's users are users. */
+  permissions?: Record<string, "none" | "user" | "admin">;
+  messageRequests?: boolean;
+  maxSendAttempts?: number;
+  /** bridge.edit_window_seconds (default: the bridge's, 15 minutes). */
+  editWindowSeconds?: number;
+}
+
+export interface WorldOptions {
+  limits?: Partial<SandboxLimits>;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, "127.0.0.1");
+  await once(s, "listening");
+  const { port } = s.address() as AddressInfo;
+  s.close();
+  await once(s, "close");
+  return port;
+}
+
+export class BridgeWorld {
+  readonly botMxid: string;
+  readonly identity: BridgeIdentity;
+  private inProcess: RunningBridge | undefined;
+  private process: BridgeProcess | undefined;
+  private readonly matrixUsers: MatrixActor[] = [];
+  private readonly natives: NativeActor[] = [];
+  private phones = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly target: E2eTarget,
+    readonly sandbox: Sandbox,
+    readonly registration: AppServiceRegistrationLike,
+    readonly listen: { host: string; port: number },
+    /** The bridge's partner endpoints port: fixed, so the gatekeeper finds it after a restart. */
+    readonly partnerPort: number,
+  ) {
+    this.botMxid = `@${BOT_LOCALPART}:${target.serverName}`;
+    const puppet = new RegExp(`^@${PUPPET_PREFIX}.+:${escapeRegex(target.serverName)}$`);
+    this.identity = { botMxid: this.botMxid, isPuppet: (u) => puppet.test(u) };
+  }
+
+  static async create(name: string, options: WorldOptions = {}): Promise<BridgeWorld> {
+    const dir = mkdtempSync(join(tmpdir(), `gkb-e2e-${name}-`));
+    const target = await startE2eTarget();
+    try {
+      const { registration, listen } = await target.appService({
+        id: "gatekeeper",
+        senderLocalpart: BOT_LOCALPART,
+        userPrefix: PUPPET_PREFIX,
+      });
+      const partnerPort = await freePort();
+      const sandbox = await startSandbox(options.limits ? { limits: options.limits } : {});
+      await sandbox.admin.addPartner({
+        id: PARTNER_ID,
+        authUrl: `http://127.0.0.1:${partnerPort}${AUTH_PATH}`,
+        secret: PARTNER_SECRET,
+      });
+      return new BridgeWorld(dir, target, sandbox, registration, listen, partnerPort);
+    } catch (err) {
+      await target.close();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The in-process homeserver, or undefined against a real one. */
+  get homeserver() {
+    return this.target.homeserver;
+  }
+
+  /** config.yaml as the admin writes it. */
+  rawConfig(s: BridgeSettings = {}): Record<string, unknown> {
+    const db = s.database ?? { type: "sqlite" };
+    return {
+      homeserver: { url: this.target.url, domain: this.target.serverName },
+      appservice: {
+        port: this.listen.port,
+        bind_address: this.listen.host,
+        id: this.registration.id,
+        bot: { localpart: BOT_LOCALPART },
+      },
+      gatekeeper: {
+        url: this.sandbox.url,
+        static_key: this.sandbox.publicKeyBase64,
+        partner_id: PARTNER_ID,
+        partner_secret: PARTNER_SECRET,
+        public_base_url: `http://127.0.0.1:${this.partnerPort}`,
+        listen: { port: this.partnerPort, bind_address: "127.0.0.1" },
+      },
+      database:
+        db.type === "sqlite"
+          ? { type: "sqlite", filename: join(this.dir, "bridge.sqlite") }
+          : { type: "postgres", url: db.url },
+      bridge: {
+        permissions: s.permissions ?? { [this.target.serverName]: "user" },
+        command_prefix: COMMAND_PREFIX,
+        message_requests: s.messageRequests ?? true,
+        max_send_attempts: s.maxSendAttempts ?? 10,
+        ...(s.editWindowSeconds === undefined ? {} : { edit_window_seconds: s.editWindowSeconds }),
+      },
+      logging: { level: "info", format: "json" },
+    };
+  }
+
+  /** Starts the bridge in this process. */
+  async startBridge(s: BridgeSettings = {}): Promise<RunningBridge> {
+    if (this.inProcess || this.process?.running) throw new Error("the bridge is running already");
+    const config = parseConfig(this.rawConfig(s), "e2e config", {});
+    this.inProcess = await startBridge(
+      config,
+      AppServiceRegistration.fromObject(this.registration as never),
+      this.listen,
+    );
+    return this.inProcess;
+  }
+
+  /** Graceful stop of the in-process bridge. */
+  async stopBridge(): Promise<void> {
+    const bridge = this.inProcess;
+    this.inProcess = undefined;
+    await bridge?.stop();
+  }
+
+  /** Starts the bridge with the CLI in a child process (same config and database each time). */
+  async startBridgeProcess(s: BridgeSettings = {}): Promise<BridgeProcess> {
+    if (this.inProcess || this.process?.running) throw new Error("the bridge is running already");
+    const configFile = join(this.dir, "config.yaml");
+    const registrationFile = join(this.dir, "registration.yaml");
+    writeFileSync(configFile, yaml.dump(this.rawConfig(s)));
+    writeFileSync(registrationFile, yaml.dump(this.registration), { mode: 0o600 });
+    this.process = await BridgeProcess.start({
+      configFile,
+      registrationFile,
+      port: this.listen.port,
+    });
+    return this.process;
+  }
+
+  /** A registered Matrix user with a running client. */
+  async matrixUser(localpart: string): Promise<MatrixActor> {
+    const user = await this.target.registerUser(localpart);
+    const actor = await MatrixActor.start(this.target.url, user, this.identity);
+    this.matrixUsers.push(actor);
+    return actor;
+  }
+
+  /** A connected native user, opted in to this bridge's partner unless `optIn` is false. */
+  async nativeUser(
+    name: string,
+    options: { phone?: string; optIn?: boolean } = {},
+  ): Promise<NativeActor> {
+    const actor = await NativeActor.create(this.sandbox, {
+      phone: options.phone ?? this.newPhone(),
+      name,
+      optIn: options.optIn === false ? false : [PARTNER_ID],
+      dir: this.dir,
+    });
+    this.natives.push(actor);
+    return actor;
+  }
+
+  /** A fresh valid German mobile number (EEA). */
+  newPhone(): string {
+    this.phones += 1;
+    return `+49151${20_000_000 + this.phones}`;
+  }
+
+  /** The one-time code the gatekeeper "texted" to `phone`. */
+  readonly codeFor = async (phone: string): Promise<string> =>
+    (await this.sandbox.admin.latestCode(phone)).code;
+
+  async close(): Promise<void> {
+    for (const u of this.matrixUsers) u.stop();
+    for (const n of this.natives) await n.close().catch(() => undefined);
+    await this.process?.kill();
+    await this.stopBridge().catch(() => undefined);
+    await this.sandbox.close();
+    await this.target.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
