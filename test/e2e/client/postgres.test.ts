@@ -10,19 +10,9 @@ import { Recorder, eventually, nativeClient, newPhone } from "./helpers.js";
 
 const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
-async function postgresAvailable(): Promise<boolean> {
-  try {
-    const db = await openDatabase({ type: "postgres", url: PG_URL, poolMax: 1 });
-    await db.destroy();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = await postgresAvailable();
-
-describe.skipIf(!available)("GatekeeperClient on PostgreSQL", () => {
+// Like every PostgreSQL test here: an unreachable server fails the run unless SKIP_POSTGRES=1
+// says this machine has none, so CI can never skip these silently.
+describe.skipIf(process.env.SKIP_POSTGRES === "1")("GatekeeperClient on PostgreSQL", () => {
   const schemas: string[] = [];
   const dbs: Knex[] = [];
   let sandbox: Sandbox;
