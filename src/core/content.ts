@@ -24,6 +24,8 @@ export interface RemoteMessage {
   timestamp: number;
   /** Delivered from the offline backlog. */
   offline: boolean;
+  /** The contact's display name as the network sent it with the message. */
+  senderName?: string;
   content: BridgeContent;
 }
 

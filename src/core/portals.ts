@@ -81,14 +81,21 @@ export class Portals {
    * For a message from `contactId`: its portal with a room, created as a message request
    * when the contact is new. Undefined when the contact is blocked (the message is dropped).
    */
-  forIncoming(login: Login, contactId: string): Promise<OpenPortal | undefined> {
+  forIncoming(
+    login: Login,
+    contactId: string,
+    contactName?: string,
+  ): Promise<OpenPortal | undefined> {
     return this.lock.run(key(login.id, contactId), async () => {
       const initial: PortalState = this.o.messageRequests ? "request" : "active";
       const { portal } = await this.o.repos.portals.ensure(login.id, contactId, initial);
       if (portal.state === "blocked") return undefined;
-      const puppetMxid = await this.o.puppets.ensure({ id: contactId });
+      const puppetMxid = await this.o.puppets.ensure({
+        id: contactId,
+        ...(contactName === undefined ? {} : { name: contactName }),
+      });
       if (portal.roomId === null) {
-        const roomId = await this.createRoom(login, portal, puppetMxid, undefined);
+        const roomId = await this.createRoom(login, portal, puppetMxid, contactName);
         if (portal.state === "request") {
           await portalNotice(this.o.matrix, roomId, this.requestNotice(), puppetMxid);
         }

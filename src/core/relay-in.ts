@@ -87,11 +87,12 @@ export class RelayIn {
     }
     if (isRelationContent(message.content)) {
       // About an earlier message: without a chat there is nothing it could be about.
-      const open = known && (await this.o.portals.forIncoming(login, message.sender));
+      const open =
+        known && (await this.o.portals.forIncoming(login, message.sender, message.senderName));
       if (open) await this.relations.deliver(open, login, message, message.content);
       return;
     }
-    const target = await this.o.portals.forIncoming(login, message.sender);
+    const target = await this.o.portals.forIncoming(login, message.sender, message.senderName);
     if (!target) {
       this.o.logger.debug("message from a blocked contact dropped", { login: loginId });
       return;

@@ -78,6 +78,8 @@ export async function routeMessage(
     t,
     type: m.type,
     ...(m.retry === undefined ? {} : { retry: m.retry }),
+    // The sender's push name travels with each message, so a first message shows a name.
+    ...(sender.name ? { notify: sender.name } : {}),
     enc: m.enc,
   };
   await enqueue(ctx, {

@@ -125,7 +125,15 @@ export class Inbound {
     }
 
     try {
-      await this.core.events.emit("message", { id: m.id, from, t, offline, content });
+      const pushName = m.notify?.trim() || undefined;
+      await this.core.events.emit("message", {
+        id: m.id,
+        from,
+        t,
+        offline,
+        ...(pushName === undefined ? {} : { pushName }),
+        content,
+      });
     } catch (err) {
       this.reportError(err); // not acked; the pending inbox row serves the redelivery
       return;

@@ -106,6 +106,8 @@ export interface MessageEvent {
   t: number;
   /** Delivered from the offline queue. */
   offline: boolean;
+  /** The sender's push name, as the gatekeeper delivered it. */
+  pushName?: string;
   content: Message;
 }
 

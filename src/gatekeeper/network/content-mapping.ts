@@ -51,6 +51,7 @@ export function toRemoteMessage(
     sender: event.from,
     timestamp: event.t * 1000,
     offline: event.offline,
+    ...(event.pushName === undefined ? {} : { senderName: event.pushName }),
     content: toBridgeContent(describeContent(event.content), media, { from: event.from, ownJid }),
   };
 }

@@ -61,6 +61,7 @@ function readMessage(node: XmlNode, ctx: FieldContext): MessageStanza {
     type: reqEnum(node, "type", MESSAGE_TYPES, ctx),
     offline: optFlag(node, "offline", ctx),
     retry: optNum(node, "retry", ctx),
+    notify: optAttr(node, "notify"),
   };
   const enc = reqChild(node, "enc", ctx);
   if (reqAttr(enc, "v", ctx) !== "2") throw invalid(ctx, "unsupported enc v");

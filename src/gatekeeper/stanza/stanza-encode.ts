@@ -46,6 +46,7 @@ function writeMessage(s: MessageStanza, ctx: FieldContext): XmlNode {
       t: optNumText(s.t, "t", ctx),
       offline: s.offline ? "1" : undefined,
       retry: optNumText(s.retry, "retry", ctx),
+      notify: s.notify,
     },
     [enc],
   );

@@ -21,6 +21,8 @@ export interface MessageStanza {
   /** Wire `offline="1"`: delivered from the offline queue. */
   offline?: boolean;
   retry?: number;
+  /** The sender's push name, added by the gatekeeper on delivery (wire `notify`). */
+  notify?: string;
   enc: { v: 2; type: EncType; mediatype?: string; ciphertext: Uint8Array };
 }
 

@@ -114,8 +114,11 @@ describe("message requests and blocking (sandbox, real clients, SQLite)", () => 
 
   it("lists the chats with their state", async () => {
     const [list] = await f.command(ALICE, mgmt, "contacts");
-    // Names come from directory lookups; GKI/1 messages carry none.
-    expect(list).toContain("(name unknown) (message request)");
+    // Names come from directory lookups and from the push name the gatekeeper sends with
+    // each message, so a contact who wrote first is named too.
+    expect(list).toContain("Frank (message request)");
+    expect(list).toContain("Carol:");
+    expect(list).not.toContain("(name unknown)");
     expect(list).toContain("Gina (blocked)");
     expect(list).not.toMatch(/\+49/);
   });

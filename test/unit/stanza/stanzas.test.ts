@@ -521,3 +521,14 @@ describe("encodeStanza refuses what a peer would reject", () => {
     expect(caught(() => encodeStanza(s)).code).toBe(400);
   });
 });
+
+describe("push name on delivered messages (§8.1 notify)", () => {
+  it("carries the sender's push name, escaped, as a string", () => {
+    const wire =
+      '<message id="3EB0AA" from="482910375561204@lid.gk" t="1" type="text" notify="Ana &amp; &lt;Bo&gt; 🌻">' +
+      '<enc v="2" type="msg">AQID</enc></message>';
+    const parsed = parseStanza(wire);
+    expect(parsed).toMatchObject({ kind: "message", notify: "Ana & <Bo> 🌻" });
+    expect(parseStanza(encodeStanza(parsed))).toEqual(parsed);
+  });
+});
