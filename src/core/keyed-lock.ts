@@ -1,22 +1,2 @@
-/**
- * Runs tasks one at a time per key: two paths that could create the same portal (an
- * incoming message and a `start` command) or change the same login must not interleave.
- */
-export class KeyedLock {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => mine);
-    this.tails.set(key, tail);
-    await previous;
-    try {
-      return await task();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
+/** One task at a time per key (a portal, a login): see src/util/keyed-lock.ts. */
+export { KeyedLock } from "../util/keyed-lock.js";

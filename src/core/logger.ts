@@ -1,28 +1,3 @@
-/**
- * The core logs through an injected logger (src/bridge.ts hands in matrix-appservice-bridge's
- * Logger); without one it is silent, so tests stay quiet. Fields never carry message
- * content or tokens; phone numbers only at debug level.
- */
-export type LogFields = Record<string, string | number | boolean | undefined>;
-
-export interface CoreLogger {
-  debug(message: string, fields?: LogFields): void;
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
-}
-
-const noop = (): void => undefined;
-
-export const silentLogger: CoreLogger = { debug: noop, info: noop, warn: noop, error: noop };
-
-/** One line about an error for a log: name, code and message, never the cause chain. */
-export function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return code === undefined
-      ? `${err.name}: ${err.message}`
-      : `${err.name}(${String(code)}): ${err.message}`;
-  }
-  return String(err);
-}
+/** The core logs through the shared logger interface (src/util/logger.ts). */
+export { errorText, silentLogger } from "../util/logger.js";
+export type { LogFields, Logger as CoreLogger } from "../util/logger.js";

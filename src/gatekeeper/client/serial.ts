@@ -3,24 +3,7 @@
  * fetch bundle → encrypt → put on the wire must not interleave with another send to the
  * same peer). SerialQueue runs tasks one at a time, in order (inbound stanzas).
  */
-export class KeyedLock {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => mine);
-    this.tails.set(key, tail);
-    await previous;
-    try {
-      return await task();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
+export { KeyedLock } from "../../util/keyed-lock.js";
 
 export class SerialQueue {
   private tail: Promise<void> = Promise.resolve();
