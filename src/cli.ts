@@ -24,6 +24,7 @@ import {
 import type { Config, Env, RegistrationDocument } from "./config/index.js";
 import { AppServiceRegistration, Cli, Logger } from "./matrix/appservice-bridge.js";
 import type { AppServiceOutput, CliOpts } from "./matrix/appservice-bridge.js";
+import { errorText } from "./util/logger.js";
 
 type RawConfigObject = Record<string, unknown>;
 
@@ -106,6 +107,13 @@ async function run(
   const { startBridge } = await import("./bridge.js");
   const bridge = await startBridge(config, registration, {
     port: port ?? config.appservice.port,
+  });
+  // A stray rejection from some library callback must not take every user's chats down with
+  // the process: all state that matters is in the database, so it is logged and the bridge
+  // goes on. (Node's default would exit.)
+  const processLog = new Logger("Process");
+  process.on("unhandledRejection", (reason) => {
+    processLog.error(`unhandled promise rejection: ${errorText(reason)}`);
   });
   const stop = (): void => {
     process.off("SIGTERM", stop);

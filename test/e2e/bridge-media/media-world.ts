@@ -115,6 +115,26 @@ export class MediaWorld {
     return this.process;
   }
 
+  /**
+   * Alice (Matrix) logged in and in a started chat with Bob (a native user): the starting
+   * point of every media scenario.
+   */
+  async aliceChattingWithBob(): Promise<{
+    alice: MatrixActor;
+    bob: NativeActor;
+    portal: string;
+    aliceJid: string;
+  }> {
+    const alice = await this.world.matrixUser("alice");
+    const bob = await this.world.nativeUser("Bob");
+    const alicePhone = this.world.newPhone();
+    const mgmt = await alice.openManagementRoom();
+    await alice.login(mgmt, alicePhone, this.world.codeFor);
+    const portal = await alice.startChat(mgmt, bob.phone);
+    const aliceJid = (await bob.lookup(alicePhone))!;
+    return { alice, bob, portal, aliceJid };
+  }
+
   /** SIGKILL: the bridge dies wherever it is. */
   async killBridgeProcess(): Promise<void> {
     await this.process?.kill();

@@ -37,13 +37,7 @@ describe("media both ways", () => {
   beforeAll(async () => {
     w = await MediaWorld.create("media");
     await w.startBridge();
-    alice = await w.world.matrixUser("alice");
-    bob = await w.world.nativeUser("Bob");
-    const alicePhone = w.world.newPhone();
-    const mgmt = await alice.openManagementRoom();
-    await alice.login(mgmt, alicePhone, w.world.codeFor);
-    portal = await alice.startChat(mgmt, bob.phone);
-    aliceJid = (await bob.lookup(alicePhone))!;
+    ({ alice, bob, portal, aliceJid } = await w.aliceChattingWithBob());
   }, 60_000);
 
   afterAll(async () => {

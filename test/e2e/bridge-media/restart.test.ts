@@ -37,13 +37,7 @@ describe.runIf(inProcessHomeserver)("restart in the middle of a media transfer",
       limits: { messagesPerWindow: 2, messageWindowMs: WINDOW_MS },
     });
     await w.startBridgeProcess();
-    alice = await w.world.matrixUser("alice");
-    bob = await w.world.nativeUser("Bob");
-    const alicePhone = w.world.newPhone();
-    const mgmt = await alice.openManagementRoom();
-    await alice.login(mgmt, alicePhone, w.world.codeFor);
-    portal = await alice.startChat(mgmt, bob.phone);
-    aliceJid = (await bob.lookup(alicePhone))!;
+    ({ alice, bob, portal, aliceJid } = await w.aliceChattingWithBob());
   }, 90_000);
 
   afterAll(async () => {
