@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "src/gen/", "coverage/"] },
+  { ignores: ["dist/", "node_modules/", "src/gen/", "coverage/", ".synapse/", ".e2e/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,16 +1,29 @@
 /**
  * matrix-appservice's AppService with a durable transaction endpoint. The parent answers
  * 200 before its handlers run and remembers only the last txn id, in memory: a crash loses
- * the events. Here every event of a transaction and its txn id are written in one database
- * transaction first, and only then is the homeserver told 200; a failure answers 500 so the
- * homeserver retries the same txn id, and a txn id seen before is answered 200 unchanged.
- * Events are then taken from the queue by the IntakeWorker, not emitted.
+ * the events. Here every event of a transaction is written in one database transaction
+ * first, and only then is the homeserver told 200; a failure answers 500 so the homeserver
+ * retries. Events are deduplicated by event id, never by txn id alone: homeservers reuse
+ * txn ids (Synapse starts again at 1 after a restart). Events are then taken from the queue
+ * by the IntakeWorker, not emitted.
+ *
+ * The HTTP surface is the whole application-service API as homeservers really call it: the
+ * spec's `/_matrix/app/v1/...` paths and the legacy unprefixed ones (`/transactions/{txnId}`,
+ * `/users/{userId}`, `/rooms/{alias}`) that Synapse uses unless the registration's url ends
+ * in `/_matrix/app/v1`, served directly (the parent answers those with a 308 that homeservers
+ * do not follow, and whose Location copied the hs_token); `POST /_matrix/app/v1/ping`; and
+ * JSON errors (a body that is not JSON gets 400 M_NOT_JSON, never a stack trace).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Request, Response } from "express";
-import type { IntakeEvent, MatrixIntakeRepository } from "../db/repositories/matrix-intake.js";
+import express from "express";
+import type { Application, NextFunction, Request, Response } from "express";
+import type {
+  IntakeEvent,
+  MatrixIntakeRepository,
+  StoredTransaction,
+} from "../db/repositories/matrix-intake.js";
 import { AppService, Logger } from "./appservice-bridge.js";
 import { errorMessage } from "./intake-worker.js";
 import type { IntakeLog } from "./intake-worker.js";
@@ -39,9 +52,15 @@ function isIntakeEvent(v: unknown): v is IntakeEvent {
   return isObject(v) && typeof v.event_id === "string" && typeof v.room_id === "string";
 }
 
+/** Unprefixed paths older homeservers push to; served as their `/_matrix/app/v1` twins. */
+const LEGACY_PATH = /^\/(?:transactions|users|rooms)\//;
+const V1 = "/_matrix/app/v1";
+
 export class DurableAppService extends AppService {
   private readonly durable: DurableAppServiceOptions;
   private readonly durableLog: IntakeLog;
+  /** The parent's app, where its routes and those added through expressApp live. */
+  private readonly routes: Application;
   private accepting = true;
   private inFlight = 0;
   private drained: (() => void)[] = [];
@@ -53,6 +72,26 @@ export class DurableAppService extends AppService {
     });
     this.durable = opts;
     this.durableLog = opts.log ?? new Logger("DurableAppService");
+    this.routes = this.app;
+    this.routes.post(`${V1}/ping`, (req, res) => this.handlePing(req, res));
+    // The listener serves `front`: legacy paths rewritten, then the routes, then JSON errors.
+    const front = express();
+    front.disable("x-powered-by");
+    front.use((req, _res, next) => {
+      if (LEGACY_PATH.test(req.path)) req.url = V1 + req.url;
+      next();
+    });
+    front.use(this.routes);
+    front.use((_req, res) => {
+      res.status(404).json({ errcode: "M_UNRECOGNIZED", error: "Unrecognized request" });
+    });
+    front.use(this.onHttpError.bind(this));
+    (this as unknown as { app: Application }).app = front;
+  }
+
+  /** Where matrix-appservice-bridge adds its routes (in front of the 404 answer). */
+  override get expressApp(): Application {
+    return this.routes;
   }
 
   /** The port the listener is bound to (after listen; useful with port 0). */
@@ -103,7 +142,7 @@ export class DurableAppService extends AppService {
       );
     }
     this.inFlight += 1;
-    let result: "stored" | "duplicate";
+    let result: StoredTransaction;
     try {
       result = await this.durable.intake.storeTransaction(txnId, valid);
     } catch (err) {
@@ -117,11 +156,64 @@ export class DurableAppService extends AppService {
       if (this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
     }
     res.status(200).json({});
-    if (result === "duplicate") {
-      this.durableLog.debug(`Transaction ${txnId} seen before; not stored again`);
+    this.logStored(txnId, result);
+    // Ephemeral events are states (typing, read up to, presence): handing a retried one
+    // over again is harmless, dropping one after a reused txn id would not be.
+    this.afterStored(
+      valid.filter((e) => result.stored.includes(e.event_id)),
+      body,
+    );
+  }
+
+  private logStored(txnId: string, r: StoredTransaction): void {
+    if (r.alreadyStored.length === 0) {
+      if (r.txnSeen && r.stored.length > 0) {
+        this.durableLog.info(
+          `Transaction id ${txnId} reused with new events (the homeserver restarted?); stored as new`,
+        );
+      }
       return;
     }
-    this.afterStored(valid, body);
+    if (r.txnSeen && r.stored.length === 0) {
+      this.durableLog.debug(`Transaction ${txnId} is a retry; its events are stored already`);
+      return;
+    }
+    this.durableLog.warn(
+      `Transaction ${txnId}: ${r.alreadyStored.length} events were stored before and are ` +
+        `skipped: ${r.alreadyStored.join(", ")}`,
+    );
+  }
+
+  /** POST /_matrix/app/v1/ping: the homeserver checks that it reaches us with the right token. */
+  private handlePing(req: Request, res: Response): void {
+    if (!this.hasValidToken(req)) {
+      res.status(403).json({ errcode: "M_FORBIDDEN", error: "Bad token supplied" });
+      return;
+    }
+    res.status(200).json({});
+  }
+
+  /** Errors from the routes and the body parser, as Matrix errors; never a stack trace. */
+  private onHttpError(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const e = isObject(err) ? err : {};
+    if (e.type === "entity.parse.failed") {
+      res.status(400).json({ errcode: "M_NOT_JSON", error: "Content not JSON." });
+      return;
+    }
+    if (e.type === "entity.too.large") {
+      res.status(413).json({ errcode: "M_TOO_LARGE", error: "Request body too large" });
+      return;
+    }
+    const status =
+      typeof e.status === "number" && e.status >= 400 && e.status < 600 ? e.status : 500;
+    if (status >= 500) this.durableLog.error(`Request failed: ${errorMessage(err)}`);
+    res
+      .status(status)
+      .json({ errcode: status >= 500 ? "M_UNKNOWN" : "M_BAD_JSON", error: "Bad request" });
   }
 
   private afterStored(events: IntakeEvent[], body: Json): void {

@@ -46,6 +46,12 @@ export function parseMxc(uri: string): { serverName: string; mediaId: string } |
 
 export class MatrixMediaHttp {
   private readonly base: string;
+  /**
+   * Whether the homeserver has authenticated media: unknown until its first answer, then
+   * remembered (servers before spec v1.11, e.g. Synapse 1.67, answer the v1 path with
+   * `400 M_UNRECOGNIZED`; others with 404).
+   */
+  private authenticatedMedia: boolean | undefined;
 
   constructor(private readonly o: MatrixMediaHttpOptions) {
     this.base = o.homeserverUrl.replace(/\/+$/, "");
@@ -67,13 +73,14 @@ export class MatrixMediaHttp {
     const get = (prefix: string): Promise<Response> =>
       this.request(`${prefix}/download/${path}`, { method: "GET" });
     const response = await this.limited(async () => {
-      let res = await get("/_matrix/client/v1/media");
-      if (res.status === 404 && (await errcodeOf(res.clone())) === "M_UNRECOGNIZED") {
-        // A homeserver from before authenticated media (spec v1.11).
-        await res.body?.cancel();
-        res = await get("/_matrix/media/v3");
+      if (this.authenticatedMedia === false) return this.checked(await get("/_matrix/media/v3"));
+      const res = await get("/_matrix/client/v1/media");
+      if (this.authenticatedMedia === undefined) {
+        this.authenticatedMedia = !(await isUnrecognizedEndpoint(res));
       }
-      return this.checked(res);
+      if (this.authenticatedMedia) return this.checked(res);
+      await res.body?.cancel();
+      return this.checked(await get("/_matrix/media/v3"));
     }).catch((err: unknown) => {
       throw mediaError(err, "download");
     });
@@ -194,6 +201,16 @@ async function postStream(
     parsed = null;
   }
   return { status: res.statusCode ?? 0, body: parsed };
+}
+
+/**
+ * The server does not know the endpoint at all (as opposed to "no such file"): `M_UNRECOGNIZED`
+ * with 400 or 404 (both occur), or a 404/405 without a Matrix error (a proxy in front).
+ */
+async function isUnrecognizedEndpoint(res: Response): Promise<boolean> {
+  if (![400, 404, 405].includes(res.status)) return false;
+  const errcode = await errcodeOf(res.clone());
+  return errcode === "M_UNRECOGNIZED" || (errcode === undefined && res.status !== 400);
 }
 
 async function errcodeOf(res: Response): Promise<string | undefined> {

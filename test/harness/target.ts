@@ -3,6 +3,7 @@
  * E2E_HOMESERVER_URL is set. Tests written against `E2eTarget` use only spec endpoints (through
  * matrix-js-sdk and the bridge), so the same scenarios run against both. See ./README.md.
  */
+import { spawn } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -48,6 +49,11 @@ export interface E2eTarget {
   appService(spec: AppServiceSpec): Promise<E2eAppService>;
   /** The in-process homeserver, for harness-only checks; undefined against a real one. */
   readonly homeserver: TestHomeserver | undefined;
+  /**
+   * Stops and starts the real homeserver (its state kept), when the environment says how
+   * (E2E_HOMESERVER_RESTART, set by `npm run test:synapse`); undefined otherwise.
+   */
+  readonly restartHomeserver: (() => Promise<void>) | undefined;
   close(): Promise<void>;
 }
 
@@ -66,18 +72,42 @@ export interface ExternalTargetConfig {
   serverName: string;
   /** Synapse's registration_shared_secret; without it, /register with m.login.dummy is used. */
   registrationSecret?: string;
-  /** The registration file the tests write and the operator installs. */
+  /**
+   * The registration file the tests write and the operator installs. `{worker}` in it is
+   * replaced by the test worker's number (VITEST_POOL_ID), so that parallel test files use
+   * registrations of their own (`npm run test:synapse` installs one per worker).
+   */
   registrationFile: string;
   /** URL the homeserver uses to reach the application service. */
   appServiceUrl: string;
-  /** host:port the application service binds (default: the URL's host and port). */
+  /** host:port the application service binds (default: the registration URL's host and port). */
   appServiceListen?: string;
+  /** A shell command that restarts the homeserver, keeping its state. */
+  restartCommand?: string;
 }
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const newToken = (): string => randomBytes(32).toString("hex");
 
-function registrationFor(
+/**
+ * The puppet prefix of a registration made by registrationFor: its exclusive user namespace
+ * is `@<prefix>.*:<server>`. Undefined for any other shape.
+ */
+export function puppetPrefixOf(
+  registration: AppServiceRegistrationLike,
+  serverName: string,
+): string | undefined {
+  const suffix = `.*:${escapeRegex(serverName)}`;
+  for (const ns of registration.namespaces?.users ?? []) {
+    if (!ns.exclusive || !ns.regex.startsWith("@") || !ns.regex.endsWith(suffix)) continue;
+    const escaped = ns.regex.slice(1, -suffix.length);
+    const prefix = escaped.replace(/\\(.)/g, "$1");
+    if (escapeRegex(prefix) === escaped && prefix !== "") return prefix;
+  }
+  return undefined;
+}
+
+export function registrationFor(
   spec: AppServiceSpec,
   serverName: string,
   url: string,
@@ -117,11 +147,17 @@ export async function startE2eTarget(env: NodeJS.ProcessEnv = process.env): Prom
   const cfg: ExternalTargetConfig = {
     url: url.replace(/\/+$/, ""),
     serverName: env.E2E_SERVER_NAME ?? new URL(url).hostname,
-    registrationFile: resolve(env.E2E_REGISTRATION_FILE ?? ".e2e/e2e-registration.yaml"),
+    registrationFile: resolve(
+      (env.E2E_REGISTRATION_FILE ?? ".e2e/e2e-registration.yaml").replaceAll(
+        "{worker}",
+        env.VITEST_POOL_ID ?? "1",
+      ),
+    ),
     appServiceUrl: env.E2E_APPSERVICE_URL ?? "http://127.0.0.1:29444",
   };
   if (env.E2E_REGISTRATION_SECRET) cfg.registrationSecret = env.E2E_REGISTRATION_SECRET;
   if (env.E2E_APPSERVICE_LISTEN) cfg.appServiceListen = env.E2E_APPSERVICE_LISTEN;
+  if (env.E2E_HOMESERVER_RESTART) cfg.restartCommand = env.E2E_HOMESERVER_RESTART;
   return externalTarget(cfg);
 }
 
@@ -131,6 +167,7 @@ export function inProcessTarget(hs: TestHomeserver): E2eTarget {
     url: hs.url,
     serverName: hs.serverName,
     homeserver: hs,
+    restartHomeserver: undefined,
     registerUser: (localpart, password) => hs.registerUser(localpart, password),
     async appService(spec) {
       const port = await freePort();
@@ -149,6 +186,7 @@ export function externalTarget(cfg: ExternalTargetConfig): E2eTarget {
     url: cfg.url,
     serverName: cfg.serverName,
     homeserver: undefined,
+    restartHomeserver: cfg.restartCommand ? () => runRestart(cfg.restartCommand!) : undefined,
     async registerUser(localpart, password = randomBytes(12).toString("base64url")) {
       const username = `${localpart}.${runId}`;
       return cfg.registrationSecret
@@ -157,7 +195,7 @@ export function externalTarget(cfg: ExternalTargetConfig): E2eTarget {
     },
     async appService(spec) {
       const registration = loadOrWriteRegistration(cfg, spec);
-      const listen = cfg.appServiceListen ?? new URL(cfg.appServiceUrl).host;
+      const listen = cfg.appServiceListen ?? new URL(String(registration.url)).host;
       const m = /^(.*):(\d+)$/.exec(listen);
       if (!m)
         throw new E2eSetupError(
@@ -172,14 +210,15 @@ export function externalTarget(cfg: ExternalTargetConfig): E2eTarget {
 
 /**
  * A real homeserver reads its AS registrations at start-up, so the tests cannot install one:
- * they write it once and the operator adds it to homeserver.yaml (README.md explains).
+ * they write it once and the operator adds it to homeserver.yaml (README.md explains). An
+ * installed file is used as it is (its id, bot and namespace are what the tests use).
  */
 function loadOrWriteRegistration(
   cfg: ExternalTargetConfig,
   spec: AppServiceSpec,
 ): AppServiceRegistrationLike {
-  const wanted = registrationFor(spec, cfg.serverName, cfg.appServiceUrl);
   if (!existsSync(cfg.registrationFile)) {
+    const wanted = registrationFor(spec, cfg.serverName, cfg.appServiceUrl);
     mkdirSync(dirname(cfg.registrationFile), { recursive: true });
     writeFileSync(cfg.registrationFile, yaml.dump(wanted), { mode: 0o600 });
     throw new E2eSetupError(
@@ -191,19 +230,28 @@ function loadOrWriteRegistration(
   const loaded = yaml.load(
     readFileSync(cfg.registrationFile, "utf8"),
   ) as AppServiceRegistrationLike;
-  const same =
-    loaded.id === wanted.id &&
-    loaded.url === wanted.url &&
-    loaded.sender_localpart === wanted.sender_localpart &&
-    JSON.stringify(loaded.namespaces?.users) === JSON.stringify(wanted.namespaces?.users);
-  if (!same) {
+  if (
+    typeof loaded?.url !== "string" ||
+    typeof loaded.sender_localpart !== "string" ||
+    puppetPrefixOf(loaded, cfg.serverName) === undefined
+  ) {
     throw new E2eSetupError(
       "registration-mismatch",
-      `${cfg.registrationFile} does not match what the tests need (id, url, sender or user namespace ` +
-        `changed). Delete it, run the tests once to write a new one, install it and restart the homeserver.`,
+      `${cfg.registrationFile} is not a registration the tests can use (url, sender_localpart ` +
+        `and an exclusive user namespace "@<prefix>.*:${cfg.serverName}" are needed). Delete ` +
+        `it, run the tests once to write a new one, install it and restart the homeserver.`,
     );
   }
   return loaded;
+}
+
+async function runRestart(command: string): Promise<void> {
+  const child = spawn(command, { shell: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`homeserver restart failed (exit ${code}):\n${output}`);
 }
 
 interface RegisterResponse {

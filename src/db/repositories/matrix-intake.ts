@@ -5,8 +5,9 @@ import { RepositoryError } from "./errors.js";
 /**
  * Durable intake of appservice transactions (tables as_transactions, matrix_event_queue).
  * The appservice answers a transaction only after storeTransaction committed, so an event
- * the homeserver delivered is never lost; txn ids and event ids make a retried transaction
- * harmless. Workers then take events per room, in arrival order.
+ * the homeserver delivered is never lost; event ids make a retried transaction harmless
+ * (txn ids are kept only to tell a retry from a reused id in the logs). Workers then take
+ * events per room, in arrival order.
  */
 export type QueuedEventState = "queued" | "done" | "failed";
 
@@ -29,6 +30,16 @@ export interface QueuedEvent {
   nextAttemptAt: number;
   lastError: string | null;
   receivedAt: number;
+}
+
+/** What storeTransaction did with a transaction's events. */
+export interface StoredTransaction {
+  /** The txn id was stored before: a retry, or an id the homeserver reused. */
+  txnSeen: boolean;
+  /** Event ids stored now (in the transaction's order). */
+  stored: string[];
+  /** Event ids that were stored before (by an earlier delivery) and so skipped. */
+  alreadyStored: string[];
 }
 
 interface QueueRow {
@@ -58,30 +69,37 @@ export class MatrixIntakeRepository {
   constructor(private readonly db: Knex) {}
 
   /**
-   * Stores a transaction's txn id and its events in one database transaction: either all
-   * of it is stored or (on any error) none. A txn id seen before changes nothing and
-   * returns "duplicate"; an event id seen before (in any transaction) is skipped.
+   * Stores a transaction's events and its txn id in one database transaction: either all of
+   * it is stored or (on any error) none. Events are deduplicated by event id only: a txn id
+   * is the homeserver's retry marker, not an identity (Synapse starts its ids at 1 again
+   * after a restart), so a repeated txn id with new events is new work.
    */
   async storeTransaction(
     txnId: string,
     events: readonly IntakeEvent[],
     now = Date.now(),
-  ): Promise<"stored" | "duplicate"> {
+  ): Promise<StoredTransaction> {
     const rows = uniqueRows(events, now);
     return this.db.transaction(async (trx) => {
-      const fresh = await trx<TxnRow>(TXNS)
+      const seen = (await trx<TxnRow>(TXNS).where({ txn_id: txnId }).first()) !== undefined;
+      await trx<TxnRow>(TXNS)
         .insert({ txn_id: txnId, received_at: now })
         .onConflict("txn_id")
-        .ignore()
-        .returning("txn_id");
-      if (fresh.length === 0) return "duplicate";
+        .merge(["received_at"]);
+      const stored = new Set<string>();
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await trx<QueueRow>(QUEUE)
+        const inserted = await trx<QueueRow>(QUEUE)
           .insert(rows.slice(i, i + INSERT_CHUNK))
           .onConflict("event_id")
-          .ignore();
+          .ignore()
+          .returning("event_id");
+        for (const r of inserted) stored.add(typeof r === "string" ? r : r.event_id);
       }
-      return "stored";
+      return {
+        txnSeen: seen,
+        stored: rows.filter((r) => stored.has(r.event_id)).map((r) => r.event_id),
+        alreadyStored: rows.filter((r) => !stored.has(r.event_id)).map((r) => r.event_id),
+      };
     });
   }
 
@@ -100,6 +118,19 @@ export class MatrixIntakeRepository {
       .orderBy("seq")
       .first();
     return row ? toQueued(row) : undefined;
+  }
+
+  /**
+   * What a room's worker takes next: the room's oldest queued event that is due at `now`
+   * (ms), or, when none is, the queued one due soonest (check nextAttemptAt). Unlike
+   * nextQueued, an event rescheduled into the future lets the room's later events pass.
+   */
+  async nextDue(roomId: string, now: number): Promise<QueuedEvent | undefined> {
+    const queued = () => this.db<QueueRow>(QUEUE).where({ state: "queued", room_id: roomId });
+    const due = await queued().andWhere("next_attempt_at", "<=", now).orderBy("seq").first();
+    if (due) return toQueued(due);
+    const later = await queued().orderBy("next_attempt_at").orderBy("seq").first();
+    return later ? toQueued(later) : undefined;
   }
 
   /** Rooms with queued events, in the order of their oldest one (where workers start). */

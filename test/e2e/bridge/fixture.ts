@@ -13,9 +13,10 @@
  *   ...
  *   await w.close();
  *
- * Against a real homeserver every file uses the same registration and appservice port, so
- * run the files one at a time: `vitest run --no-file-parallelism test/e2e/bridge`. Tests
- * that need the in-process homeserver's controls (outages, rate limits) skip there.
+ * Against a real homeserver the registration is the one installed there (one per test worker
+ * with `npm run test:synapse`); its id, bot and puppet namespace are the e2e suite's own, so
+ * they never collide with a real bridge on the same homeserver. Tests that need the
+ * in-process homeserver's controls (outages, rate limits) skip there.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
@@ -32,7 +33,7 @@ import { AppServiceRegistration, Logger } from "../../../src/matrix/appservice-b
 import { startSandbox } from "../../../src/sandbox/index.js";
 import type { Sandbox, SandboxLimits } from "../../../src/sandbox/index.js";
 import type { AppServiceRegistrationLike } from "../../harness/homeserver/index.js";
-import { startE2eTarget } from "../../harness/target.js";
+import { puppetPrefixOf, startE2eTarget } from "../../harness/target.js";
 import type { E2eTarget } from "../../harness/target.js";
 import { BridgeProcess } from "./bridge-process.js";
 import { MatrixActor } from "./matrix-actor.js";
@@ -43,8 +44,12 @@ Logger.configure({ console: "off" });
 
 export const PARTNER_ID = "matrix";
 export const PARTNER_SECRET = "e2e-bridge-partner-secret";
-export const BOT_LOCALPART = "gatekeeperbot";
-export const PUPPET_PREFIX = "gk_";
+/** The e2e registration (in process; a real homeserver's installed one may differ). */
+export const E2E_APPSERVICE = {
+  id: "gatekeeper-e2e",
+  senderLocalpart: "gke2ebot",
+  userPrefix: "gke2e_",
+} as const;
 export const COMMAND_PREFIX = "!gk";
 
 export type DatabaseChoice = { type: "sqlite" } | { type: "postgres"; url: string };
@@ -82,6 +87,9 @@ export class BridgeWorld {
   private readonly natives: NativeActor[] = [];
   private phones = 0;
 
+  /** Puppet localparts start with this (the registration's exclusive user namespace). */
+  readonly puppetPrefix: string;
+
   private constructor(
     readonly dir: string,
     readonly target: E2eTarget,
@@ -91,8 +99,10 @@ export class BridgeWorld {
     /** The bridge's partner endpoints port: fixed, so the gatekeeper finds it after a restart. */
     readonly partnerPort: number,
   ) {
-    this.botMxid = `@${BOT_LOCALPART}:${target.serverName}`;
-    const puppet = new RegExp(`^@${PUPPET_PREFIX}.+:${escapeRegex(target.serverName)}$`);
+    this.botMxid = `@${registration.sender_localpart}:${target.serverName}`;
+    this.puppetPrefix = puppetPrefixOf(registration, target.serverName)!;
+    const server = escapeRegex(target.serverName);
+    const puppet = new RegExp(`^@${escapeRegex(this.puppetPrefix)}.+:${server}$`);
     this.identity = { botMxid: this.botMxid, isPuppet: (u) => puppet.test(u) };
   }
 
@@ -100,11 +110,7 @@ export class BridgeWorld {
     const dir = mkdtempSync(join(tmpdir(), `gkb-e2e-${name}-`));
     const target = await startE2eTarget();
     try {
-      const { registration, listen } = await target.appService({
-        id: "gatekeeper",
-        senderLocalpart: BOT_LOCALPART,
-        userPrefix: PUPPET_PREFIX,
-      });
+      const { registration, listen } = await target.appService(E2E_APPSERVICE);
       const partnerPort = await freePort();
       const sandbox = await startSandbox(options.limits ? { limits: options.limits } : {});
       await sandbox.admin.addPartner({
@@ -134,7 +140,7 @@ export class BridgeWorld {
         port: this.listen.port,
         bind_address: this.listen.host,
         id: this.registration.id,
-        bot: { localpart: BOT_LOCALPART },
+        bot: { localpart: this.registration.sender_localpart },
       },
       gatekeeper: {
         url: this.sandbox.url,
@@ -149,6 +155,7 @@ export class BridgeWorld {
           ? { type: "sqlite", filename: join(this.dir, "bridge.sqlite") }
           : { type: "postgres", url: db.url },
       bridge: {
+        username_template: `${this.puppetPrefix}{{id}}`,
         permissions: s.permissions ?? { [this.target.serverName]: "user" },
         command_prefix: COMMAND_PREFIX,
         message_requests: s.messageRequests ?? true,

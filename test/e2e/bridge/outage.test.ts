@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestHomeserver } from "../../harness/homeserver/index.js";
-import { BridgeWorld } from "./fixture.js";
+import { BridgeWorld, E2E_APPSERVICE } from "./fixture.js";
 import type { MatrixActor } from "./matrix-actor.js";
 import type { NativeActor } from "./native-actor.js";
 
-const AS_ID = "gatekeeper";
+const AS_ID = E2E_APPSERVICE.id;
 
 /** Re-reads a harness view until it holds (the harness has no event for these). */
 async function until(what: string, holds: () => boolean, timeoutMs = 15_000): Promise<void> {

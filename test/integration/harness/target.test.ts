@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestHomeserver } from "../../harness/homeserver/index.js";
 import type { AppServiceRegistrationLike, TestHomeserver } from "../../harness/homeserver/index.js";
-import { E2eSetupError, startE2eTarget } from "../../harness/target.js";
+import { E2eSetupError, puppetPrefixOf, startE2eTarget } from "../../harness/target.js";
 import type { E2eTarget } from "../../harness/target.js";
 
 async function whoami(
@@ -120,8 +120,42 @@ describe("e2e target: a real homeserver (emulated with Synapse's shared-secret r
     const puppet = await whoami(hs.url, as.registration.as_token);
     expect(puppet.body.user_id).toBe("@gatekeeperbot:example.test");
 
-    await expect(target.appService({ ...spec, userPrefix: "other_" })).rejects.toMatchObject({
+    // The installed file wins over the spec (its id, bot and namespace are used as they are)...
+    const other = await target.appService({ ...spec, userPrefix: "other_" });
+    expect(other.registration.namespaces?.users).toEqual(written.namespaces?.users);
+    expect(puppetPrefixOf(other.registration, "example.test")).toBe("gk_");
+
+    // ...as long as it is one the tests can use.
+    writeFileSync(
+      join(dir, "e2e-registration.yaml"),
+      yaml.dump({ ...written, namespaces: { users: [{ exclusive: true, regex: "@.*" }] } }),
+    );
+    await expect(target.appService(spec)).rejects.toMatchObject({
       code: "registration-mismatch",
     });
+  });
+
+  it("picks the registration of its test worker ({worker} in E2E_REGISTRATION_FILE)", async () => {
+    const file = (n: number): string => join(dir, `reg-${n}.yaml`);
+    for (const n of [1, 2]) {
+      writeFileSync(
+        file(n),
+        yaml.dump({
+          id: `e2e-${n}`,
+          url: `http://127.0.0.1:${29450 + n}`,
+          as_token: `as${n}`,
+          hs_token: `hs${n}`,
+          sender_localpart: `bot${n}`,
+          namespaces: { users: [{ exclusive: true, regex: `@p${n}_.*:example\\.test` }] },
+        }),
+      );
+    }
+    const target = await startE2eTarget(
+      env({ E2E_REGISTRATION_FILE: join(dir, "reg-{worker}.yaml"), VITEST_POOL_ID: "2" }),
+    );
+    const as = await target.appService(spec);
+    expect(as.registration.id).toBe("e2e-2");
+    expect(as.listen).toEqual({ host: "127.0.0.1", port: 29452 });
+    expect(puppetPrefixOf(as.registration, "example.test")).toBe("p2_");
   });
 });

@@ -47,28 +47,27 @@ describe("DurableAppService", () => {
     expect(await intake.get("$x")).toBeUndefined();
   });
 
-  it("answers a duplicate txn id with 200 and does not store or process it again", async () => {
+  it("stores a retried transaction once, and new events under a reused txn id", async () => {
     const handle = await fx.start();
     const sink = new RecordingSink();
     handle.intake.setSink(sink);
     const room = "!dup:localhost";
+    const first = { events: [textEvent(room, "$1", "first")] };
+    expect((await fx.putTransaction("1", first)).status).toBe(200);
+    // The homeserver's retry (its 200 got lost): the same txn id, the same events.
+    expect((await fx.putTransaction("1", first)).status).toBe(200);
+    // The same event in a new transaction: recognised by its event id.
+    expect((await fx.putTransaction("2", first)).status).toBe(200);
+    // Synapse starts its txn ids at 1 again after a restart: the same id with new events is
+    // new work, not a duplicate.
     expect(
-      (await fx.putTransaction("t1", { events: [textEvent(room, "$1", "first")] })).status,
+      (await fx.putTransaction("1", { events: [textEvent(room, "$2", "after restart")] })).status,
     ).toBe(200);
-    // Same txn id, other content: a homeserver never does this, so it proves nothing was read.
     expect(
-      (await fx.putTransaction("t1", { events: [textEvent(room, "$2", "second")] })).status,
-    ).toBe(200);
-    // Same event id in a new transaction: recognised by event id.
-    expect(
-      (await fx.putTransaction("t2", { events: [textEvent(room, "$1", "first")] })).status,
-    ).toBe(200);
-    expect(
-      (await fx.putTransaction("t3", { events: [textEvent(room, "$3", "marker")] })).status,
+      (await fx.putTransaction("2", { events: [textEvent(room, "$3", "marker")] })).status,
     ).toBe(200);
     await sink.until(() => sink.bodies().includes("marker"));
-    expect(sink.bodies()).toEqual(["first", "marker"]);
-    expect(await intake.get("$2")).toBeUndefined();
+    expect(sink.bodies()).toEqual(["first", "after restart", "marker"]);
   });
 
   it("never fails a transaction for its ephemeral or malformed events", async () => {
@@ -108,6 +107,104 @@ describe("DurableAppService", () => {
     } finally {
       await appservice.close();
     }
+  });
+});
+
+describe("the application-service API as homeservers call it", () => {
+  const base = (): string => `http://127.0.0.1:${fx.port}`;
+  const token = (): string => fx.registration.hs_token;
+
+  it("takes transactions on the legacy path with ?access_token= (Synapse's default)", async () => {
+    await fx.start();
+    const res = await fetch(`${base()}/transactions/7?access_token=${token()}`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ events: [textEvent("!a:localhost", "$legacy", "hello")] }),
+      redirect: "manual",
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({});
+    expect(await intake.get("$legacy")).toMatchObject({ state: "queued" });
+  });
+
+  it("answers user and alias queries on both path styles, never with a redirect", async () => {
+    await fx.start();
+    const puppet = encodeURIComponent("@gk_100000000000009:localhost");
+    for (const path of [`/users/${puppet}`, `/_matrix/app/v1/users/${puppet}`]) {
+      const res = await fetch(`${base()}${path}?access_token=${token()}`, { redirect: "manual" });
+      expect(res.status, path).not.toBe(308);
+      expect([200, 404], path).toContain(res.status);
+    }
+    for (const path of [`/rooms/${encodeURIComponent("#x:localhost")}`, "/users/@a:localhost"]) {
+      const wrong = await fetch(`${base()}${path}?access_token=wrong-${token()}`, {
+        redirect: "manual",
+      });
+      expect(wrong.status, path).toBe(403);
+    }
+  });
+
+  it("never echoes a token in a response", async () => {
+    await fx.start();
+    for (const [method, path] of [
+      ["PUT", "/transactions/1"],
+      ["GET", "/users/@a:localhost"],
+      ["GET", "/no/such/path"],
+      ["POST", "/_matrix/app/v1/ping"],
+    ] as const) {
+      const res = await fetch(`${base()}${path}?access_token=${token()}x`, {
+        method,
+        headers: { "Content-Type": "application/json" },
+        ...(method === "GET" ? {} : { body: "{}" }),
+        redirect: "manual",
+      });
+      const all = JSON.stringify([...res.headers]) + (await res.text());
+      expect(all, path).not.toContain(token());
+    }
+  });
+
+  it("answers POST /_matrix/app/v1/ping with the hs_token, and refuses it without", async () => {
+    await fx.start();
+    const ping = (auth: string): Promise<Response> =>
+      fetch(`${base()}/_matrix/app/v1/ping`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${auth}` },
+        body: JSON.stringify({ transaction_id: "mautrix-go_1683636478256400935_123" }),
+      });
+    const ok = await ping(token());
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({});
+    expect((await ping("wrong")).status).toBe(403);
+  });
+
+  it("answers a body that is not JSON with 400 M_NOT_JSON and prints no stack trace", async () => {
+    await fx.start();
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      for (const path of ["/_matrix/app/v1/transactions/9", "/transactions/9"]) {
+        const res = await fetch(`${base()}${path}`, {
+          method: "PUT",
+          headers: { "Content-Type": "application/json", Authorization: `Bearer ${token()}` },
+          body: '{"events": [',
+        });
+        expect(res.status, path).toBe(400);
+        expect(await res.json(), path).toMatchObject({ errcode: "M_NOT_JSON" });
+      }
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(written.join("")).not.toMatch(/SyntaxError|\s+at /);
+  });
+
+  it("answers an unknown path with 404 M_UNRECOGNIZED", async () => {
+    await fx.start();
+    const res = await fetch(`${base()}/_matrix/app/v1/nothing-here`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ errcode: "M_UNRECOGNIZED" });
   });
 });
 

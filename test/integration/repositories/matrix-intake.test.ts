@@ -49,8 +49,13 @@ describe.each(testDatabases())("matrix intake on %s", (kind) => {
   it("stores a transaction's events and recognises the transaction when retried", async () => {
     const room = `!r${uniq()}:example.org`;
     const events = [event(room, "one"), event(room, "two")];
+    const ids = events.map((e) => e.event_id);
     const txn = `txn-${uniq()}`;
-    expect(await repo().storeTransaction(txn, events, 1_000)).toBe("stored");
+    expect(await repo().storeTransaction(txn, events, 1_000)).toEqual({
+      txnSeen: false,
+      stored: ids,
+      alreadyStored: [],
+    });
     expect(await repo().hasTransaction(txn)).toBe(true);
 
     const stored = await repo().get(events[0]!.event_id);
@@ -64,10 +69,27 @@ describe.each(testDatabases())("matrix intake on %s", (kind) => {
       receivedAt: 1_000,
     });
 
-    // The homeserver retries the same txn id (even with other content): nothing changes.
-    expect(await repo().storeTransaction(txn, [event(room, "three")], 2_000)).toBe("duplicate");
+    // The homeserver retries the same txn: nothing is stored twice.
+    expect(await repo().storeTransaction(txn, events, 2_000)).toEqual({
+      txnSeen: true,
+      stored: [],
+      alreadyStored: ids,
+    });
     const queued = await dbs.db("matrix_event_queue").where({ room_id: room }).count({ n: "*" });
     expect(Number(queued[0]!.n)).toBe(2);
+  });
+
+  it("stores new events under a txn id seen before (a homeserver that restarted its ids)", async () => {
+    const room = `!r${uniq()}:example.org`;
+    const txn = `txn-${uniq()}`;
+    await repo().storeTransaction(txn, [event(room, "before the restart")], 1_000);
+    const after = event(room, "after the restart");
+    expect(await repo().storeTransaction(txn, [after], 2_000)).toEqual({
+      txnSeen: true,
+      stored: [after.event_id],
+      alreadyStored: [],
+    });
+    expect(await repo().get(after.event_id)).toMatchObject({ state: "queued", event: after });
   });
 
   it("skips events it already has, from another transaction or the same one", async () => {
@@ -78,7 +100,11 @@ describe.each(testDatabases())("matrix intake on %s", (kind) => {
     const first = await repo().get(a.event_id);
     await repo().markDone(first!.seq);
 
-    expect(await repo().storeTransaction(`txn-${uniq()}`, [a, b, b], 2_000)).toBe("stored");
+    expect(await repo().storeTransaction(`txn-${uniq()}`, [a, b, b], 2_000)).toEqual({
+      txnSeen: false,
+      stored: [b.event_id],
+      alreadyStored: [a.event_id],
+    });
     // a keeps its row (still done, not queued again); b is queued once.
     expect(await repo().get(a.event_id)).toMatchObject({ seq: first!.seq, state: "done" });
     const rows = await dbs.db("matrix_event_queue").where({ room_id: room }).select("event_id");
@@ -103,7 +129,7 @@ describe.each(testDatabases())("matrix intake on %s", (kind) => {
 
     // The homeserver's retry of the same transaction then stores all of it.
     await restore();
-    expect(await r.storeTransaction("txn-half", events)).toBe("stored");
+    expect((await r.storeTransaction("txn-half", events)).stored).toHaveLength(150);
     expect(Number((await db("matrix_event_queue").count({ n: "*" }))[0]!.n)).toBe(150);
   });
 
