@@ -26,5 +26,5 @@ for (let n = 1; n <= Number(workers); n++) {
   );
   const file = join(dir, `e2e-registration-${n}.yaml`);
   writeFileSync(file, yaml.dump(registration), { mode: 0o600 });
-  console.log(file);
+  process.stdout.write(`${file}\n`);
 }
