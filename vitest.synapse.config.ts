@@ -1,4 +1,4 @@
-import { defineConfig, mergeConfig } from "vitest/config";
+import { defineConfig } from "vitest/config";
 import base from "./vitest.config.js";
 
 /**
@@ -6,14 +6,12 @@ import base from "./vitest.config.js";
  * (scripts/test-synapse starts it and sets E2E_HOMESERVER_URL). The other e2e folders (client,
  * sandbox, demo) never reach a homeserver, so `npm test` covers them once.
  */
-export default mergeConfig(
-  base,
-  defineConfig({
-    test: {
-      include: ["test/e2e/bridge*/**/*.test.ts"],
-      // A real server is slower than the in-process one, and retries pushes with backoff.
-      testTimeout: 120_000,
-      hookTimeout: 120_000,
-    },
-  }),
-);
+export default defineConfig({
+  test: {
+    ...base.test,
+    include: ["test/e2e/bridge*/**/*.test.ts"],
+    // A real server is slower than the in-process one, and retries pushes with backoff.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});

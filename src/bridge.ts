@@ -4,6 +4,7 @@
  * graceful shutdown (SIGTERM, see cli.ts): intake stops (the homeserver retries later),
  * in-flight work finishes or stays persisted, connections close, the database last.
  */
+import { BRIDGE_VERSION } from "./config/index.js";
 import type { Config } from "./config/index.js";
 import { BridgeCore } from "./core/bridge-core.js";
 import type { CoreLogger, LogFields } from "./core/logger.js";
@@ -11,9 +12,10 @@ import { migrate, openDatabase } from "./db/index.js";
 import { LoginRepository } from "./db/repositories/index.js";
 import { GatekeeperNetwork, startPartnerEndpoints } from "./gatekeeper/network/index.js";
 import { startNetworkMedia } from "./gatekeeper/network/media-setup.js";
-import { Logger } from "./matrix/appservice-bridge.js";
+import { Logger, setBridgeVersion } from "./matrix/appservice-bridge.js";
 import type { AppServiceRegistration } from "./matrix/appservice-bridge.js";
 import { startMatrixSide } from "./matrix/appservice.js";
+import { quietExpectedBotSdkAnswers } from "./matrix/bot-sdk-log.js";
 
 export interface StartBridgeOptions {
   /** Port for the homeserver's pushes (0 picks a free one). */
@@ -51,6 +53,10 @@ export async function startBridge(
   options: StartBridgeOptions,
 ): Promise<RunningBridge> {
   const log = loggerFor("Bridge");
+  // matrix-appservice-bridge looks for the version (bridge_app_version) through npm's
+  // environment or require.main, neither of which there is in `node dist/cli.js`.
+  setBridgeVersion(BRIDGE_VERSION);
+  quietExpectedBotSdkAnswers();
   const cleanup: (() => Promise<void>)[] = [];
   const undo = async (): Promise<void> => {
     for (const step of cleanup.splice(0).reverse()) {

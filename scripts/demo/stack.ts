@@ -170,7 +170,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // The environment is left out: the demo's stack must not pick up a real bridge's secrets.
     const config = loadConfig(configPath, {});
     const generated = newRegistration(config, `http://127.0.0.1:${appservicePort}`, {});
-    writeFileSync(registrationPath, yaml.dump(generated.getOutput()), { mode: 0o600 });
+    writeFileSync(registrationPath, yaml.dump(generated), { mode: 0o600 });
 
     // As an admin would: the homeserver reads the registration file, the bridge loads it.
     const registrationDoc = yaml.load(

@@ -4,8 +4,8 @@
  */
 import { createRequire } from "node:module";
 import { decodeBase64 } from "./base64.js";
-import type { RawConfig } from "./raw.js";
-import type { Config, PermissionLevel } from "./types.js";
+import type { RawConfig, RawRegistrationConfig } from "./raw.js";
+import type { AppserviceConfig, Config, PermissionLevel, RegistrationConfig } from "./types.js";
 
 export const CONFIG_DEFAULTS = {
   appservice: {
@@ -43,8 +43,11 @@ function packageVersion(): string {
   return typeof version === "string" ? version : "0.0.0";
 }
 
+/** The version in the bridge's package.json (also when run as `node dist/cli.js`, outside npm). */
+export const BRIDGE_VERSION = packageVersion();
+
 /** What the bridge tells the gatekeeper it is, unless gatekeeper.user_agent says otherwise. */
-export const DEFAULT_USER_AGENT = `matrix-gatekeeper-bridge/${packageVersion()}`;
+export const DEFAULT_USER_AGENT = `matrix-gatekeeper-bridge/${BRIDGE_VERSION}`;
 
 /** Without a permissions section, users of the bridge's own homeserver may use it. */
 export function defaultPermissions(domain: string): Record<string, PermissionLevel> {
@@ -54,23 +57,13 @@ export function defaultPermissions(domain: string): Record<string, PermissionLev
 /** Fills in the defaults. Expects a RawConfig the schema and the semantic checks accepted. */
 export function resolveConfig(raw: RawConfig): Config {
   const d = CONFIG_DEFAULTS;
-  const as = raw.appservice ?? {};
   const gk = raw.gatekeeper;
   const db = raw.database ?? {};
   const br = raw.bridge ?? {};
   const isPostgres = db.type === "postgres" || (db.type === undefined && db.url !== undefined);
   return {
     homeserver: { url: stripSlash(raw.homeserver.url), domain: raw.homeserver.domain },
-    appservice: {
-      port: as.port ?? d.appservice.port,
-      bindAddress: as.bind_address ?? d.appservice.bind_address,
-      id: as.id ?? d.appservice.id,
-      bot: {
-        localpart: as.bot?.localpart ?? d.appservice.bot.localpart,
-        displayName: as.bot?.display_name ?? d.appservice.bot.display_name,
-        avatar: as.bot?.avatar ?? null,
-      },
-    },
+    appservice: resolveAppservice(raw.appservice),
     gatekeeper: {
       url: gk.url,
       // The schema checked it is 32 bytes of base64.
@@ -107,6 +100,32 @@ export function resolveConfig(raw: RawConfig): Config {
       enabled: raw.metrics?.enabled ?? d.metrics.enabled,
       port: raw.metrics?.port ?? d.metrics.port,
       bindAddress: raw.metrics?.bind_address ?? d.metrics.bind_address,
+    },
+  };
+}
+
+/** Fills in the defaults of what the registration is made from. */
+export function resolveRegistrationConfig(raw: RawRegistrationConfig): RegistrationConfig {
+  return {
+    homeserver: { url: stripSlash(raw.homeserver.url), domain: raw.homeserver.domain },
+    appservice: resolveAppservice(raw.appservice),
+    bridge: {
+      usernameTemplate: raw.bridge?.username_template ?? CONFIG_DEFAULTS.bridge.username_template,
+    },
+  };
+}
+
+function resolveAppservice(raw: RawConfig["appservice"]): AppserviceConfig {
+  const d = CONFIG_DEFAULTS.appservice;
+  const as = raw ?? {};
+  return {
+    port: as.port ?? d.port,
+    bindAddress: as.bind_address ?? d.bind_address,
+    id: as.id ?? d.id,
+    bot: {
+      localpart: as.bot?.localpart ?? d.bot.localpart,
+      displayName: as.bot?.display_name ?? d.bot.display_name,
+      avatar: as.bot?.avatar ?? null,
     },
   };
 }

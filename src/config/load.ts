@@ -6,38 +6,59 @@ import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { ConfigError } from "./errors.js";
 import type { ConfigProblem } from "./errors.js";
-import { resolveConfig } from "./defaults.js";
+import { resolveConfig, resolveRegistrationConfig } from "./defaults.js";
 import { applyEnv } from "./env.js";
 import type { Env } from "./env.js";
 import { describeValue, problemsFromAjv } from "./format-errors.js";
-import { checkRaw, checkResolved } from "./semantics.js";
-import type { Config } from "./types.js";
-import { validateRawConfig as validate } from "./validator.js";
+import { checkRaw, checkRegistrationConfig, checkResolved } from "./semantics.js";
+import type { Config, RegistrationConfig } from "./types.js";
+import { validateRawConfig as validate, validateRegistrationConfig } from "./validator.js";
 
 /** Reads, checks and completes the configuration file at `path`. Throws ConfigError. */
 export function loadConfig(path: string, env: Env = process.env): Config {
-  let text: string;
+  return parseConfigText(readText(path), path, env);
+}
+
+/** Like loadConfig, for YAML text already in hand; `source` names it in messages. */
+export function parseConfigText(text: string, source: string, env: Env = process.env): Config {
+  return parseConfig(parseYaml(text, source), source, env);
+}
+
+/**
+ * Reads only what the appservice registration is made from (homeserver, appservice,
+ * bridge.username_template), so that the registration can be generated before the rest of
+ * the file (the gatekeeper section, its secret) is filled in. Throws ConfigError.
+ */
+export function loadRegistrationConfig(path: string): RegistrationConfig {
+  const raw = parseYaml(readText(path), path);
+  checkMapping(raw, path);
+  if (!validateRegistrationConfig(raw)) {
+    const errors = validateRegistrationConfig.errors ?? [];
+    throw new ConfigError("invalid", path, problemsFromAjv(errors, new Map()));
+  }
+  const config = resolveRegistrationConfig(raw);
+  fail(path, checkRegistrationConfig(config));
+  return config;
+}
+
+function readText(path: string): string {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (err) {
     throw new ConfigError("unreadable", path, [{ path: "", message: fileErrorMessage(err) }], {
       cause: err,
     });
   }
-  return parseConfigText(text, path, env);
 }
 
-/** Like loadConfig, for YAML text already in hand; `source` names it in messages. */
-export function parseConfigText(text: string, source: string, env: Env = process.env): Config {
-  let raw: unknown;
+function parseYaml(text: string, source: string): unknown {
   try {
-    raw = yaml.load(text, { filename: source });
+    return yaml.load(text, { filename: source });
   } catch (err) {
     throw new ConfigError("invalid-yaml", source, [{ path: "", message: fileErrorMessage(err) }], {
       cause: err,
     });
   }
-  return parseConfig(raw, source, env);
 }
 
 /** What went wrong reading or parsing a YAML file, for a message that names the file. */
@@ -67,12 +88,7 @@ function isYamlError(
 
 /** Checks and completes an already parsed configuration (e.g. the one Cli read). */
 export function parseConfig(raw: unknown, source: string, env: Env = process.env): Config {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    const found = raw === undefined ? "an empty file" : describeValue(raw);
-    throw new ConfigError("invalid", source, [
-      { path: "", message: `must be a YAML mapping of sections (got ${found})` },
-    ]);
-  }
+  checkMapping(raw, source);
   const applied = applyEnv(raw, env);
   if (!validate(applied.raw)) {
     throw new ConfigError(
@@ -85,6 +101,15 @@ export function parseConfig(raw: unknown, source: string, env: Env = process.env
   const config = resolveConfig(applied.raw);
   fail(source, checkResolved(config));
   return config;
+}
+
+function checkMapping(raw: unknown, source: string): asserts raw is object {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    const found = raw === undefined ? "an empty file" : describeValue(raw);
+    throw new ConfigError("invalid", source, [
+      { path: "", message: `must be a YAML mapping of sections (got ${found})` },
+    ]);
+  }
 }
 
 function fail(source: string, problems: ConfigProblem[]): void {

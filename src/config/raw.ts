@@ -41,3 +41,10 @@ export interface RawConfig {
   logging?: { level?: LogLevel; format?: LogFormat };
   metrics?: { enabled?: boolean; port?: number; bind_address?: string };
 }
+
+/** The part of config.yaml that generating the registration reads (see REGISTRATION_CONFIG_SCHEMA). */
+export interface RawRegistrationConfig {
+  homeserver: RawConfig["homeserver"];
+  appservice?: RawConfig["appservice"];
+  bridge?: { username_template?: string };
+}

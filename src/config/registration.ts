@@ -8,7 +8,7 @@ import type { Env } from "./env.js";
 import { ConfigError } from "./errors.js";
 import type { ConfigProblem } from "./errors.js";
 import { puppetUserIdRegex } from "./namespace.js";
-import type { Config } from "./types.js";
+import type { RegistrationConfig } from "./types.js";
 
 /** Third-party protocol id the bridge serves (`protocols` in the registration). */
 export const BRIDGE_PROTOCOL = "gatekeeper";
@@ -32,7 +32,7 @@ export interface RegistrationDocument {
 }
 
 export function registrationFor(
-  config: Config,
+  config: RegistrationConfig,
   options: { url: string; asToken: string; hsToken: string },
 ): RegistrationDocument {
   return {
@@ -81,7 +81,11 @@ export interface RegistrationView {
  * the config, e.g. after the bot localpart or the username template was changed without
  * generating the registration again.
  */
-export function checkRegistration(config: Config, reg: RegistrationView, source: string): void {
+export function checkRegistration(
+  config: RegistrationConfig,
+  reg: RegistrationView,
+  source: string,
+): void {
   const problems: ConfigProblem[] = [];
   const regen = "generate the registration again with -r and reload it in the homeserver";
   if (reg.getId() !== config.appservice.id) {

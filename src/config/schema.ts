@@ -243,6 +243,30 @@ export const CONFIG_SCHEMA = {
   },
 } as const;
 
+/**
+ * What generating the registration reads: the homeserver, the appservice section and the
+ * puppets' username template. The other sections may still be unfinished (no partner secret
+ * yet), so they are not checked here; unknown top-level keys still are.
+ */
+export const REGISTRATION_CONFIG_SCHEMA = {
+  $schema: CONFIG_SCHEMA.$schema,
+  type: "object",
+  additionalProperties: false,
+  required: ["homeserver"],
+  properties: {
+    ...Object.fromEntries(Object.keys(CONFIG_SCHEMA.properties).map((k) => [k, {}])),
+    homeserver: CONFIG_SCHEMA.properties.homeserver,
+    appservice: CONFIG_SCHEMA.properties.appservice,
+    bridge: {
+      type: "object",
+      expected: SECTION,
+      properties: {
+        username_template: CONFIG_SCHEMA.properties.bridge.properties.username_template,
+      },
+    },
+  },
+} as const;
+
 /** Config keys whose values must never appear in an error message. */
 export const SECRET_PATHS: ReadonlySet<string> = new Set([
   "gatekeeper.partner_secret",

@@ -5,7 +5,7 @@
 import type { ConfigProblem } from "./errors.js";
 import { isPuppetUserId } from "./namespace.js";
 import type { RawConfig } from "./raw.js";
-import type { Config } from "./types.js";
+import type { Config, RegistrationConfig } from "./types.js";
 
 /** Database keys that go with the other database type; the schema checked the values. */
 export function checkRaw(raw: RawConfig): ConfigProblem[] {
@@ -44,15 +44,20 @@ function sameSocket(
   );
 }
 
-export function checkResolved(config: Config): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
+/** The checks that concern the registration: the bot outside the puppets' namespace. */
+export function checkRegistrationConfig(config: RegistrationConfig): ConfigProblem[] {
   const bot = `@${config.appservice.bot.localpart}:${config.homeserver.domain}`;
-  if (isPuppetUserId(bot, config.bridge.usernameTemplate, config.homeserver.domain)) {
-    problems.push({
+  if (!isPuppetUserId(bot, config.bridge.usernameTemplate, config.homeserver.domain)) return [];
+  return [
+    {
       path: "appservice.bot.localpart",
       message: `must not match bridge.username_template (${bot} would be taken for a puppet)`,
-    });
-  }
+    },
+  ];
+}
+
+export function checkResolved(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = checkRegistrationConfig(config);
 
   const listeners: { path: string; port: number; bindAddress: string }[] = [
     { path: "appservice.port", ...config.appservice },

@@ -107,3 +107,10 @@ export interface Config {
   logging: LoggingConfig;
   metrics: MetricsConfig;
 }
+
+/** What the appservice registration is made from: a Config is one, too. */
+export interface RegistrationConfig {
+  homeserver: HomeserverConfig;
+  appservice: AppserviceConfig;
+  bridge: Pick<BridgeSettings, "usernameTemplate">;
+}

@@ -124,6 +124,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
         puppets: this.puppets,
         relayOut: this.relayOut,
         commandPrefix: o.config.bridge.commandPrefix,
+        spaceName: o.config.bridge.spaceName,
         media,
       },
       (mxid) => this.mayUse(mxid),
@@ -222,7 +223,12 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     const greeting =
       `Hello! I bridge your chats with ${networkName}. This is your management room: ` +
       `send commands here without a prefix. Start with \`login <your phone number>\`.`;
-    const help = helpText(this.commands.commands, { prefix, inManagementRoom: true, networkName });
+    const help = helpText(this.commands.commands, {
+      prefix,
+      inManagementRoom: true,
+      networkName,
+      spaceName: this.config.bridge.spaceName,
+    });
     await this.matrix.sendNotice(roomId, `${greeting}\n\n${help}`);
   }
 

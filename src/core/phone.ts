@@ -3,6 +3,7 @@ import {
   parsePhoneNumberWithError,
   validatePhoneNumberLength,
 } from "libphonenumber-js";
+import { excerpt } from "../util/unicode.js";
 
 /**
  * Phone numbers as users type them ("+49 151 1234 5678", "0049-151-12345678") → E.164,
@@ -20,14 +21,16 @@ export const PHONE_EXAMPLE = "+49 151 12345678";
 export function parsePhone(input: string): PhoneParseResult {
   let text = input.trim();
   if (text === "") return fail("empty", "no phone number was given");
+  // The messages quote what was typed, which may be anything of any length.
+  const shown = excerpt(text);
   // "00" is the international call prefix in most countries; treat it as "+".
   if (/^00[1-9]/.test(text)) text = `+${text.slice(2)}`;
   if (/[A-Za-z]/.test(text.replace(/^tel:/i, "")))
-    return fail("not-a-number", `"${input.trim()}" is not a phone number`);
+    return fail("not-a-number", `"${shown}" is not a phone number`);
   if (!text.startsWith("+")) {
     return fail(
       "no-country-code",
-      `"${input.trim()}" has no country code; write it in international format, starting with + and the country code`,
+      `"${shown}" has no country code; write it in international format, starting with + and the country code`,
     );
   }
   try {
@@ -49,16 +52,13 @@ export function parsePhone(input: string): PhoneParseResult {
     if (!(err instanceof ParseError)) throw err;
     switch (err.message) {
       case "INVALID_COUNTRY":
-        return fail(
-          "no-country-code",
-          `"${input.trim()}" does not start with a known country code`,
-        );
+        return fail("no-country-code", `"${shown}" does not start with a known country code`);
       case "TOO_SHORT":
-        return fail("too-short", `"${input.trim()}" is too short to be a phone number`);
+        return fail("too-short", `"${shown}" is too short to be a phone number`);
       case "TOO_LONG":
-        return fail("too-long", `"${input.trim()}" is too long to be a phone number`);
+        return fail("too-long", `"${shown}" is too long to be a phone number`);
       default:
-        return fail("not-a-number", `"${input.trim()}" is not a phone number`);
+        return fail("not-a-number", `"${shown}" is not a phone number`);
     }
   }
 }

@@ -12,15 +12,15 @@ import type { Knex } from "knex";
 import type { Config } from "../config/types.js";
 import type { MatrixEventSink } from "../core/matrix-events.js";
 import { MatrixIntakeRepository } from "../db/repositories/matrix-intake.js";
-import type { QueuedEvent } from "../db/repositories/matrix-intake.js";
 import { UserRepository } from "../db/repositories/users.js";
 import { Bridge, Logger } from "./appservice-bridge.js";
 import type { AppServiceRegistration } from "./appservice-bridge.js";
+import { ensureBotProfile } from "./bot-profile.js";
 import { DurableAppService } from "./durable-appservice.js";
 import { EphemeralIntake } from "./ephemeral-intake.js";
 import { classifyEvent } from "./event-classifier.js";
-import type { IntakeAction } from "./event-classifier.js";
 import { markupToMatrix, matrixToMarkup } from "./formatting/index.js";
+import { tellGaveUp } from "./gave-up-notice.js";
 import { startIntakePruner } from "./intake-pruner.js";
 import { errorMessage, IntakeWorker } from "./intake-worker.js";
 import { AppserviceMatrixSide } from "./matrix-side.js";
@@ -30,10 +30,6 @@ import { MatrixMediaHttp } from "./media-http.js";
 /** GKI/1 native users are `<lid>@lid.gk`: their puppets are named by the lid alone. */
 export const GATEKEEPER_NATIVE_DOMAIN = "lid.gk";
 export const NETWORK_NAME = "Gatekeeper";
-
-const GAVE_UP_NOTICE =
-  `Your message could not be bridged to ${NETWORK_NAME}: the bridge failed to process it. ` +
-  `Please send it again.`;
 
 export interface StartMatrixSideOptions {
   config: Config;
@@ -108,7 +104,8 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
   const worker = new IntakeWorker({
     queue: intakeRepo,
     classify: (event) => classifyEvent(event, { botMxid, isBridgeUser, toMarkup: matrixToMarkup }),
-    onGaveUp: (action, event) => tellGaveUp(matrixSide, action, event),
+    onGaveUp: (action, event, gaveUp) =>
+      tellGaveUp(matrixSide, NETWORK_NAME, action, event, gaveUp),
     ...(opts.intake?.maxAttempts !== undefined ? { maxAttempts: opts.intake.maxAttempts } : {}),
     ...(opts.intake?.backoff ? { backoff: opts.intake.backoff } : {}),
   });
@@ -176,30 +173,9 @@ function mediaFor(config: Config, registration: AppServiceRegistration): MatrixM
   return new MatrixMedia(http, markupToMatrix);
 }
 
-/** Never silence: a message the bridge gave up on gets a notice and a failed send status. */
-async function tellGaveUp(
-  matrixSide: AppserviceMatrixSide,
-  action: IntakeAction,
-  event: QueuedEvent,
-): Promise<void> {
-  const isMessage =
-    action.kind === "message" ||
-    (action.kind === "ignore" && event.event?.type === "m.room.message");
-  if (!isMessage) {
-    log.warn(`Gave up on a ${action.kind} event ${event.eventId} in ${event.roomId}`);
-    return;
-  }
-  await matrixSide.sendNotice(event.roomId, GAVE_UP_NOTICE);
-  await matrixSide.sendStatus(event.roomId, event.eventId, {
-    status: "failed",
-    reason: "The bridge could not process this message.",
-  });
-}
-
 async function setBotProfile(bridge: Bridge, config: Config): Promise<void> {
-  const { displayName, avatar } = config.appservice.bot;
   try {
-    await bridge.getIntent().ensureProfile(displayName, avatar ?? undefined);
+    await ensureBotProfile(bridge.getIntent(), config.appservice.bot);
   } catch (err) {
     // Cosmetic: the bridge works without it, and the next start tries again.
     log.warn(`Could not set the bot's profile: ${errorMessage(err)}`);

@@ -77,7 +77,10 @@ export class DurableAppService extends AppService {
     // The listener serves `front`: legacy paths rewritten, then the routes, then JSON errors.
     const front = express();
     front.disable("x-powered-by");
-    front.use((req, _res, next) => {
+    front.use((req, res, next) => {
+      // Once stopping, no connection is kept alive: a homeserver retrying on a kept-alive
+      // connection would otherwise hold the listener open, and the stop with it.
+      if (!this.accepting) res.setHeader("Connection", "close");
       if (LEGACY_PATH.test(req.path)) req.url = V1 + req.url;
       next();
     });

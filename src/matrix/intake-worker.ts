@@ -1,19 +1,52 @@
 /**
  * Hands the durably queued Matrix events to the core, per room in arrival order (rooms in
  * parallel, one event at a time per room). An event is marked done only after the core's
- * handler resolved; a failure is retried with backoff, and after the last attempt the event
- * is marked failed and reported (onGaveUp posts a notice: never silence). Whatever is queued
- * when the worker starts (e.g. after a crash) is resumed.
+ * handler resolved. Whatever is queued when the worker starts (e.g. after a crash) is resumed.
+ *
+ * A failure is classified by its type (core/request-error.ts), never by its message:
+ * - permanent (e.g. the homeserver refused the bridge's reply with a 4xx): given up on at once;
+ * - a server error (HTTP 500): retried once; the same again for the same event is permanent;
+ * - transient, or an error of unknown kind: retried with backoff, up to maxAttempts.
+ * Given up on, the event is marked failed and reported with what happened (onGaveUp posts a
+ * notice: never silence).
+ *
+ * Order, and how long one bad event may hold up its room: a failing event is retried in place,
+ * its room's later events waiting behind it, for at most `holdMs` (a few seconds: a homeserver
+ * hiccup passes, and order is kept). After that it is set aside: it stays queued, due again
+ * after its backoff, and the room's later events are handled meanwhile; when it comes due it
+ * goes first again, but without holding the room a second time. So commands and messages of a
+ * room are handled in the order they were sent unless one is stuck; then what came after it
+ * may be handled before it. That is the lesser harm: a room whose commands all wait minutes
+ * behind one that cannot work looks dead to its user, while a message that finally goes
+ * through late is still delivered, and its failed attempts were reported as they happened.
  */
 import type { MatrixEventSink } from "../core/matrix-events.js";
+import { RequestFailedError, failureKindOf } from "../core/request-error.js";
+import type { FailureKind } from "../core/request-error.js";
 import type { MatrixIntakeRepository, QueuedEvent } from "../db/repositories/matrix-intake.js";
+import { wellFormedJson } from "../util/unicode.js";
 import { Logger } from "./appservice-bridge.js";
 import type { IntakeAction } from "./event-classifier.js";
 
 export type IntakeQueue = Pick<
   MatrixIntakeRepository,
-  "nextQueued" | "queuedRooms" | "markDone" | "markFailed" | "reschedule"
+  "nextDue" | "queuedRooms" | "markDone" | "markFailed" | "reschedule"
 >;
+
+/** Why an event was given up on, for the notice that tells its room. */
+export interface GaveUp {
+  /**
+   * "refused": a permanent failure (or a server error that repeated), which no retry would
+   * change; "exhausted": transient failures until the last attempt.
+   */
+  reason: "refused" | "exhausted";
+  attempts: number;
+  /**
+   * What happened, as a clause for a user (a RequestFailedError's userMessage); undefined
+   * for an unexpected error (the bridge's own failure, whose details are only logged).
+   */
+  detail: string | undefined;
+}
 
 export interface IntakeLog {
   debug(msg: string): void;
@@ -26,11 +59,16 @@ export interface IntakeWorkerOptions {
   queue: IntakeQueue;
   classify: (event: Record<string, unknown>) => IntakeAction;
   /** Called once an event is given up on; tells the user (failures here are only logged). */
-  onGaveUp?: (action: IntakeAction, event: QueuedEvent) => Promise<void>;
+  onGaveUp?: (action: IntakeAction, event: QueuedEvent, gaveUp: GaveUp) => Promise<void>;
   /** Handling attempts per event before giving up (default 8: about two minutes). */
   maxAttempts?: number;
   /** Backoff between attempts: initialMs doubling up to maxMs (default 1 s to 60 s). */
   backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * How long a failing event may hold up its room's later events, being retried in place,
+   * before it is set aside and retried behind them (default 5 s).
+   */
+  holdMs?: number;
   log?: IntakeLog;
   now?: () => number;
 }
@@ -39,6 +77,8 @@ interface RoomRunner {
   /** Set when new events may have arrived while the runner was looking. */
   dirty: boolean;
   done: Promise<void>;
+  /** While waiting for a set-aside event to come due: cut short by new events. */
+  idleWait: Sleep | undefined;
 }
 
 interface Sleep {
@@ -59,13 +99,17 @@ export class IntakeWorker {
   private readonly maxAttempts: number;
   private readonly initialMs: number;
   private readonly maxMs: number;
+  private readonly holdMs: number;
   private readonly log: IntakeLog;
   private readonly now: () => number;
+  /** The kind of each failing event's last failure (by seq), to recognise a repeated 500. */
+  private readonly lastFailure = new Map<number, FailureKind>();
 
   constructor(private readonly opts: IntakeWorkerOptions) {
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 8);
     this.initialMs = opts.backoff?.initialMs ?? 1_000;
     this.maxMs = Math.max(this.initialMs, opts.backoff?.maxMs ?? 60_000);
+    this.holdMs = Math.max(0, opts.holdMs ?? 5_000);
     this.log = opts.log ?? new Logger("IntakeWorker");
     this.now = opts.now ?? Date.now;
   }
@@ -116,9 +160,10 @@ export class IntakeWorker {
     const existing = this.runners.get(roomId);
     if (existing) {
       existing.dirty = true;
+      existing.idleWait?.wake();
       return;
     }
-    const runner: RoomRunner = { dirty: true, done: Promise.resolve() };
+    const runner: RoomRunner = { dirty: true, done: Promise.resolve(), idleWait: undefined };
     this.runners.set(roomId, runner);
     runner.done = this.runRoom(roomId, runner).finally(() => this.runners.delete(roomId));
   }
@@ -128,14 +173,18 @@ export class IntakeWorker {
     while (!this.stopping) {
       try {
         runner.dirty = false;
-        const event = await this.opts.queue.nextQueued(roomId);
+        const event = await this.opts.queue.nextDue(roomId, this.now());
         if (!event) {
           if (runner.dirty) continue;
           return;
         }
         const wait = event.nextAttemptAt - this.now();
         if (wait > 0) {
-          await this.sleep(wait).promise;
+          // Only set-aside events are queued, none due: wait for the first, or for new ones.
+          if (runner.dirty) continue;
+          runner.idleWait = this.sleep(wait);
+          await runner.idleWait.promise;
+          runner.idleWait = undefined;
           continue;
         }
         await this.handle(event);
@@ -149,53 +198,85 @@ export class IntakeWorker {
     }
   }
 
-  private async handle(event: QueuedEvent): Promise<void> {
+  /** Handles one due event, retrying it in place while it may hold up its room. */
+  private async handle(picked: QueuedEvent): Promise<void> {
     const sink = this.sink;
     if (!sink) return;
-    if (!event.event) {
+    const content = picked.event;
+    if (!content) {
+      await this.opts.queue.markDone(picked.seq);
+      return;
+    }
+    // An event that failed before (set aside, or before a restart) does not hold the room again.
+    const holdUntil = picked.attempts === 0 ? this.now() + this.holdMs : -Infinity;
+    let event = picked;
+    for (;;) {
+      let action: IntakeAction | undefined;
+      try {
+        // Text from Matrix may carry lone surrogates (JSON allows "\ud800"); the core and the
+        // remote network get well-formed text only.
+        action = this.opts.classify(wellFormedJson(content));
+        await deliver(sink, action);
+      } catch (err) {
+        const retryAt = await this.failed(event, action, err);
+        if (retryAt === undefined || retryAt > holdUntil) return; // given up, or set aside
+        await this.sleep(retryAt - this.now()).promise;
+        if (this.stopping) return; // still queued, due at retryAt: resumed at the next start
+        event = { ...event, attempts: event.attempts + 1, nextAttemptAt: retryAt };
+        continue;
+      }
+      this.lastFailure.delete(event.seq);
+      this.log.debug(`Event ${event.eventId} in ${event.roomId}: ${describeAction(action)}`);
       await this.opts.queue.markDone(event.seq);
       return;
     }
-    let action: IntakeAction | undefined;
-    try {
-      action = this.opts.classify(event.event);
-      await deliver(sink, action);
-    } catch (err) {
-      await this.failed(event, action, err);
-      return;
-    }
-    this.log.debug(`Event ${event.eventId} in ${event.roomId}: ${describeAction(action)}`);
-    await this.opts.queue.markDone(event.seq);
   }
 
+  /**
+   * Records a failed attempt: rescheduled (returns when it is due again) or given up on and
+   * reported (returns undefined).
+   */
   private async failed(
     event: QueuedEvent,
     action: IntakeAction | undefined,
     err: unknown,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const attempts = event.attempts + 1;
     const reason = errorMessage(err);
-    if (attempts < this.maxAttempts) {
+    const kind = failureKindOf(err);
+    const repeated = kind === "server-error" && this.lastFailure.get(event.seq) === "server-error";
+    if (kind !== "permanent" && !repeated && attempts < this.maxAttempts) {
+      this.lastFailure.set(event.seq, kind ?? "transient");
       const delay = this.backoffMs(attempts);
       this.log.warn(
         `Event ${event.eventId} in ${event.roomId} failed (attempt ${attempts}/${this.maxAttempts}), ` +
           `retrying in ${delay} ms: ${reason}`,
       );
-      await this.opts.queue.reschedule(event.seq, this.now() + delay, reason);
-      return;
+      const retryAt = this.now() + delay;
+      await this.opts.queue.reschedule(event.seq, retryAt, reason);
+      return retryAt;
     }
+    this.lastFailure.delete(event.seq);
+    const refused = kind === "permanent" || repeated;
     this.log.error(
-      `Event ${event.eventId} in ${event.roomId} failed ${attempts} times, giving up: ${reason}`,
+      `Event ${event.eventId} in ${event.roomId} failed ${attempts} time(s), giving up` +
+        `${refused ? " (a permanent error)" : ""}: ${reason}`,
     );
     await this.opts.queue.markFailed(event.seq, reason);
     if (this.opts.onGaveUp) {
       const gaveUpOn: IntakeAction = action ?? { kind: "ignore", reason: "could not be read" };
-      await this.opts.onGaveUp(gaveUpOn, event).catch((notifyErr: unknown) => {
+      const gaveUp: GaveUp = {
+        reason: refused ? "refused" : "exhausted",
+        attempts,
+        detail: err instanceof RequestFailedError ? err.userMessage : undefined,
+      };
+      await this.opts.onGaveUp(gaveUpOn, event, gaveUp).catch((notifyErr: unknown) => {
         this.log.error(
           `Could not tell room ${event.roomId} about event ${event.eventId}: ${errorMessage(notifyErr)}`,
         );
       });
     }
+    return undefined;
   }
 
   private backoffMs(attempt: number): number {

@@ -3,6 +3,10 @@
  * and sends. Messages are sent with a client transaction id derived from the caller's key
  * (PUT /send/{type}/{txnId} as the puppet), so a retry after a crash gets the first event's
  * id back instead of posting twice; Intent.sendMessage would pick a random txn id.
+ *
+ * Every request goes through `limited` (429s waited out, then any failure becomes a
+ * MatrixSideError that says whether a retry can help), and every text sent is made
+ * well-formed Unicode first (a lone surrogate makes Synapse answer 500).
  */
 import type { PortalRoomSpec, MatrixSide, SendStatus } from "../core/matrix-side.js";
 import type { BridgeContent } from "../core/content.js";
@@ -29,6 +33,10 @@ import type { OpenedMedia } from "../core/media.js";
 import type { MatrixMedia } from "./matrix-media.js";
 import { matrixToMarkup } from "./formatting/index.js";
 import { quotableText, relationEvent } from "./relation-events.js";
+import { MatrixSideError, errcodeOf, toMatrixSideError } from "./matrix-errors.js";
+import { wellFormed, wellFormedJson } from "../util/unicode.js";
+
+export { MatrixSideError } from "./matrix-errors.js";
 
 export interface AppserviceMatrixSideOptions {
   bridge: Bridge;
@@ -48,25 +56,6 @@ export interface AppserviceMatrixSideOptions {
   rateLimit?: RateLimitOptions;
   /** Media both ways (without it the bridge relays no Matrix media). */
   media?: MatrixMedia;
-}
-
-/** A Matrix request that failed; `code` is the homeserver's errcode when it sent one. */
-export class MatrixSideError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "MatrixSideError";
-  }
-}
-
-function errcodeOf(err: unknown): string | undefined {
-  if (typeof err !== "object" || err === null) return undefined;
-  const e = err as { errcode?: unknown; body?: { errcode?: unknown } };
-  const code = e.errcode ?? e.body?.errcode;
-  return typeof code === "string" ? code : undefined;
 }
 
 const log = new Logger("MatrixSide");
@@ -98,21 +87,21 @@ export class AppserviceMatrixSide implements MatrixSide {
 
   async ensurePuppet(contactId: string, displayName: string | undefined): Promise<string> {
     const mxid = this.puppetMxid(contactId);
-    const name = puppetDisplayName(this.opts.displaynameTemplate, displayName);
+    const name = wellFormed(puppetDisplayName(this.opts.displaynameTemplate, displayName));
     // Registered and named this run already: no request (this runs for every message).
     if (this.profiles.get(mxid) === name) return mxid;
     const intent = this.intent(mxid);
-    await this.limited(() => intent.ensureRegistered());
-    await this.limited(() => intent.ensureProfile(name));
+    await this.limited("registering the contact's Matrix user", () => intent.ensureRegistered());
+    await this.limited("the contact's display name", () => intent.ensureProfile(name));
     this.profiles.set(mxid, name);
     return mxid;
   }
 
   async createPortalRoom(spec: PortalRoomSpec): Promise<string> {
     const puppet = this.intent(spec.puppetMxid);
-    const options = portalCreateRoomBody(spec, this.botMxid);
+    const options = wellFormedJson(portalCreateRoomBody(spec, this.botMxid));
     // A 429 means the room was not created, so retrying cannot make two.
-    const { room_id: roomId } = await this.limited(() =>
+    const { room_id: roomId } = await this.limited("creating the chat's room", () =>
       puppet.createRoom({ createAsClient: true, options }),
     );
     await this.joinAsBot(roomId);
@@ -121,11 +110,11 @@ export class AppserviceMatrixSide implements MatrixSide {
 
   async invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void> {
     const inviter = this.intent(inviterMxid);
-    const member = (await this.limited(() =>
+    const member = (await this.limited("reading the chat's members", () =>
       inviter.getStateEvent(roomId, "m.room.member", userMxid, true),
     )) as { membership?: unknown } | null;
     if (member?.membership === "join" || member?.membership === "invite") return;
-    await this.limited(() => inviter.invite(roomId, userMxid));
+    await this.limited("the invite to the chat", () => inviter.invite(roomId, userMxid));
   }
 
   ensureSpace(userMxid: string): Promise<string> {
@@ -140,10 +129,10 @@ export class AppserviceMatrixSide implements MatrixSide {
   async addToSpace(spaceId: string, roomId: string): Promise<void> {
     const bot = this.intent(this.botMxid);
     const domain = this.opts.domain;
-    await this.limited(() =>
+    await this.limited("adding the chat to the space", () =>
       bot.sendStateEvent(spaceId, "m.space.child", roomId, spaceChildContent(domain)),
     );
-    await this.limited(() =>
+    await this.limited("adding the chat to the space", () =>
       bot.sendStateEvent(roomId, "m.space.parent", spaceId, spaceParentContent(domain)),
     );
   }
@@ -157,16 +146,15 @@ export class AppserviceMatrixSide implements MatrixSide {
   ): Promise<string> {
     if (content.kind === "delete")
       return this.redact(roomId, senderMxid, content.target.id, txnKey);
+    const post = (type: string, body: Record<string, unknown>): Promise<string> =>
+      this.send("the bridged message", senderMxid, roomId, type, body, txnIdFor(txnKey), timestamp);
     const relation = relationEvent(content, this.opts.toMatrix);
-    if (relation) {
-      const { type, content: body } = relation;
-      return this.send(senderMxid, roomId, type, body, txnIdFor(txnKey), timestamp);
-    }
+    if (relation) return post(relation.type, relation.content);
     const body =
       isMediaContent(content) && this.opts.media
         ? await this.opts.media.eventContent(content, senderMxid)
         : messageContent(content, this.opts.toMatrix);
-    return this.send(senderMxid, roomId, "m.room.message", body, txnIdFor(txnKey), timestamp);
+    return post("m.room.message", body);
   }
 
   async redact(roomId: string, asMxid: string, eventId: string, txnKey: string): Promise<string> {
@@ -177,12 +165,16 @@ export class AppserviceMatrixSide implements MatrixSide {
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
       `/redact/${encodeURIComponent(eventId)}/${encodeURIComponent(txnId)}`;
     const put = (): Promise<string> =>
-      this.limited(async () => {
+      this.limited("the redaction", async () => {
         const res = (await intent.matrixClient.doRequest("PUT", path, null, {})) as {
           event_id?: unknown;
         };
         if (typeof res.event_id !== "string") {
-          throw new MatrixSideError("M_UNKNOWN", "redact returned no event_id");
+          throw new MatrixSideError(
+            "server-error",
+            "M_UNKNOWN",
+            "the homeserver answered the redaction without an event id",
+          );
         }
         return res.event_id;
       });
@@ -191,7 +183,7 @@ export class AppserviceMatrixSide implements MatrixSide {
     } catch (err) {
       // Not joined yet (the bot in an older room): join, then retry once.
       if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
-      await this.limited(() => intent.join(roomId));
+      await this.limited("joining the room", () => intent.join(roomId));
       return put();
     }
   }
@@ -201,9 +193,13 @@ export class AppserviceMatrixSide implements MatrixSide {
     const path =
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
       `/event/${encodeURIComponent(eventId)}`;
-    const event = (await this.limited(() => bot.matrixClient.doRequest("GET", path))) as unknown;
+    const event = (await this.limited("reading the quoted message", () =>
+      bot.matrixClient.doRequest("GET", path),
+    )) as unknown;
     if (typeof event !== "object" || event === null) return undefined;
-    return quotableText(event as Record<string, unknown>, matrixToMarkup);
+    // Read from the homeserver, so as free to hold a lone surrogate as an event's body.
+    const text = quotableText(event as Record<string, unknown>, matrixToMarkup);
+    return text === undefined ? undefined : wellFormed(text);
   }
 
   async sendNotice(
@@ -214,7 +210,14 @@ export class AppserviceMatrixSide implements MatrixSide {
   ): Promise<string> {
     const sender = senderMxid ?? this.botMxid;
     const txnId = txnKey === undefined ? randomTxnId() : txnIdFor(`notice\n${txnKey}`);
-    return this.send(sender, roomId, "m.room.message", noticeContent(text), txnId);
+    return this.send(
+      "the bridge's reply",
+      sender,
+      roomId,
+      "m.room.message",
+      noticeContent(text),
+      txnId,
+    );
   }
 
   async sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void> {
@@ -222,12 +225,19 @@ export class AppserviceMatrixSide implements MatrixSide {
     const reason = "reason" in status ? status.reason : "to" in status ? status.to.join(",") : "";
     // The same status for the same event is one event, however often it is reported.
     const txnId = txnIdFor(`status\n${eventId}\n${status.status}\n${reason}`);
-    await this.send(this.botMxid, roomId, SEND_STATUS_EVENT_TYPE, content, txnId);
+    await this.send(
+      "the send status",
+      this.botMxid,
+      roomId,
+      SEND_STATUS_EVENT_TYPE,
+      content,
+      txnId,
+    );
   }
 
   async sendReadReceipt(roomId: string, asMxid: string, eventId: string): Promise<void> {
     const intent = this.intent(asMxid);
-    await this.limited(() => intent.sendReadReceipt(roomId, eventId));
+    await this.limited("the read receipt", () => intent.sendReadReceipt(roomId, eventId));
   }
 
   /** PUT /rooms/{roomId}/typing/{userId} as the puppet itself. */
@@ -242,20 +252,22 @@ export class AppserviceMatrixSide implements MatrixSide {
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
       `/typing/${encodeURIComponent(asMxid)}`;
     const body = typing ? { typing: true, timeout: timeoutMs } : { typing: false };
-    await this.limited(() => intent.matrixClient.doRequest("PUT", path, null, body));
+    await this.limited("the typing notification", () =>
+      intent.matrixClient.doRequest("PUT", path, null, body),
+    );
   }
 
   async join(roomId: string, mxid: string): Promise<void> {
     const intent = this.intent(mxid);
     // bot-sdk's join passes the homeserver's error on (Intent.join would replace it with a
     // generic one); joining a room one is in already succeeds.
-    await this.limited(() => intent.botSdkIntent.joinRoom(roomId));
+    await this.limited("joining the room", () => intent.botSdkIntent.joinRoom(roomId));
   }
 
   async leave(roomId: string, mxid: string): Promise<void> {
     const intent = this.intent(mxid);
     try {
-      await this.limited(() => intent.leave(roomId));
+      await this.limited("leaving the room", () => intent.leave(roomId));
     } catch (err) {
       const code = errcodeOf(err);
       // Not (or no longer) in the room: what leave() is for is already true.
@@ -271,13 +283,10 @@ export class AppserviceMatrixSide implements MatrixSide {
     const known = (await this.opts.users.get(userMxid))?.spaceRoomId;
     if (known) return known;
     const bot = this.intent(this.botMxid);
-    const options = spaceCreateRoomBody(
-      userMxid,
-      this.botMxid,
-      this.opts.spaceName,
-      this.opts.networkName,
+    const options = wellFormedJson(
+      spaceCreateRoomBody(userMxid, this.botMxid, this.opts.spaceName, this.opts.networkName),
     );
-    const { room_id: spaceId } = await this.limited(() =>
+    const { room_id: spaceId } = await this.limited("creating your space", () =>
       bot.createRoom({ createAsClient: true, options }),
     );
     await this.opts.users.setSpaceRoom(userMxid, spaceId);
@@ -294,10 +303,12 @@ export class AppserviceMatrixSide implements MatrixSide {
   }
 
   /**
-   * PUT /rooms/{roomId}/send/{type}/{txnId} as `senderMxid`. The bot-sdk client of a puppet's
-   * intent adds `user_id` (appservice masquerading) to every request itself.
+   * PUT /rooms/{roomId}/send/{type}/{txnId} as `senderMxid`: every event the bridge posts.
+   * The bot-sdk client of a puppet's intent adds `user_id` (appservice masquerading) to every
+   * request itself. `what` names the event in errors ("the bridge's reply").
    */
   private async send(
+    what: string,
     senderMxid: string,
     roomId: string,
     type: string,
@@ -309,15 +320,20 @@ export class AppserviceMatrixSide implements MatrixSide {
     const path =
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
       `/send/${encodeURIComponent(type)}/${encodeURIComponent(txnId)}`;
+    const body = wellFormedJson(content);
     const put = (): Promise<string> =>
-      this.limited(async () => {
+      this.limited(what, async () => {
         // A fresh query object each time: the client adds user_id to it.
         const qs = timestamp !== undefined ? { ts: timestamp } : null;
-        const res = (await intent.matrixClient.doRequest("PUT", path, qs, content)) as {
+        const res = (await intent.matrixClient.doRequest("PUT", path, qs, body)) as {
           event_id?: unknown;
         };
         if (typeof res.event_id !== "string") {
-          throw new MatrixSideError("M_UNKNOWN", "send returned no event_id");
+          throw new MatrixSideError(
+            "server-error",
+            "M_UNKNOWN",
+            `the homeserver answered ${what} without an event id`,
+          );
         }
         return res.event_id;
       });
@@ -326,7 +342,7 @@ export class AppserviceMatrixSide implements MatrixSide {
     } catch (err) {
       // Not registered or not joined yet (e.g. the bot in an older room): join, then retry.
       if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
-      await this.limited(() => intent.join(roomId));
+      await this.limited("joining the room", () => intent.join(roomId));
       return put();
     }
   }
@@ -335,7 +351,12 @@ export class AppserviceMatrixSide implements MatrixSide {
     return this.opts.bridge.getIntent(mxid);
   }
 
-  private limited<T>(request: () => Promise<T>): Promise<T> {
-    return withRateLimitRetry(request, this.opts.rateLimit);
+  /** A request for `what` (words for a notice), 429s waited out; fails with a MatrixSideError. */
+  private async limited<T>(what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await withRateLimitRetry(request, this.opts.rateLimit);
+    } catch (err) {
+      throw toMatrixSideError(err, what);
+    }
   }
 }

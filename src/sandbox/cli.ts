@@ -3,12 +3,15 @@
  * gatekeeper-sandbox: run the reference gatekeeper, add native users, chat as one.
  *
  *   gatekeeper-sandbox serve [--port 29500] [--host 127.0.0.1] [--db sandbox.sqlite]
- *       [--partner-id matrix --partner-auth-url URL --partner-secret S [--partner-media-origin URL]]
+ *       [--partner-id matrix --partner-auth-url URL --partner-secret-file FILE [--partner-media-origin URL]]
  *       [--public-http-url URL] [--allow-non-eea] [--verbose]
  *   gatekeeper-sandbox user add +4917012345678 [--name Alice] [--opt-in [--partners a,b]] [--admin URL]
  *   gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]
+ *
+ * Each command answers --help. The partner secret comes from a file or the environment
+ * (SANDBOX_PARTNER_SECRET), so that it does not show in the process list.
  */
-import { mkdirSync, realpathSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -21,12 +24,49 @@ import { type Sandbox, type SandboxPartnerConfig, startSandbox } from "./server.
 export const DEFAULT_PORT = 29500;
 const DEFAULT_ADMIN = `http://127.0.0.1:${DEFAULT_PORT}`;
 
+/** The environment variable that may hold the partner secret for `serve`. */
+export const PARTNER_SECRET_ENV = "SANDBOX_PARTNER_SECRET";
+
+const SERVE_USAGE = `usage: gatekeeper-sandbox serve [options]
+  Runs the reference gatekeeper: the GKI/1 chat endpoint, its media host and admin API.
+
+  --port PORT                   listen on PORT (default ${DEFAULT_PORT}; 0 picks a free one)
+  --host ADDRESS                listen on ADDRESS (default 127.0.0.1)
+  --db FILE.sqlite              keep users, keys and queues in FILE (default: in memory)
+  --public-http-url URL         the media host's URL as clients reach it (behind a proxy)
+  --allow-non-eea               let partners' users log in with numbers outside the EEA
+  --verbose                     log at debug level
+  Register one partner (a bridge) at start-up; the first three go together:
+  --partner-id ID               the partner's id (the bridge's gatekeeper.partner_id)
+  --partner-auth-url URL        the bridge's auth callback, <public_base_url>/_gki/v1/auth
+  --partner-secret-file FILE    a file holding the partner secret (or set ${PARTNER_SECRET_ENV};
+                                --partner-secret SECRET works too, but shows in ps)
+  --partner-media-origin URL    the bridge's public_base_url: lets native users fetch the
+                                media the bridge's users send (Matrix -> gatekeeper media)`;
+
+const USER_ADD_USAGE = `usage: gatekeeper-sandbox user add +4917012345678 [options]
+  Adds a native gatekeeper user through a running sandbox's admin API; prints it as JSON.
+
+  --name NAME                   the user's push name
+  --opt-in                      let partners' users (bridged users) reach this user
+  --partners a,b|*              with --opt-in: only these partners (default *: all)
+  --admin URL                   the sandbox's HTTP URL (default ${DEFAULT_ADMIN})`;
+
+const CHAT_USAGE = `usage: gatekeeper-sandbox chat +4917012345678 [options]
+  Chats in the terminal as a native gatekeeper user added with \`user add\`; /help inside
+  lists the chat commands.
+
+  --admin URL                   the sandbox's HTTP URL (default ${DEFAULT_ADMIN})
+  --state FILE                  the user's keys and sessions (default: under
+                                $XDG_STATE_HOME/gatekeeper-sandbox; :memory: keeps nothing)`;
+
 const USAGE = `usage:
   gatekeeper-sandbox serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--db FILE.sqlite]
-      [--partner-id ID --partner-auth-url URL --partner-secret SECRET [--partner-media-origin URL]]
+      [--partner-id ID --partner-auth-url URL --partner-secret-file FILE [--partner-media-origin URL]]
       [--public-http-url URL] [--allow-non-eea] [--verbose]
   gatekeeper-sandbox user add +4917012345678 [--name NAME] [--opt-in [--partners a,b|*]] [--admin URL]
-  gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]`;
+  gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]
+  gatekeeper-sandbox COMMAND --help     the command's options`;
 
 export interface CliIo {
   out: (line: string) => void;
@@ -64,20 +104,59 @@ function port(value: string | undefined): number {
   return n;
 }
 
-function partnerFrom(v: Record<string, string | boolean | undefined>): SandboxPartnerConfig[] {
+/** The partner secret from --partner-secret-file, --partner-secret or the environment. */
+function partnerSecret(
+  v: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  const file = v["partner-secret-file"];
+  const given = v["partner-secret"];
+  if (typeof file === "string" && typeof given === "string") {
+    throw new UsageError("give --partner-secret-file or --partner-secret, not both");
+  }
+  if (typeof file === "string") {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      const code = err instanceof Error && "code" in err ? String(err.code) : String(err);
+      throw new UsageError(`--partner-secret-file: cannot read ${file} (${code})`);
+    }
+    // Files written with echo or an editor end in a newline that is not part of the secret.
+    const secret = text.replace(/\r?\n$/, "");
+    if (secret === "") throw new UsageError(`--partner-secret-file: ${file} is empty`);
+    return secret;
+  }
+  if (typeof given === "string") return given;
+  const fromEnv = env[PARTNER_SECRET_ENV];
+  return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+}
+
+function partnerFrom(
+  v: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): SandboxPartnerConfig[] {
   const id = v["partner-id"];
   const authUrl = v["partner-auth-url"];
-  const secret = v["partner-secret"];
   const mediaOrigin = v["partner-media-origin"];
-  if (id === undefined && authUrl === undefined && secret === undefined) return [];
-  if (typeof id !== "string" || typeof authUrl !== "string" || typeof secret !== "string") {
-    throw new UsageError("--partner-id, --partner-auth-url and --partner-secret go together");
+  const secretGiven = v["partner-secret"] !== undefined || v["partner-secret-file"] !== undefined;
+  if (id === undefined && authUrl === undefined && !secretGiven) return [];
+  const secret = partnerSecret(v, env);
+  if (typeof id !== "string" || typeof authUrl !== "string" || secret === undefined) {
+    throw new UsageError(
+      `--partner-id, --partner-auth-url and the partner secret (--partner-secret-file or ` +
+        `${PARTNER_SECRET_ENV}) go together`,
+    );
   }
   return [{ id, authUrl, secret, ...(typeof mediaOrigin === "string" ? { mediaOrigin } : {}) }];
 }
 
 /** Starts the sandbox and prints where it is; the caller decides how long it runs. */
-export async function serve(args: string[], io: CliIo): Promise<Sandbox> {
+export async function serve(
+  args: string[],
+  io: CliIo,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Sandbox> {
   const { values } = parseArgs({
     args,
     options: {
@@ -87,6 +166,7 @@ export async function serve(args: string[], io: CliIo): Promise<Sandbox> {
       "partner-id": { type: "string" },
       "partner-auth-url": { type: "string" },
       "partner-secret": { type: "string" },
+      "partner-secret-file": { type: "string" },
       "partner-media-origin": { type: "string" },
       "public-http-url": { type: "string" },
       "allow-non-eea": { type: "boolean" },
@@ -97,7 +177,7 @@ export async function serve(args: string[], io: CliIo): Promise<Sandbox> {
     host: values.host ?? "127.0.0.1",
     port: port(values.port),
     ...(values.db === undefined ? {} : { db: { type: "sqlite", filename: values.db } }),
-    partners: partnerFrom(values),
+    partners: partnerFrom(values, env),
     ...(values["public-http-url"] === undefined
       ? {}
       : { publicHttpUrl: values["public-http-url"] }),
@@ -162,9 +242,36 @@ async function chat(args: string[], io: CliIo): Promise<void> {
   });
 }
 
+/** `--help` or `-h` among a command's arguments (before a `--`). */
+function asksForHelp(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === "--help" || a === "-h");
+}
+
+/** The usage of the command in `argv`, if its arguments ask for help. */
+function commandHelp(command: string | undefined, rest: readonly string[]): string | undefined {
+  if (!asksForHelp(rest)) return undefined;
+  switch (command) {
+    case "serve":
+      return SERVE_USAGE;
+    case "user":
+      // `user` has one subcommand, `add`.
+      return USER_ADD_USAGE;
+    case "chat":
+      return CHAT_USAGE;
+    default:
+      return undefined;
+  }
+}
+
 /** Runs one command; resolves with the exit code. `serve` resolves when SIGINT or SIGTERM stops it. */
 export async function main(argv: string[], io: CliIo = consoleIo): Promise<number> {
   const [command, ...rest] = argv;
+  const help = commandHelp(command, rest);
+  if (help !== undefined) {
+    io.out(help);
+    return 0;
+  }
   try {
     switch (command) {
       case "serve": {
@@ -187,7 +294,8 @@ export async function main(argv: string[], io: CliIo = consoleIo): Promise<numbe
       case "help":
       case "--help":
       case "-h":
-        io.out(USAGE);
+        // `help serve` is `serve --help`.
+        io.out(commandHelp(rest[0], ["--help"]) ?? USAGE);
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`unknown command ${command}`);

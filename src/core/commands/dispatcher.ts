@@ -6,6 +6,7 @@
 import { UserFacingError } from "../errors.js";
 import { errorText } from "../logger.js";
 import type { CoreLogger } from "../logger.js";
+import { excerpt } from "../../util/unicode.js";
 import {
   loginCommand,
   logoutCommand,
@@ -84,7 +85,10 @@ export class CommandDispatcher {
     const handler = this.byName.get(command.name === "" ? "help" : command.name);
     if (!handler) {
       const help = ctx.inManagementRoom ? "`help`" : `\`${this.env.commandPrefix} help\``;
-      await ctx.reply(`I do not know the command \`${command.name}\`. Send ${help} for the list.`);
+      // Quoted as an excerpt: the "name" is whatever the user sent, up to the whole 64 KiB.
+      await ctx.reply(
+        `I do not know the command \`${excerpt(command.name)}\`. Send ${help} for the list.`,
+      );
       return;
     }
     try {

@@ -3,7 +3,13 @@ import type { Command } from "./types.js";
 
 export function helpText(
   commands: readonly Command[],
-  options: { prefix: string; inManagementRoom: boolean; networkName: string },
+  options: {
+    prefix: string;
+    inManagementRoom: boolean;
+    networkName: string;
+    /** bridge.space_name: the space the portals are put in. */
+    spaceName: string;
+  },
 ): string {
   const p = options.prefix;
   const intro = options.inManagementRoom
@@ -14,7 +20,7 @@ export function helpText(
     intro,
     ...lines,
     `Phone numbers are written in international format, e.g. +49 151 12345678.`,
-    `Chats with ${options.networkName} users go into your "${options.networkName}" space.`,
+    `Chats with ${options.networkName} users go into your "${options.spaceName}" space.`,
   ].join("\n");
 }
 
@@ -32,6 +38,7 @@ export function helpCommand(
           prefix: env.commandPrefix,
           inManagementRoom: ctx.inManagementRoom,
           networkName: networkName(),
+          spaceName: env.spaceName,
         }),
       );
     },

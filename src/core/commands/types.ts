@@ -16,6 +16,8 @@ export interface CommandEnv {
   puppets: Puppets;
   relayOut: RelayOut;
   commandPrefix: string;
+  /** bridge.space_name, for the help text. */
+  spaceName: string;
   /** Media limits for `limits` (absent: the bridge relays no media). */
   media?: Pick<MediaRelay, "enabled" | "limits">;
 }

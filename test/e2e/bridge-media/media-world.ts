@@ -164,7 +164,10 @@ export async function matrixUpload(
   return res.content_uri;
 }
 
-/** Downloads an mxc:// URI as the Matrix user (authenticated media). */
+/**
+ * Downloads an mxc:// URI as the Matrix user's client does: authenticated media (spec
+ * v1.11), or the legacy path on a server without it (Synapse 1.67: 400 M_UNRECOGNIZED).
+ */
 export async function matrixDownload(
   baseUrl: string,
   user: MatrixActor,
@@ -172,9 +175,15 @@ export async function matrixDownload(
 ): Promise<Buffer> {
   const m = /^mxc:\/\/([^/]+)\/(.+)$/.exec(mxc);
   if (!m) throw new Error(`not an mxc URI: ${mxc}`);
-  const res = await fetch(`${baseUrl}/_matrix/client/v1/media/download/${m[1]}/${m[2]}`, {
+  let res = await fetch(`${baseUrl}/_matrix/client/v1/media/download/${m[1]}/${m[2]}`, {
     headers: { authorization: `Bearer ${user.client.getAccessToken()}` },
   });
+  if (res.status === 400 || res.status === 404) {
+    const body = (await res.json().catch(() => ({}))) as { errcode?: string };
+    if (body.errcode === "M_UNRECOGNIZED") {
+      res = await fetch(`${baseUrl}/_matrix/media/v3/download/${m[1]}/${m[2]}`);
+    }
+  }
   if (res.status !== 200) throw new Error(`download of ${mxc} failed: HTTP ${res.status}`);
   return Buffer.from(await res.arrayBuffer());
 }

@@ -70,6 +70,31 @@ export class MatrixActor {
     return res.event_id;
   }
 
+  /**
+   * Sends a text message as a client does when its server goes away: a send that got no
+   * answer (connection refused, 502/503) is sent again with the same txn id until the server
+   * takes it. Resolves with its event id.
+   */
+  async sayUntilAccepted(
+    roomId: string,
+    body: string,
+    txnId: string,
+    timeoutMs = 90_000,
+  ): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const res = await this.client.sendMessage(roomId, { msgtype: MsgType.Text, body }, txnId);
+        return res.event_id;
+      } catch (err) {
+        const status = (err as { httpStatus?: number }).httpStatus;
+        const unanswered = status === undefined || status === 502 || status === 503;
+        if (!unanswered || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
   /** Sends any m.room.message content; resolves with its event id. */
   async send(roomId: string, content: IContent): Promise<string> {
     const res = await this.client.sendMessage(roomId, content as never);

@@ -72,9 +72,11 @@ export class Homeserver {
   addAppService(registration: AppServiceRegistrationLike): AppService {
     const as = this.appServices.add(registration);
     this.queues.set(as.id, new AppServiceTransactionQueue(as, this.opts.pusher));
-    // The sender user exists from the start, as on Synapse (registering it gives M_USER_IN_USE).
+    // The sender user exists from the start, as on Synapse (registering it gives M_USER_IN_USE),
+    // without a profile: Synapse answers GET /profile for it with 404 until one is set.
     if (!this.users.exists(as.senderUserId)) {
-      this.users.create(registration.sender_localpart, { appServiceId: as.id });
+      const sender = this.users.create(registration.sender_localpart, { appServiceId: as.id });
+      delete sender.displayname;
     }
     return as;
   }

@@ -1,5 +1,13 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yaml from "js-yaml";
@@ -16,7 +24,7 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the CLI as the admin would, in a child process (Cli exits the process itself). */
+/** Runs the CLI as the admin would, in a child process. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith("GKB_")),
@@ -104,16 +112,84 @@ describe("matrix-gatekeeper-bridge CLI", () => {
   });
 
   it("prints a bad config's problem without a stack trace and exits 1", async () => {
-    const short = Buffer.alloc(12).toString("base64");
-    const config = file("bad.yaml", configYaml({ staticKey: short }));
+    const config = file("bad.yaml", configYaml({ bot: "Bot" }));
     const reg = file("never-written.yaml");
     const run = await cli(["-r", "-c", config, "-f", reg, "-u", "http://localhost:29400"]);
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe(
-      `${config}: gatekeeper.static_key: must be 32 bytes of base64 (got 12 bytes)`,
+      `${config}: appservice.bot.localpart: must be a user ID localpart (lower-case letters, digits and ._=/+-) (got "Bot")`,
     );
     expect(run.stderr).not.toMatch(STACK_LINE);
     expect(existsSync(reg)).toBe(false);
+  });
+
+  it("generates the registration before the gatekeeper section is written", async () => {
+    // What an admin has before the gatekeeper sent its key and secret: homeserver only.
+    const config = file(
+      "homeserver-only.yaml",
+      yaml.dump({ homeserver: { url: "http://127.0.0.1:8008", domain: "example.test" } }),
+    );
+    const reg = file("registration-early.yaml");
+    const run = await cli(["-r", "-c", config, "-f", reg, "-u", "http://localhost:29400"]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(yaml.load(readFileSync(reg, "utf8"))).toMatchObject({
+      sender_localpart: "gatekeeperbot",
+      namespaces: { users: [{ exclusive: true, regex: "@gk_.+:example\\.test" }] },
+    });
+  });
+
+  it("writes the registration for its owner only and says what to do next, without the tokens", async () => {
+    const config = file("config-next.yaml", configYaml());
+    const reg = file("registration-next.yaml", "an older registration\n");
+    chmodSync(reg, 0o644);
+    const run = await cli(["-r", "-c", config, "-f", reg, "-u", "http://localhost:29400"]);
+    expect(run.code).toBe(0);
+    // Also an existing, world-readable file ends up 0600.
+    expect(statSync(reg).mode & 0o777).toBe(0o600);
+
+    const doc = yaml.load(readFileSync(reg, "utf8")) as Record<string, string>;
+    for (const token of [doc.as_token!, doc.hs_token!]) {
+      expect(run.stdout).not.toContain(token);
+      expect(run.stderr).not.toContain(token);
+    }
+    const lines = run.stdout.split("\n").map((l) => l.trim());
+    expect(lines[0]).toBe(
+      `Wrote the appservice registration to ${reg} (mode 0600: it holds the tokens).`,
+    );
+    // The absolute path, as homeserver.yaml needs it, under app_service_config_files.
+    const listed = lines.indexOf("app_service_config_files:");
+    expect(listed).toBeGreaterThan(0);
+    expect(lines[listed + 1]).toBe(`- ${reg}`);
+    expect(run.stdout).toContain("Restart the homeserver");
+    // The command that starts the bridge with these files, as this CLI was started.
+    expect(run.stdout).toContain(`src/cli.ts -c ${config} -f ${reg}\n`);
+    expect(run.stdout).not.toContain("Note:");
+
+    const other = await cli(["-r", "-c", config, "-f", reg, "-u", "http://localhost:8080"]);
+    expect(other.stdout).toContain(
+      "Note: the URL has port 8080 but the bridge listens on appservice.port (29400).",
+    );
+  });
+
+  it("answers --help with its usage and exit code 0", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const run = await cli([flag]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe("");
+      expect(run.stdout).toMatch(/^usage:\n {2}matrix-gatekeeper-bridge -r -c config\.yaml -u URL/);
+      expect(run.stdout).toContain("-p, --port PORT");
+    }
+  });
+
+  it("refuses unknown options with the usage and exit code 2", async () => {
+    const run = await cli(["--frobnicate"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("Unknown option '--frobnicate'");
+    expect(run.stderr).toContain("usage:");
+    const extra = await cli(["-c", "config.yaml", "-u", "http://localhost:29400"]);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain("-u / --url goes with -r");
   });
 
   it("says so when the config file is missing, not YAML or empty", async () => {
@@ -136,10 +212,14 @@ describe("matrix-gatekeeper-bridge CLI", () => {
     );
   });
 
-  it("insists on -c when generating a registration", async () => {
+  it("insists on -c and -u when generating a registration", async () => {
     const run = await cli(["-r", "-f", join(dir, "x.yaml"), "-u", "http://localhost:29400"]);
-    expect(run.code).toBe(1);
-    expect(run.stdout).toContain("Missing --config [-c]");
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("missing -c / --config FILE");
+    const noUrl = await cli(["-r", "-c", file("ok-url.yaml", configYaml())]);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toContain("missing -u / --url");
+    expect(existsSync(join(dir, "x.yaml"))).toBe(false);
   });
 
   it("refuses to run with a registration that no longer fits the config", async () => {

@@ -128,6 +128,42 @@ describe("IntakeWorker", () => {
     expect(sink.bodies()).toEqual(["next"]);
   });
 
+  it("sets a failing event aside after the hold, so the room's later events go on", async () => {
+    const room = "!r:localhost";
+    await queue.storeTransaction("t1", [
+      textEvent(room, "$1", "stuck"),
+      textEvent(room, "$2", "after"),
+    ]);
+    const handled: string[] = [];
+    let stuckTries = 0;
+    const gaveUp: string[] = [];
+    const w = worker({
+      maxAttempts: 6,
+      backoff: { initialMs: 20, maxMs: 80 },
+      holdMs: 50,
+      onGaveUp: async (_action, event) => void gaveUp.push(event.eventId),
+    });
+    w.setSink({
+      onRoomMessage: async (m) => {
+        if (m.body === "stuck") {
+          stuckTries += 1;
+          throw new Error("homeserver down");
+        }
+        handled.push(m.body);
+      },
+      onBotInvited: async () => undefined,
+      onMembership: async () => undefined,
+    });
+    await waitFor(async () => handled.length === 1);
+    // Tried in place at 0 and 20 ms; the next try (60 ms) is past the hold: set aside, and
+    // "after" went on while "stuck" still had retries left.
+    expect(gaveUp).toEqual([]);
+    expect(stuckTries).toBeLessThan(6);
+    await waitFor(async () => gaveUp.length === 1);
+    expect(stuckTries).toBe(6);
+    expect(await queue.get("$1")).toMatchObject({ state: "failed", attempts: 6 });
+  });
+
   it("works rooms in parallel: a stuck room does not hold up another", async () => {
     await queue.storeTransaction("t1", [
       textEvent("!stuck:localhost", "$s", "stuck"),

@@ -268,6 +268,50 @@ describe("intake through the homeserver", () => {
     expect(sink.attempts).toBe(3);
   });
 
+  it("a reply the homeserver refuses is not retried, and the notice says what happened", async () => {
+    const { roomId } = await openPortal();
+    let attempts = 0;
+    handle.intake.setSink({
+      onRoomMessage: async (m) => {
+        attempts += 1;
+        // Over the 64 KiB event limit: 413 M_TOO_LARGE, which no retry changes.
+        await handle.matrixSide.sendNotice(m.roomId, "x".repeat(70_000));
+      },
+      onBotInvited: async () => undefined,
+      onMembership: async () => undefined,
+    });
+    const eventId = await sendText(alice, roomId, "echo me whole");
+    const notice = await waitForRoomEvent(
+      alice,
+      (e) => e.getRoomId() === roomId && e.getContent().msgtype === "m.notice",
+    );
+    expect(notice.getContent().body).toBe(
+      "The bridge gave up on your message: the homeserver refused the bridge's reply: " +
+        "M_TOO_LARGE (event too large). Sending the same message again will not help.",
+    );
+    const status = await waitForRoomEvent(
+      alice,
+      (e) => e.getType() === "com.beeper.message_send_status",
+    );
+    expect(status.getContent()).toMatchObject({
+      status: "FAIL_PERMANENT",
+      "m.relates_to": { event_id: eventId },
+    });
+    expect(attempts).toBe(1);
+  });
+
+  it("sends well-formed text only: lone surrogates become U+FFFD", async () => {
+    const puppet = await handle.matrixSide.ensurePuppet(CONTACT, "B\ud800b");
+    expect((await alice.getProfileInfo(puppet)).displayname).toBe("B\ufffdb (Gatekeeper)");
+    const { roomId } = await openPortal();
+    await handle.matrixSide.sendNotice(roomId, "half a pair: \udc00");
+    const notice = await waitForRoomEvent(
+      alice,
+      (e) => e.getRoomId() === roomId && e.getContent().msgtype === "m.notice",
+    );
+    expect(notice.getContent().body).toBe("half a pair: \ufffd");
+  });
+
   it("resumes queued events after a restart of the Matrix side", async () => {
     const { roomId } = await openPortal();
     await handle.stop();

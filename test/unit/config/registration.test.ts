@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import yaml from "js-yaml";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   checkRegistration,
   ConfigError,
   isPuppetUserId,
+  loadRegistrationConfig,
   parseConfigText,
   puppetUserIdRegex,
   registrationFor,
@@ -103,5 +107,89 @@ describe("registrationFor", () => {
     expect(err.message).toContain(
       "registration.yaml: as_token: is missing (set it in the file or in GKB_AS_TOKEN)",
     );
+  });
+});
+
+describe("loadRegistrationConfig (what -r reads)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gkb-regconfig-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, doc: unknown): string => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof doc === "string" ? doc : yaml.dump(doc));
+    return path;
+  };
+  const problems = (path: string): string[] => {
+    try {
+      loadRegistrationConfig(path);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+      throw err;
+    }
+    return [];
+  };
+
+  it("needs only the homeserver section: no gatekeeper section, no partner secret", () => {
+    const path = file("homeserver-only.yaml", {
+      homeserver: { url: "http://localhost:8008/", domain: "example.org" },
+    });
+    const reg = loadRegistrationConfig(path);
+    expect(reg).toEqual({
+      homeserver: { url: "http://localhost:8008", domain: "example.org" },
+      appservice: {
+        port: 29400,
+        bindAddress: "127.0.0.1",
+        id: "gatekeeper",
+        bot: { localpart: "gatekeeperbot", displayName: "Gatekeeper bridge bot", avatar: null },
+      },
+      bridge: { usernameTemplate: "gk_{{id}}" },
+    });
+    expect(registrationFor(reg, { url: "u", asToken: "a", hsToken: "h" })).toEqual(
+      registrationFor(config, { url: "u", asToken: "a", hsToken: "h" }),
+    );
+  });
+
+  it("leaves half-written other sections alone", () => {
+    const path = file("unfinished.yaml", {
+      homeserver: { url: "http://localhost:8008", domain: "example.org" },
+      gatekeeper: { url: "wss://to-do", partner_id: "matrix" },
+      database: { type: "postgres" },
+      bridge: { username_template: "wa_{{id}}", permissions: { "example.org": "user" } },
+    });
+    expect(loadRegistrationConfig(path).bridge.usernameTemplate).toBe("wa_{{id}}");
+  });
+
+  it("still checks what the registration is made of, and unknown sections", () => {
+    expect(problems(file("no-homeserver.yaml", { appservice: {} }))).toEqual([
+      "homeserver: is required",
+    ]);
+    expect(
+      problems(
+        file("bad.yaml", {
+          homeserver: { url: "localhost", domain: "example.org" },
+          appservice: { id: "not valid", bot: { localpart: "Bot" } },
+          bridge: { username_template: "gk_" },
+          appservise: {},
+        }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^appservise: unknown key/),
+      'homeserver.url: must be an http:// or https:// URL (got "localhost")',
+      expect.stringMatching(/^appservice\.id: must be a registration id/),
+      expect.stringMatching(/^appservice\.bot\.localpart: must be a user ID localpart/),
+      expect.stringMatching(/^bridge\.username_template: must be a localpart template/),
+    ]);
+    expect(
+      problems(
+        file("bot-is-puppet.yaml", {
+          homeserver: { url: "http://localhost:8008", domain: "example.org" },
+          appservice: { bot: { localpart: "gk_bot" } },
+        }),
+      ),
+    ).toEqual([
+      "appservice.bot.localpart: must not match bridge.username_template (@gk_bot:example.org would be taken for a puppet)",
+    ]);
+    expect(problems(file("empty.yaml", "\n"))).toEqual([
+      ": must be a YAML mapping of sections (got an empty file)",
+    ]);
   });
 });

@@ -8,6 +8,8 @@ import {
   ConfigError,
   defaultPermissions,
   loadConfig,
+  parseConfigText,
+  permissionLevel,
 } from "../../../src/config/index.js";
 
 const SAMPLE = fileURLToPath(new URL("../../../config.sample.yaml", import.meta.url));
@@ -23,6 +25,9 @@ const COMMENTED_OUT = new Set([
   "gatekeeper.partner_secret",
   "gatekeeper.user_agent",
   "database.url",
+  // Without it, the homeserver's own users are users: an admin who only sets
+  // homeserver.domain must not lock them out with the sample's example server.
+  "bridge.permissions",
 ]);
 
 /** Dotted paths of every option the schema knows (a free-form map counts as one option). */
@@ -86,7 +91,7 @@ describe("config.sample.yaml", () => {
         const key = path.split(".").at(-1);
         expect(lookup(parsed, path), `${path} is meant to be commented out`).toBeUndefined();
         expect(
-          sectionLines(section!).some((l) => new RegExp(`^\\s+# ${key}: \\S`).test(l)),
+          sectionLines(section!).some((l) => new RegExp(`^\\s+# ${key}:( \\S|$)`).test(l)),
           `${path} appears commented out in its section`,
         ).toBe(true);
       } else {
@@ -99,8 +104,15 @@ describe("config.sample.yaml", () => {
     for (const [path, value] of leaves(CONFIG_DEFAULTS)) {
       expect(lookup(parsed, path), path).toEqual(value);
     }
-    const domain = lookup(parsed, "homeserver.domain") as string;
-    expect(lookup(parsed, "bridge.permissions")).toEqual(defaultPermissions(domain));
+  });
+
+  it("lets the users of the admin's own homeserver in when only homeserver.domain is changed", () => {
+    const edited = text.replace(/^(\s+domain:) example\.org$/m, "$1 chat.my-company.test");
+    expect(edited).not.toBe(text);
+    const config = parseConfigText(edited, "config.yaml", { GKB_PARTNER_SECRET: "x".repeat(16) });
+    expect(config.bridge.permissions).toEqual(defaultPermissions("chat.my-company.test"));
+    expect(permissionLevel(config, "@alice:chat.my-company.test")).toBe("user");
+    expect(permissionLevel(config, "@eve:example.org")).toBe("none");
   });
 
   it("has a comment above every option (or above the group it belongs to)", () => {

@@ -17,6 +17,10 @@ async function profileOf(ctx: Ctx, userId: string): Promise<JsonObject> {
   if (!hs.users.exists(userId)) await hs.queryAppServicesForUser(userId);
   const user = hs.users.get(userId);
   if (!user) throw notFound("Profile was not found");
+  // Synapse's answer for a user with neither a display name nor an avatar.
+  if (user.displayname === undefined && user.avatar_url === undefined) {
+    throw notFound("Profile was not found");
+  }
   const out: JsonObject = {};
   if (user.displayname !== undefined) out.displayname = user.displayname;
   if (user.avatar_url !== undefined) out.avatar_url = user.avatar_url;
