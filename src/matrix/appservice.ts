@@ -12,11 +12,13 @@ import type { Knex } from "knex";
 import type { Config } from "../config/types.js";
 import type { MatrixEventSink } from "../core/matrix-events.js";
 import { MatrixIntakeRepository } from "../db/repositories/matrix-intake.js";
+import type { IntakeEvent } from "../db/repositories/matrix-intake.js";
 import { UserRepository } from "../db/repositories/users.js";
 import { Bridge, Logger } from "./appservice-bridge.js";
 import type { AppServiceRegistration } from "./appservice-bridge.js";
 import { ensureBotProfile } from "./bot-profile.js";
 import { DurableAppService } from "./durable-appservice.js";
+import { HomeserverCatchUp } from "./homeserver-catch-up.js";
 import { EphemeralIntake } from "./ephemeral-intake.js";
 import { classifyEvent } from "./event-classifier.js";
 import { markupToMatrix, matrixToMarkup } from "./formatting/index.js";
@@ -88,6 +90,11 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
   const isBridgeUser = (userId: string): boolean =>
     userId === botMxid || registration.isUserMatch(userId, false);
 
+  const catchUp = new HomeserverCatchUp({
+    intake: intakeRepo,
+    latestEvents: (roomId, limit) => latestEvents(bridge, roomId, limit),
+    log,
+  });
   const matrixSide = new AppserviceMatrixSide({
     bridge,
     domain: config.homeserver.domain,
@@ -99,6 +106,7 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
     users: new UserRepository(db),
     toMatrix: markupToMatrix,
     media: mediaFor(config, registration),
+    onHomeserverAway: () => catchUp.suspectRestart(),
   });
 
   const worker = new IntakeWorker({
@@ -114,6 +122,7 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
   const appservice = new DurableAppService({
     homeserverToken,
     intake: intakeRepo,
+    catchUp,
     onStored: (roomIds) => worker.wake(roomIds),
     onEphemeral: (events) => ephemeral.handle(events),
   });
@@ -163,6 +172,23 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
       return stopping;
     },
   };
+}
+
+/** The room's latest events, newest first, as the bot sees them (for the catch-up). */
+async function latestEvents(bridge: Bridge, roomId: string, limit: number): Promise<IntakeEvent[]> {
+  const res = (await bridge
+    .getIntent()
+    .matrixClient.doRequest(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`,
+      { dir: "b", limit },
+    )) as { chunk?: unknown };
+  return Array.isArray(res.chunk)
+    ? res.chunk.filter(
+        (e): e is IntakeEvent =>
+          typeof e === "object" && e !== null && typeof (e as IntakeEvent).event_id === "string",
+      )
+    : [];
 }
 
 /** Streaming media through the homeserver's content repository, with the as_token. */

@@ -30,7 +30,13 @@ import type { IntakeLog } from "./intake-worker.js";
 
 export interface DurableAppServiceOptions {
   homeserverToken: string;
-  intake: Pick<MatrixIntakeRepository, "storeTransaction">;
+  intake: Pick<MatrixIntakeRepository, "storeTransaction" | "hasTransaction">;
+  /**
+   * Reads back events the homeserver lost (homeserver-catch-up.ts); run before a transaction
+   * whose id was seen before is stored, as that means the homeserver restarted (or lost our
+   * answer).
+   */
+  catchUp?: { run(): Promise<string[]>; readonly due: boolean };
   /** After a transaction was stored: the rooms that got events (wake the intake worker). */
   onStored?: (roomIds: string[]) => void;
   /**
@@ -55,6 +61,10 @@ function isIntakeEvent(v: unknown): v is IntakeEvent {
 /** Unprefixed paths older homeservers push to; served as their `/_matrix/app/v1` twins. */
 const LEGACY_PATH = /^\/(?:transactions|users|rooms)\//;
 const V1 = "/_matrix/app/v1";
+/** How long a transaction waits for the catch-up before it is stored anyway. */
+const CATCH_UP_WAIT_MS = 15_000;
+/** After a catch-up, events it read back come from the homeserver too for this long. */
+const CAUGHT_UP_ECHO_MS = 5 * 60_000;
 
 export class DurableAppService extends AppService {
   private readonly durable: DurableAppServiceOptions;
@@ -62,6 +72,10 @@ export class DurableAppService extends AppService {
   /** The parent's app, where its routes and those added through expressApp live. */
   private readonly routes: Application;
   private accepting = true;
+  /** The previous transaction's id (in this process). */
+  private lastTxnId: string | undefined;
+  /** When the last catch-up ran: events it queued come again in the next transactions. */
+  private caughtUpAt = 0;
   private inFlight = 0;
   private drained: (() => void)[] = [];
 
@@ -147,6 +161,14 @@ export class DurableAppService extends AppService {
     this.inFlight += 1;
     let result: StoredTransaction;
     try {
+      const catchUp = this.durable.catchUp;
+      const follows = this.followsLastTxn(txnId);
+      if (
+        catchUp &&
+        (catchUp.due || (!follows && (await this.durable.intake.hasTransaction(txnId))))
+      ) {
+        await this.catchUpFirst(catchUp);
+      }
       result = await this.durable.intake.storeTransaction(txnId, valid);
     } catch (err) {
       this.durableLog.error(
@@ -168,6 +190,38 @@ export class DurableAppService extends AppService {
     );
   }
 
+  /**
+   * Whether `txnId` is the one after the previous transaction's (ids count up by one while a
+   * homeserver runs). A known id that does not follow on means the homeserver started over
+   * (or repeats one): then it may have lost events.
+   */
+  private followsLastTxn(txnId: string): boolean {
+    const last = this.lastTxnId;
+    this.lastTxnId = txnId;
+    return (
+      last !== undefined &&
+      /^\d+$/.test(txnId) &&
+      /^\d+$/.test(last) &&
+      BigInt(txnId) === BigInt(last) + 1n
+    );
+  }
+
+  /** Runs the catch-up, waiting for it a while (the homeserver waits for our answer). */
+  private async catchUpFirst(catchUp: { run(): Promise<string[]> }): Promise<void> {
+    this.caughtUpAt = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CATCH_UP_WAIT_MS)));
+    const run = catchUp.run().then(
+      (rooms) => {
+        if (rooms.length > 0) this.durable.onStored?.(rooms);
+      },
+      (err: unknown) =>
+        this.durableLog.warn(`Catch-up after a restart failed: ${errorMessage(err)}`),
+    );
+    await Promise.race([run, late]);
+    clearTimeout(timer);
+  }
+
   private logStored(txnId: string, r: StoredTransaction): void {
     if (r.alreadyStored.length === 0) {
       if (r.txnSeen && r.stored.length > 0) {
@@ -181,10 +235,11 @@ export class DurableAppService extends AppService {
       this.durableLog.debug(`Transaction ${txnId} is a retry; its events are stored already`);
       return;
     }
-    this.durableLog.warn(
+    const skipped =
       `Transaction ${txnId}: ${r.alreadyStored.length} events were stored before and are ` +
-        `skipped: ${r.alreadyStored.join(", ")}`,
-    );
+      `skipped: ${r.alreadyStored.join(", ")}`;
+    if (Date.now() - this.caughtUpAt < CAUGHT_UP_ECHO_MS) this.durableLog.debug(skipped);
+    else this.durableLog.warn(skipped);
   }
 
   /** POST /_matrix/app/v1/ping: the homeserver checks that it reaches us with the right token. */

@@ -27,7 +27,7 @@ import {
   spaceParentContent,
 } from "./room-content.js";
 import type { ToMatrix } from "./room-content.js";
-import { randomTxnId, txnIdFor } from "./txn-id.js";
+import { randomTxnId, TXN_MARKER, txnIdFor } from "./txn-id.js";
 import { isMediaContent } from "../core/media.js";
 import type { OpenedMedia } from "../core/media.js";
 import type { MatrixMedia } from "./matrix-media.js";
@@ -54,17 +54,25 @@ export interface AppserviceMatrixSideOptions {
   toMatrix: ToMatrix;
   membershipQueue?: MembershipQueue;
   rateLimit?: RateLimitOptions;
+  /** A request got no answer, or 502/503/504: the homeserver is away (restarting?). */
+  onHomeserverAway?: () => void;
   /** Media both ways (without it the bridge relays no Matrix media). */
   media?: MatrixMedia;
 }
 
 const log = new Logger("MatrixSide");
+/** How many of a sender's latest events are searched for an unanswered send. */
+const LOOKBACK = 50;
+/** Unanswered sends remembered (a bound, should the homeserver stay away for long). */
+const MAX_UNANSWERED = 10_000;
 
 export class AppserviceMatrixSide implements MatrixSide {
   readonly botMxid: string;
   private readonly membership: MembershipQueue;
   /** Display names already set this run, so ensurePuppet costs no request after the first. */
   private readonly profiles = new Map<string, string>();
+  /** Txn ids of sends that got no answer (no HTTP status, or a 5xx): look before resending. */
+  private readonly unanswered = new Set<string>();
   private readonly spaceLocks = new Map<string, Promise<string>>();
   readonly downloadMedia: ((uri: string) => Promise<OpenedMedia>) | undefined;
 
@@ -320,7 +328,16 @@ export class AppserviceMatrixSide implements MatrixSide {
     const path =
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
       `/send/${encodeURIComponent(type)}/${encodeURIComponent(txnId)}`;
-    const body = wellFormedJson(content);
+    const body = { ...wellFormedJson(content), [TXN_MARKER]: txnId };
+    if (this.unanswered.has(txnId)) {
+      // An earlier attempt got no answer: the homeserver may have stored it and then lost
+      // its txn id memory (Synapse keeps it in memory only: a restart forgets it).
+      const sent = await this.findSent(intent, roomId, senderMxid, type, txnId).catch(() => null);
+      if (sent) {
+        this.unanswered.delete(txnId);
+        return sent;
+      }
+    }
     const put = (): Promise<string> =>
       this.limited(what, async () => {
         // A fresh query object each time: the client adds user_id to it.
@@ -338,13 +355,42 @@ export class AppserviceMatrixSide implements MatrixSide {
         return res.event_id;
       });
     try {
-      return await put();
+      const eventId = await put().catch(async (err: unknown) => {
+        // Not registered or not joined yet (e.g. the bot in an older room): join, then retry.
+        if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
+        await this.limited("joining the room", () => intent.join(roomId));
+        return put();
+      });
+      this.unanswered.delete(txnId);
+      return eventId;
     } catch (err) {
-      // Not registered or not joined yet (e.g. the bot in an older room): join, then retry.
-      if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
-      await this.limited("joining the room", () => intent.join(roomId));
-      return put();
+      if (!(err instanceof MatrixSideError) || err.status === undefined || err.status >= 500) {
+        if (this.unanswered.size >= MAX_UNANSWERED) this.unanswered.clear();
+        this.unanswered.add(txnId);
+      }
+      throw err;
     }
+  }
+
+  /**
+   * The event this bridge sent with `txnId` (TXN_MARKER in its content) among the sender's
+   * latest events of the type in the room, if the homeserver has it.
+   */
+  private async findSent(
+    intent: Intent,
+    roomId: string,
+    senderMxid: string,
+    type: string,
+    txnId: string,
+  ): Promise<string | undefined> {
+    const filter = JSON.stringify({ senders: [senderMxid], types: [type], limit: LOOKBACK });
+    const res = (await intent.matrixClient.doRequest(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`,
+      { dir: "b", limit: LOOKBACK, filter },
+    )) as { chunk?: { event_id?: unknown; content?: Record<string, unknown> }[] };
+    const found = res.chunk?.find((e) => e.content?.[TXN_MARKER] === txnId);
+    return typeof found?.event_id === "string" ? found.event_id : undefined;
   }
 
   private intent(mxid: string): Intent {
@@ -356,7 +402,9 @@ export class AppserviceMatrixSide implements MatrixSide {
     try {
       return await withRateLimitRetry(request, this.opts.rateLimit);
     } catch (err) {
-      throw toMatrixSideError(err, what);
+      const failure = toMatrixSideError(err, what);
+      if (failure.kind === "transient" && failure.status !== 429) this.opts.onHomeserverAway?.();
+      throw failure;
     }
   }
 }

@@ -7,6 +7,13 @@ import { createHash, randomUUID } from "node:crypto";
 
 const PREFIX = "gkb.";
 
+/**
+ * Every event the bridge posts carries its txn id in its content under this key. The
+ * homeserver's own txn id memory does not survive its restart (Synapse keeps it in memory),
+ * so after a send that got no answer the bridge looks for this before sending again.
+ */
+export const TXN_MARKER = "org.gatekeeper_bridge.txn_id";
+
 /** A stable txn id for `txnKey`: the same key always gives the same id. */
 export function txnIdFor(txnKey: string): string {
   if (txnKey === "") throw new RangeError("empty txn key");

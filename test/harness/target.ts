@@ -90,16 +90,19 @@ const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$
 const newToken = (): string => randomBytes(32).toString("hex");
 
 /**
- * The puppet prefix of a registration made by registrationFor: its exclusive user namespace
- * is `@<prefix>.*:<server>`. Undefined for any other shape.
+ * The puppet prefix of a registration: its exclusive user namespace is `@<prefix>.*:<server>`
+ * (or `.+`). Undefined for any other shape.
  */
 export function puppetPrefixOf(
   registration: AppServiceRegistrationLike,
   serverName: string,
 ): string | undefined {
-  const suffix = `.*:${escapeRegex(serverName)}`;
   for (const ns of registration.namespaces?.users ?? []) {
-    if (!ns.exclusive || !ns.regex.startsWith("@") || !ns.regex.endsWith(suffix)) continue;
+    // registrationFor writes `.*`, the bridge's own `-r` writes `.+`.
+    const suffix = [".*", ".+"]
+      .map((any) => `${any}:${escapeRegex(serverName)}`)
+      .find((sfx) => ns.regex.endsWith(sfx));
+    if (!ns.exclusive || !ns.regex.startsWith("@") || !suffix) continue;
     const escaped = ns.regex.slice(1, -suffix.length);
     const prefix = escaped.replace(/\\(.)/g, "$1");
     if (escapeRegex(prefix) === escaped && prefix !== "") return prefix;

@@ -107,6 +107,26 @@ export class MatrixIntakeRepository {
     return (await this.db<TxnRow>(TXNS).where({ txn_id: txnId }).first()) !== undefined;
   }
 
+  /** Rooms that got events received since `since` (ms). */
+  async recentRooms(since: number): Promise<string[]> {
+    const rows = await this.db<QueueRow>(QUEUE)
+      .where("received_at", ">=", since)
+      .distinct("room_id");
+    return rows.map((r) => String(r.room_id));
+  }
+
+  /** Which of these event ids are stored (in any state). */
+  async knownEventIds(eventIds: readonly string[]): Promise<Set<string>> {
+    const known = new Set<string>();
+    for (let i = 0; i < eventIds.length; i += INSERT_CHUNK) {
+      const rows = await this.db<QueueRow>(QUEUE)
+        .whereIn("event_id", eventIds.slice(i, i + INSERT_CHUNK))
+        .select("event_id");
+      for (const r of rows) known.add(r.event_id);
+    }
+    return known;
+  }
+
   /**
    * The oldest queued event (of one room, if given), due or not: a room's events are
    * handled in order, so a rescheduled event holds back the ones after it. Check

@@ -40,7 +40,8 @@ import { MatrixActor } from "./matrix-actor.js";
 import type { BridgeIdentity } from "./matrix-actor.js";
 import { NativeActor } from "./native-actor.js";
 
-Logger.configure({ console: "off" });
+// The in-process bridge's log, off unless E2E_BRIDGE_LOG names a level (e.g. warn, debug).
+Logger.configure({ console: (process.env.E2E_BRIDGE_LOG ?? "off") as "off" });
 
 export const PARTNER_ID = "matrix";
 export const PARTNER_SECRET = "e2e-bridge-partner-secret";

@@ -281,6 +281,53 @@ describe("DurableAppService with the homeserver's retries", () => {
   });
 });
 
+describe("after a homeserver restart", () => {
+  let alice: MatrixClient | undefined;
+
+  afterEach(() => {
+    if (alice) stopMatrixClient(alice);
+    alice = undefined;
+  });
+
+  it("reads back the events the homeserver never pushed, in order, before the new ones", async () => {
+    const handle = await fx.start();
+    const sink = new RecordingSink();
+    handle.intake.setSink(sink);
+    const user = await fx.hs.registerUser("alice");
+    alice = await loginMatrixClient(fx.hs.url, "alice", user.password);
+    const puppet = await handle.matrixSide.ensurePuppet("100000000000002@lid.gk", "Bob");
+    const roomId = await handle.matrixSide.createPortalRoom({
+      puppetMxid: puppet,
+      userMxid: user.userId,
+      topic: "t",
+      bridgeInfo: { protocolId: "g", protocolName: "G", channelId: "c", channelName: "Bob" },
+    });
+    await alice.joinRoom(roomId);
+    await sendText(alice, roomId, "before");
+    await sink.until(() => sink.bodies().includes("before"));
+    // A transaction id the bridge has seen, as the homeserver's first after a restart will be.
+    expect((await fx.putTransaction("1", { events: [] })).status).toBe(200);
+
+    // The homeserver "loses" what it queued: nothing more reaches the bridge for now.
+    fx.hs.setAppServiceReachable(fx.registration.id, false);
+    await sendText(alice, roomId, "lost 1");
+    await sendText(alice, roomId, "lost 2");
+    // Restarted, it starts its ids at 1 again, with a newer event.
+    const after = await sendText(alice, roomId, "after");
+    const event = fx.hs.timeline(roomId).find((e) => e.event_id === after)!;
+    expect((await fx.putTransaction("1", { events: [event] })).status).toBe(200);
+
+    await sink.until(() => sink.bodies().includes("after"));
+    expect(sink.bodies()).toEqual(["before", "lost 1", "lost 2", "after"]);
+    // The homeserver's own retries later change nothing: event ids recognise them.
+    fx.hs.setAppServiceReachable(fx.registration.id, true);
+    await fx.hs.waitForAppServiceIdle();
+    await sendText(alice, roomId, "marker");
+    await sink.until(() => sink.bodies().includes("marker"));
+    expect(sink.bodies()).toEqual(["before", "lost 1", "lost 2", "after", "marker"]);
+  });
+});
+
 async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PortalRoomSpec } from "../../../src/core/matrix-side.js";
 import type { MatrixSideHandle } from "../../../src/matrix/appservice.js";
 import { defaultPortalTopic } from "../../../src/matrix/room-content.js";
+import { TXN_MARKER } from "../../../src/matrix/txn-id.js";
 import {
   joinRoom,
   loginMatrixClient,
@@ -148,6 +149,8 @@ describe("sending", () => {
       status: "FAIL_PERMANENT",
       reason: "m.foreign_network_error",
       message: "Bob is not reachable",
+      // Every event the bridge posts carries its txn id (see src/matrix/txn-id.ts).
+      [TXN_MARKER]: expect.stringMatching(/^gkb\./),
     });
   });
 
