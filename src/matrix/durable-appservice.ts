@@ -184,8 +184,9 @@ export class DurableAppService extends AppService {
     this.logStored(txnId, result);
     // Ephemeral events are states (typing, read up to, presence): handing a retried one
     // over again is harmless, dropping one after a reused txn id would not be.
+    const stored = new Set(result.stored);
     this.afterStored(
-      valid.filter((e) => result.stored.includes(e.event_id)),
+      valid.filter((e) => stored.has(e.event_id)),
       body,
     );
   }

@@ -134,7 +134,8 @@ export function registrationFor(
   };
 }
 
-async function freePort(): Promise<number> {
+/** A port that was free a moment ago (for a listener whose URL must be known first). */
+export async function freePort(): Promise<number> {
   const s = createServer().listen(0, "127.0.0.1");
   await once(s, "listening");
   const { port } = s.address() as AddressInfo;

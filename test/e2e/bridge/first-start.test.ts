@@ -5,13 +5,11 @@
  * (there is no npm around `node dist/cli.js` to tell it).
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { once } from "node:events";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONFIG_DEFAULTS } from "../../../src/config/index.js";
+import { freePort } from "../../harness/target.js";
 import { BridgeProcess } from "./bridge-process.js";
 import { BridgeWorld } from "./fixture.js";
 
@@ -20,15 +18,6 @@ const VERSION = (
     version: string;
   }
 ).version;
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const { port } = s.address() as AddressInfo;
-  s.close();
-  await once(s, "close");
-  return port;
-}
 
 /** SIGTERM, the admin's stop: the bridge ends cleanly within 10 s. */
 async function stop(bridge: BridgeProcess): Promise<void> {

@@ -19,9 +19,6 @@
  * in-process homeserver's controls (outages, rate limits) skip there.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { once } from "node:events";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import yaml from "js-yaml";
@@ -33,7 +30,7 @@ import { AppServiceRegistration, Logger } from "../../../src/matrix/appservice-b
 import { startSandbox } from "../../../src/sandbox/index.js";
 import type { Sandbox, SandboxLimits } from "../../../src/sandbox/index.js";
 import type { AppServiceRegistrationLike } from "../../harness/homeserver/index.js";
-import { puppetPrefixOf, startE2eTarget } from "../../harness/target.js";
+import { freePort, puppetPrefixOf, startE2eTarget } from "../../harness/target.js";
 import type { E2eTarget } from "../../harness/target.js";
 import { BridgeProcess } from "./bridge-process.js";
 import { MatrixActor } from "./matrix-actor.js";
@@ -68,15 +65,6 @@ export interface BridgeSettings {
 
 export interface WorldOptions {
   limits?: Partial<SandboxLimits>;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const { port } = s.address() as AddressInfo;
-  s.close();
-  await once(s, "close");
-  return port;
 }
 
 export class BridgeWorld {
