@@ -92,7 +92,11 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
 
   const catchUp = new HomeserverCatchUp({
     intake: intakeRepo,
-    latestEvents: (roomId, limit) => latestEvents(bridge, roomId, limit),
+    // Called only once transactions arrive, after matrixSide exists.
+    latestEvents: async (roomId, limit) =>
+      (await matrixSide.latestEvents(roomId, limit)).filter(
+        (e): e is IntakeEvent => typeof e.event_id === "string",
+      ),
     log,
   });
   const matrixSide = new AppserviceMatrixSide({
@@ -172,23 +176,6 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
       return stopping;
     },
   };
-}
-
-/** The room's latest events, newest first, as the bot sees them (for the catch-up). */
-async function latestEvents(bridge: Bridge, roomId: string, limit: number): Promise<IntakeEvent[]> {
-  const res = (await bridge
-    .getIntent()
-    .matrixClient.doRequest(
-      "GET",
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`,
-      { dir: "b", limit },
-    )) as { chunk?: unknown };
-  return Array.isArray(res.chunk)
-    ? res.chunk.filter(
-        (e): e is IntakeEvent =>
-          typeof e === "object" && e !== null && typeof (e as IntakeEvent).event_id === "string",
-      )
-    : [];
 }
 
 /** Streaming media through the homeserver's content repository, with the as_token. */

@@ -332,7 +332,7 @@ export class AppserviceMatrixSide implements MatrixSide {
     if (this.unanswered.has(txnId)) {
       // An earlier attempt got no answer: the homeserver may have stored it and then lost
       // its txn id memory (Synapse keeps it in memory only: a restart forgets it).
-      const sent = await this.findSent(intent, roomId, senderMxid, type, txnId).catch(() => null);
+      const sent = await this.findSent(roomId, senderMxid, type, txnId).catch(() => null);
       if (sent) {
         this.unanswered.delete(txnId);
         return sent;
@@ -377,20 +377,40 @@ export class AppserviceMatrixSide implements MatrixSide {
    * latest events of the type in the room, if the homeserver has it.
    */
   private async findSent(
-    intent: Intent,
     roomId: string,
     senderMxid: string,
     type: string,
     txnId: string,
   ): Promise<string | undefined> {
-    const filter = JSON.stringify({ senders: [senderMxid], types: [type], limit: LOOKBACK });
-    const res = (await intent.matrixClient.doRequest(
+    const latest = await this.latestEvents(roomId, LOOKBACK, {
+      asMxid: senderMxid,
+      filter: { senders: [senderMxid], types: [type] },
+    });
+    const found = latest.find(
+      (e) => (e.content as Record<string, unknown> | undefined)?.[TXN_MARKER] === txnId,
+    );
+    return typeof found?.event_id === "string" ? found.event_id : undefined;
+  }
+
+  /**
+   * The room's latest events, newest first (`GET /messages?dir=b`), as `asMxid` (default the
+   * bot) sees them; `filter` is a RoomEventFilter.
+   */
+  async latestEvents(
+    roomId: string,
+    limit: number,
+    options: { asMxid?: string; filter?: Record<string, unknown> } = {},
+  ): Promise<Record<string, unknown>[]> {
+    const query: Record<string, unknown> = { dir: "b", limit };
+    if (options.filter) query.filter = JSON.stringify({ ...options.filter, limit });
+    const res = (await this.intent(options.asMxid ?? this.botMxid).matrixClient.doRequest(
       "GET",
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`,
-      { dir: "b", limit: LOOKBACK, filter },
-    )) as { chunk?: { event_id?: unknown; content?: Record<string, unknown> }[] };
-    const found = res.chunk?.find((e) => e.content?.[TXN_MARKER] === txnId);
-    return typeof found?.event_id === "string" ? found.event_id : undefined;
+      query,
+    )) as { chunk?: unknown };
+    return Array.isArray(res.chunk)
+      ? res.chunk.filter((e): e is Record<string, unknown> => typeof e === "object" && e !== null)
+      : [];
   }
 
   private intent(mxid: string): Intent {

@@ -231,24 +231,8 @@ describe("DurableAppService with the homeserver's retries", () => {
   });
 
   it("answers 500 on a database failure; the retried txn id is processed exactly once", async () => {
-    const handle = await fx.start();
-    const sink = new RecordingSink();
-    handle.intake.setSink(sink);
-    const user = await fx.hs.registerUser("alice");
-    alice = await loginMatrixClient(fx.hs.url, "alice", user.password);
-    const puppet = await handle.matrixSide.ensurePuppet("100000000000001@lid.gk", "Bob");
-    const roomId = await handle.matrixSide.createPortalRoom({
-      puppetMxid: puppet,
-      userMxid: user.userId,
-      topic: "t",
-      bridgeInfo: {
-        protocolId: "gatekeeper",
-        protocolName: "Gatekeeper",
-        channelId: "c",
-        channelName: "Bob",
-      },
-    });
-    await alice.joinRoom(roomId);
+    const { sink, roomId, client } = await aliceInPortal();
+    alice = client;
     await fx.hs.waitForAppServiceIdle();
 
     // Fault injection in the database itself: storing a transaction fails while armed.
@@ -290,19 +274,8 @@ describe("after a homeserver restart", () => {
   });
 
   it("reads back the events the homeserver never pushed, in order, before the new ones", async () => {
-    const handle = await fx.start();
-    const sink = new RecordingSink();
-    handle.intake.setSink(sink);
-    const user = await fx.hs.registerUser("alice");
-    alice = await loginMatrixClient(fx.hs.url, "alice", user.password);
-    const puppet = await handle.matrixSide.ensurePuppet("100000000000002@lid.gk", "Bob");
-    const roomId = await handle.matrixSide.createPortalRoom({
-      puppetMxid: puppet,
-      userMxid: user.userId,
-      topic: "t",
-      bridgeInfo: { protocolId: "g", protocolName: "G", channelId: "c", channelName: "Bob" },
-    });
-    await alice.joinRoom(roomId);
+    const { sink, roomId, client } = await aliceInPortal();
+    alice = client;
     await sendText(alice, roomId, "before");
     await sink.until(() => sink.bodies().includes("before"));
     // A transaction id the bridge has seen, as the homeserver's first after a restart will be.
@@ -327,6 +300,33 @@ describe("after a homeserver restart", () => {
     expect(sink.bodies()).toEqual(["before", "lost 1", "lost 2", "after", "marker"]);
   });
 });
+
+/** The Matrix side started with a recording sink, and Alice joined to a portal. */
+async function aliceInPortal(): Promise<{
+  sink: RecordingSink;
+  roomId: string;
+  client: MatrixClient;
+}> {
+  const handle = await fx.start();
+  const sink = new RecordingSink();
+  handle.intake.setSink(sink);
+  const user = await fx.hs.registerUser("alice");
+  const client = await loginMatrixClient(fx.hs.url, "alice", user.password);
+  const puppet = await handle.matrixSide.ensurePuppet("100000000000001@lid.gk", "Bob");
+  const roomId = await handle.matrixSide.createPortalRoom({
+    puppetMxid: puppet,
+    userMxid: user.userId,
+    topic: "t",
+    bridgeInfo: {
+      protocolId: "gatekeeper",
+      protocolName: "Gatekeeper",
+      channelId: "c",
+      channelName: "Bob",
+    },
+  });
+  await client.joinRoom(roomId);
+  return { sink, roomId, client };
+}
 
 async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
