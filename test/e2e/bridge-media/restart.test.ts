@@ -108,6 +108,12 @@ describe.skipIf(realHomeserver)("restart in the middle of a media transfer", () 
     // Encrypted and hosted; the gatekeeper refuses the message for now.
     await eventually(() => filesIn(w.hostedDir).some((n) => !n.endsWith(".part")), 15_000);
     const [token] = filesIn(w.hostedDir).filter((n) => !n.endsWith(".part"));
+    // Hosted means recorded: the file is renamed into place just before its record is stored,
+    // and a kill in between rightly hosts it anew. Served, it is recorded.
+    await eventually(
+      async () => (await fetch(w.hostedUrl(token!), { method: "HEAD" })).status === 200,
+      5_000,
+    );
     await restart();
 
     const received = await bob.waitFor(
