@@ -25,6 +25,7 @@ import type {
   RemoteNetwork,
   RemoteReceipt,
   RemoteTypingState,
+  UndecryptableReason,
 } from "./network.js";
 import { portalNotice } from "./portal-notice.js";
 import { Portals } from "./portals.js";
@@ -68,7 +69,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     this.network = o.network;
     this.config = o.config;
     const repos = (this.repos = repositories(o.db));
-    this.puppets = new Puppets(repos.puppets, o.matrix);
+    this.puppets = new Puppets(repos.puppets, o.matrix, { logger: loggerFor("Puppets") });
     this.portals = new Portals({
       repos,
       matrix: o.matrix,
@@ -89,6 +90,8 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       portals: this.portals,
       logger: loggerFor("RelayIn"),
       media,
+      puppets: this.puppets,
+      tellUser: (mxid, text) => this.tellUser(mxid, text),
       ...o.relayIn,
     });
     const conversation = (this.conversation = new Conversation({
@@ -293,12 +296,31 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     return this.conversation.loginSettings(loginId);
   }
 
-  async onUndecryptable(loginId: string, contactId: string, _messageId: string): Promise<void> {
-    await this.tellPortal(
-      loginId,
-      contactId,
-      "A message from this contact could not be decrypted. The bridge asked their app to send it again.",
-    );
+  /**
+   * docs/protocol.md §8.3: an undecryptable message is asked for again; a damaged one (it
+   * decrypted, but is no content) is not, since the sender's app would send the same again.
+   */
+  async onUndecryptable(
+    loginId: string,
+    contactId: string,
+    _messageId: string,
+    reason: UndecryptableReason = "undecryptable",
+  ): Promise<void> {
+    const what =
+      reason === "damaged"
+        ? "arrived damaged (their app sent content the bridge cannot read) and cannot be shown. " +
+          "Ask them to send it again."
+        : "could not be decrypted. The bridge asked their app to send it again.";
+    const portal = await this.repos.portals.getByContact(loginId, contactId);
+    if (portal?.roomId) {
+      await this.tellPortal(loginId, contactId, `A message from this contact ${what}`);
+      return;
+    }
+    // No chat yet (a stranger's first message): the user still learns that something came.
+    const login = await this.repos.logins.get(loginId);
+    if (login && portal?.state !== "blocked") {
+      await this.tellUser(login.mxid, `A message from a contact you have no chat with yet ${what}`);
+    }
   }
 
   // ------------------------------------------------------------------ helpers

@@ -3,14 +3,29 @@
  * Text is in the gatekeeper's lightweight markup (*bold*, _italic_, ~strike~, `code`,
  * ```block```, "> " quotes, "- "/"1. " lists); the Matrix side converts to and from HTML
  * (src/matrix/formatting/). Media kinds (image, video, audio, file) are in ./media.ts.
+ * `mentions` names the Matrix users a message really mentions (m.mentions): the user whose
+ * message a contact answers; nobody else, whatever the text says ("@room" included).
  */
 import type { MediaMessageContent } from "./media.js";
 import type { RelationContent, ReplyQuote } from "./relations.js";
 
 /** Edits, deletions and reactions (about an earlier message) are in ./relations.ts. */
 export type BridgeContent =
-  | { kind: "text"; text: string; style?: "emote" | "notice"; replyTo?: string; quote?: ReplyQuote }
-  | { kind: "unsupported"; description: string; replyTo?: string; quote?: ReplyQuote }
+  | {
+      kind: "text";
+      text: string;
+      style?: "emote" | "notice";
+      replyTo?: string;
+      quote?: ReplyQuote;
+      mentions?: string[];
+    }
+  | {
+      kind: "unsupported";
+      description: string;
+      replyTo?: string;
+      quote?: ReplyQuote;
+      mentions?: string[];
+    }
   | MediaMessageContent
   | RelationContent;
 
@@ -27,6 +42,11 @@ export interface RemoteMessage {
   /** The contact's display name as the network sent it with the message. */
   senderName?: string;
   content: BridgeContent;
+  /**
+   * What else the message carried that `content` does not show (a message should carry one
+   * thing): a sentence for the user, to be posted as a notice right after `content`.
+   */
+  notShown?: string;
 }
 
 /** A Matrix message event the core is asked to bridge. */

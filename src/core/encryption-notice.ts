@@ -3,9 +3,19 @@
  * tell their users that the bridge decrypts). One wording for the topic and the first notice.
  */
 
-/** The portal topic; `contactName` when known. */
-export function portalTopic(networkName: string, contactName?: string): string {
-  const chat = contactName ? `Chat with ${contactName} on ${networkName}` : `${networkName} chat`;
+/**
+ * The portal topic. `contactName` when known, cleaned by the caller; `contactRef` (their
+ * number, or their puppet's Matrix id) says which contact it is, so two contacts with one
+ * name never get the same topic.
+ */
+export function portalTopic(
+  networkName: string,
+  contactName?: string,
+  contactRef?: string,
+): string {
+  const who =
+    contactName && contactRef ? `${contactName} (${contactRef})` : contactName || contactRef;
+  const chat = who ? `Chat with ${who} on ${networkName}` : `${networkName} chat`;
   return (
     `${chat}, bridged. End-to-end encryption ends at the bridge: messages are encrypted ` +
     `between the ${networkName} app and this bridge, which decrypts them to bring them here.`

@@ -6,6 +6,7 @@
  * an item over the limit, or one whose file cannot be had for good (gone, corrupt), is
  * posted as a notice that says what failed, so the message is handled and never silently lost.
  */
+import { excerpt } from "../util/unicode.js";
 import type { BridgeContent } from "./content.js";
 import {
   MEDIA_KINDS,
@@ -109,7 +110,8 @@ export class MediaRelay {
 
   /** "sent an image (with the caption: …), but …": what the contact sent and why it is not here. */
   private notice(content: MediaMessageContent, reason: string): BridgeContent {
-    const caption = content.caption ? ` with the caption "${content.caption}"` : "";
+    // Only the caption's beginning: a notice stays small whatever the contact sent.
+    const caption = content.caption ? ` with the caption "${excerpt(content.caption)}"` : "";
     const out: BridgeContent = {
       kind: "unsupported",
       description: `sent ${mediaNoun(content)}${caption}, but it could not be bridged: ${reason}.`,

@@ -60,6 +60,8 @@ export interface MediaMessageContent {
   thumbnail?: MediaSource;
   replyTo?: string;
   quote?: ReplyQuote;
+  /** Matrix users it mentions (see content.ts). */
+  mentions?: string[];
 }
 
 /** Largest file in bytes, per kind. */

@@ -76,7 +76,17 @@ export interface RemoteEventHandler {
   onMessage(loginId: string, message: RemoteMessage): Promise<void>;
   onConnectionState(loginId: string, state: RemoteConnectionState, detail?: string): Promise<void>;
   onIdentityChange(loginId: string, contactId: string): Promise<void>;
-  onUndecryptable(loginId: string, contactId: string, messageId: string): Promise<void>;
+  /**
+   * A message from the contact cannot be shown. "undecryptable": it could not be decrypted
+   * and the network asked the contact's app to send it again; "damaged": it decrypted to
+   * content that cannot be read, and nothing will be resent (docs/protocol.md §8.3).
+   */
+  onUndecryptable(
+    loginId: string,
+    contactId: string,
+    messageId: string,
+    reason: UndecryptableReason,
+  ): Promise<void>;
   /** The contact got (delivered) or read/played (read) messages of ours; best effort. */
   onContactReceipt?(loginId: string, receipt: RemoteReceipt): Promise<void>;
   /** The contact is typing (recording: a voice message) or stopped; best effort. */
@@ -84,6 +94,8 @@ export interface RemoteEventHandler {
   /** The login's settings, asked for at every (re)connect. */
   loginSettings?(loginId: string): Promise<LoginSettings>;
 }
+
+export type UndecryptableReason = "undecryptable" | "damaged";
 
 export interface LoginSettings {
   /** Whether the user sends read receipts (and so, by reciprocity, gets the contacts'). */

@@ -11,11 +11,11 @@ export async function portalNotice(
   text: string,
   puppetMxid: string | undefined,
   txnKey?: string,
-): Promise<void> {
+): Promise<string> {
   try {
-    await matrix.sendNotice(roomId, text, undefined, txnKey);
+    return await matrix.sendNotice(roomId, text, undefined, txnKey);
   } catch (err) {
     if (puppetMxid === undefined) throw err;
-    await matrix.sendNotice(roomId, text, puppetMxid, txnKey);
+    return await matrix.sendNotice(roomId, text, puppetMxid, txnKey);
   }
 }

@@ -2,8 +2,13 @@
  * One portal (a DM room) per (login, contact). The row exists before the room, so deciding
  * on a portal and creating its room can be retried without making a second portal. A chat
  * opened by a contact the user never wrote to is a message request until accepted.
+ *
+ * Contact names reach the rooms only cleaned (src/core/contact-name.ts): in the puppet's
+ * display name, the topic, the bridge info and notices. A new chat whose contact is named like
+ * one the user already has gets a room name and a warning that tell them apart.
  */
 import type { Login, Portal, PortalState, Repositories } from "../db/repositories/index.js";
+import { ContactNames } from "./contact-name.js";
 import { encryptionNotice, portalTopic } from "./encryption-notice.js";
 import { UserFacingError } from "./errors.js";
 import { KeyedLock } from "./keyed-lock.js";
@@ -35,8 +40,17 @@ export class Portals {
   private readonly lock = new KeyedLock();
   /** Portals whose user left the room: the next message invites them back. */
   private readonly userLeft = new Set<number>();
+  private readonly names: ContactNames;
 
-  constructor(private readonly o: PortalsOptions) {}
+  constructor(private readonly o: PortalsOptions) {
+    this.names = new ContactNames({
+      repos: o.repos,
+      matrix: o.matrix,
+      puppets: o.puppets,
+      networkName: o.network.capabilities.networkName,
+      logger: o.logger,
+    });
+  }
 
   private get networkName(): string {
     return this.o.network.capabilities.networkName;
@@ -56,9 +70,9 @@ export class Portals {
         );
       }
       if (portal.state === "request") await this.setState(portal, "active");
-      const puppetMxid = await this.o.puppets.ensure(contact);
+      const { puppetMxid, name } = await this.updatePuppet(contact);
       if (portal.roomId === null) {
-        const roomId = await this.createRoom(login, portal, puppetMxid, contact.name);
+        const roomId = await this.createRoom(login, portal, puppetMxid, name);
         return {
           portal: { ...portal, state: "active", roomId },
           roomId,
@@ -90,14 +104,25 @@ export class Portals {
       const initial: PortalState = this.o.messageRequests ? "request" : "active";
       const { portal } = await this.o.repos.portals.ensure(login.id, contactId, initial);
       if (portal.state === "blocked") return undefined;
-      const puppetMxid = await this.o.puppets.ensure({
+      const updated = await this.updatePuppet({
         id: contactId,
         ...(contactName === undefined ? {} : { name: contactName }),
       });
+      const { puppetMxid } = updated;
       if (portal.roomId === null) {
-        const roomId = await this.createRoom(login, portal, puppetMxid, contactName);
+        const name = updated.name ?? (await this.o.puppets.nameOf(contactId));
+        // The contact wrote first: someone the user may not know, named like someone they do.
+        const lookalike =
+          name !== undefined && (await this.names.lookalike(login.id, contactId, name));
+        const roomId = await this.createRoom(login, portal, puppetMxid, name, lookalike);
+        const warning =
+          lookalike && name !== undefined
+            ? this.names.lookalikeWarning(name, await this.o.puppets.phoneOf(contactId), puppetMxid)
+            : undefined;
         if (portal.state === "request") {
-          await portalNotice(this.o.matrix, roomId, this.requestNotice(), puppetMxid);
+          await portalNotice(this.o.matrix, roomId, this.requestNotice(warning), puppetMxid);
+        } else if (warning !== undefined) {
+          await portalNotice(this.o.matrix, roomId, warning, puppetMxid);
         }
         return { portal: { ...portal, roomId }, roomId, puppetMxid };
       }
@@ -118,7 +143,7 @@ export class Portals {
   async block(login: Login, contact: ContactInfo): Promise<Portal> {
     await this.o.network.block(login.id, contact.id);
     // Remembers the contact's name, so `contacts` can show whom the user blocked.
-    await this.o.puppets.ensure(contact);
+    await this.updatePuppet(contact);
     return this.lock.run(key(login.id, contact.id), async () => {
       const { portal } = await this.o.repos.portals.ensure(login.id, contact.id, "blocked");
       if (portal.state !== "blocked") await this.setState(portal, "blocked");
@@ -174,19 +199,48 @@ export class Portals {
     return closed;
   }
 
+  /**
+   * The contact's puppet, its name updated (cleaned, rate-limited; the chats told of a
+   * rename). `name`: the contact's cleaned name as the puppet shows it now.
+   */
+  private async updatePuppet(
+    contact: ContactInfo,
+  ): Promise<{ puppetMxid: string; name: string | undefined }> {
+    const name = this.names.clean(contact.name);
+    const update = await this.o.puppets.update({
+      id: contact.id,
+      ...(name === undefined ? {} : { name }),
+      ...(contact.phone === undefined ? {} : { phone: contact.phone }),
+    });
+    await this.names.announce(contact.id, update);
+    const shown = update.renameHeld ? update.renameHeld.current : name;
+    return { puppetMxid: update.mxid, name: shown };
+  }
+
+  /**
+   * `name`: the contact's cleaned name (else the one stored). `distinct`: the contact is named
+   * like another of the user's, so the room gets a name of its own (with their number when
+   * known), where a DM would otherwise be named after the puppet alone.
+   */
   private async createRoom(
     login: Login,
     portal: Portal,
     puppetMxid: string,
     name: string | undefined,
+    distinct = false,
   ): Promise<string> {
     const networkName = this.networkName;
     const contactName = name ?? (await this.o.puppets.nameOf(portal.contactJid));
+    const phone = await this.o.puppets.phoneOf(portal.contactJid);
     const roomId = await this.o.matrix.createPortalRoom({
       puppetMxid,
       userMxid: login.mxid,
+      ...(distinct && contactName !== undefined
+        ? { name: this.names.distinctRoomName(contactName, phone) }
+        : {}),
       // docs/protocol.md §16: partners must tell their users the bridge can read the messages.
-      topic: portalTopic(networkName, contactName || undefined),
+      // The number (else the puppet's id) tells two contacts of one name apart.
+      topic: portalTopic(networkName, contactName, phone ?? puppetMxid),
       bridgeInfo: {
         protocolId: networkName.toLowerCase(),
         protocolName: networkName,
@@ -229,9 +283,10 @@ export class Portals {
     }
   }
 
-  private requestNotice(): string {
+  private requestNotice(warning?: string): string {
     return (
       `Message request: someone you have not chatted with on ${this.networkName} wrote to you. ` +
+      (warning === undefined ? "" : `${warning} `) +
       `They do not see that you read their messages until you accept. ` +
       `Send \`accept\` to chat with them, or \`block\` to block them.`
     );

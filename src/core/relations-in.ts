@@ -29,7 +29,11 @@ export class IncomingRelations {
   async replyContent(portal: Portal, login: Login, content: BridgeContent): Promise<BridgeContent> {
     if (!("replyTo" in content) || content.replyTo === undefined) return content;
     const quote: ReplyQuote | undefined = "quote" in content ? content.quote : undefined;
-    const out = { ...content } as BridgeContent & { replyTo?: string; quote?: ReplyQuote };
+    const out = { ...content } as BridgeContent & {
+      replyTo?: string;
+      quote?: ReplyQuote;
+      mentions?: string[];
+    };
     delete out.replyTo;
     delete out.quote;
     const senders =
@@ -40,6 +44,8 @@ export class IncomingRelations {
       const mapped = await this.o.repos.messageMap.getByRemote(portal.id, sender, content.replyTo);
       if (mapped) {
         out.replyTo = mapped.mxEventId;
+        // An answer to the user's own message mentions them, as a Matrix reply does.
+        if (login.jid !== null && sender === login.jid) out.mentions = [login.mxid];
         return out;
       }
     }

@@ -14,8 +14,13 @@ import type { CoreLogger } from "./logger.js";
 import type { MatrixSide } from "./matrix-side.js";
 import type { MediaRelay } from "./media-relay.js";
 import type { Portals } from "./portals.js";
+import { isMediaContent, mediaNoun } from "./media.js";
+import { portalNotice } from "./portal-notice.js";
+import type { Puppets } from "./puppets.js";
 import { IncomingRelations } from "./relations-in.js";
-import { isRelationContent } from "./relations.js";
+import { isOwnMessage, isRelationContent } from "./relations.js";
+import { failureKindOf } from "./request-error.js";
+import type { FailureKind, RequestFailedError } from "./request-error.js";
 
 export interface RelayInOptions {
   repos: Repositories;
@@ -27,6 +32,25 @@ export interface RelayInOptions {
   backoff?: BackoffOptions;
   /** Media limits, and a notice instead of media that cannot be had. */
   media?: MediaRelay;
+  /** For notices that name the contact's puppet when the bot cannot post. */
+  puppets?: Pick<Puppets, "mxidOf">;
+  /** A notice in the user's management room (a message with no chat to show it in). */
+  tellUser?: (mxid: string, text: string) => Promise<void>;
+}
+
+/** "a message", "an image", "a reaction": what arrived, for a notice. */
+function contentNoun(content: BridgeContent): string {
+  if (isMediaContent(content)) return mediaNoun(content);
+  switch (content.kind) {
+    case "edit":
+      return "an edit of a message";
+    case "reaction":
+      return content.emoji === "" ? "a reaction removal" : "a reaction";
+    case "delete":
+      return "a deletion";
+    default:
+      return "a message";
+  }
 }
 
 export class RelayStoppedError extends Error {
@@ -46,15 +70,27 @@ export class RelayIn {
     this.relations = new IncomingRelations(o);
   }
 
-  /** Delivers one remote message to Matrix; resolves once it is there (or deliberately dropped). */
+  /**
+   * Delivers one remote message to Matrix; resolves once it is there, or once the user was
+   * told why it cannot be (the homeserver refuses it for good), or when deliberately dropped.
+   */
   async handle(loginId: string, message: RemoteMessage): Promise<void> {
     const maxAttempts = Math.max(1, this.o.maxAttempts ?? 8);
+    let lastKind: FailureKind | undefined;
     for (let attempt = 1; ; attempt++) {
       if (this.stopping) throw new RelayStoppedError();
       try {
         await this.deliver(loginId, message);
         return;
       } catch (err) {
+        const kind = failureKindOf(err);
+        // Refused for good (a 4xx other than 429, or a 500 twice over): trying again would
+        // only hold up this contact's later messages. The user learns what came instead.
+        if (kind === "permanent" || (kind === "server-error" && lastKind === "server-error")) {
+          await this.undeliverable(loginId, message, err as RequestFailedError);
+          return;
+        }
+        lastKind = kind;
         if (attempt >= maxAttempts || this.stopping) throw err;
         this.o.logger.warn("could not post a remote message, retrying", {
           login: loginId,
@@ -64,6 +100,57 @@ export class RelayIn {
         });
         await this.sleeper.sleep(backoffDelay(attempt, this.o.backoff));
       }
+    }
+  }
+
+  /**
+   * A message the homeserver refuses for good: a notice in its chat (or, without one, in the
+   * user's management room) says what arrived and why it is not shown; the message counts as
+   * handled. A notice that cannot be posted either is logged, and the message let go: trying
+   * it again on every connection would help nobody.
+   */
+  private async undeliverable(
+    loginId: string,
+    message: RemoteMessage,
+    err: RequestFailedError,
+  ): Promise<void> {
+    const what = contentNoun(message.content);
+    this.o.logger.warn("a remote message cannot be posted to Matrix", {
+      login: loginId,
+      id: message.id,
+      error: err.code,
+    });
+    const { repos } = this.o;
+    const login = await repos.logins.get(loginId);
+    const portal = await repos.portals.getByContact(loginId, message.sender);
+    const txnKey = `${loginId}:${message.id}:undeliverable`;
+    try {
+      if (portal?.roomId) {
+        const text = `This contact sent ${what} that cannot be shown here: ${err.userMessage}.`;
+        const puppet = await this.o.puppets?.mxidOf(message.sender);
+        const eventId = await portalNotice(this.o.matrix, portal.roomId, text, puppet, txnKey);
+        if (isOwnMessage(message.content)) {
+          await repos.messageMap.add({
+            portalId: portal.id,
+            mxEventId: eventId,
+            remoteId: message.id,
+            remoteSender: message.sender,
+            timestamp: message.timestamp,
+          });
+        }
+      } else if (login && this.o.tellUser) {
+        await this.o.tellUser(
+          login.mxid,
+          `A contact you have no chat with yet sent ${what}, but the bridge could not open ` +
+            `a chat for it: ${err.userMessage}.`,
+        );
+      }
+    } catch (noticeErr) {
+      this.o.logger.error("could not tell the user about a message that cannot be posted", {
+        login: loginId,
+        id: message.id,
+        error: errorText(noticeErr),
+      });
     }
   }
 
@@ -107,6 +194,17 @@ export class RelayIn {
         message.timestamp,
       );
     const eventId = await (this.o.media ? this.o.media.post(content, send) : send(content));
+    if (message.notShown !== undefined) {
+      // Before the mapping: once mapped, a redelivery is skipped whole, and a crash in between
+      // would lose the notice. Its own txn key makes a second attempt the same event.
+      await portalNotice(
+        this.o.matrix,
+        target.roomId,
+        message.notShown,
+        target.puppetMxid,
+        `${loginId}:${message.id}:not-shown`,
+      );
+    }
     await repos.messageMap.add({
       portalId: target.portal.id,
       mxEventId: eventId,

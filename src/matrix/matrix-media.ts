@@ -2,7 +2,8 @@
  * Media on the Matrix side: reading a Matrix user's file for the relay (as the bot), and
  * posting a contact's file (uploaded as their puppet, then the event built around it).
  */
-import type { MediaMessageContent, OpenedMedia } from "../core/media.js";
+import { Readable } from "node:stream";
+import type { MediaMessageContent, MediaSource, OpenedMedia } from "../core/media.js";
 import { Logger } from "./appservice-bridge.js";
 import { fileNameFor, mediaEventContent } from "./media-content.js";
 import type { ToMatrix, UploadedMedia } from "./media-content.js";
@@ -54,4 +55,23 @@ export class MatrixMedia {
     }
     return mediaEventContent(content, uploaded, this.toMatrix);
   }
+
+  /** Uploads `text` as a UTF-8 text file as `asUser` (a message too long for one event). */
+  async uploadText(
+    text: string,
+    asUser: string,
+    filename: string,
+  ): Promise<{ url: string; size: number }> {
+    const bytes = Buffer.from(text, "utf8");
+    const source: MediaSource = {
+      uri: `text:${filename}`,
+      mimetype: TEXT_MIMETYPE,
+      size: bytes.length,
+      open: () => Promise.resolve({ stream: Readable.from([bytes]), size: bytes.length }),
+    };
+    const file = await this.http.upload(source, { asUser, filename, mimetype: TEXT_MIMETYPE });
+    return { url: file.uri, size: bytes.length };
+  }
 }
+
+const TEXT_MIMETYPE = "text/plain; charset=utf-8";

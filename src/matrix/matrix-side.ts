@@ -17,10 +17,22 @@ import { puppetDisplayName, puppetLocalpart } from "./puppet-identity.js";
 import { withRateLimitRetry } from "./rate-limit.js";
 import type { RateLimitOptions } from "./rate-limit.js";
 import {
+  LONG_TEXT_FILENAME,
+  MAX_CONTENT_BYTES,
+  fits,
+  longTextCaption,
+  shortenMediaContent,
+  shortenedText,
+  withoutFormatting,
+} from "./event-size.js";
+import {
+  MENTIONS_KEY,
   SEND_STATUS_EVENT_TYPE,
+  mentionsContent,
   messageContent,
   noticeContent,
   portalCreateRoomBody,
+  portalPowerLevels,
   sendStatusContent,
   spaceChildContent,
   spaceCreateRoomBody,
@@ -61,6 +73,22 @@ export interface AppserviceMatrixSideOptions {
 }
 
 const log = new Logger("MatrixSide");
+
+type Json = Record<string, unknown>;
+
+/** Refused before sending: the homeserver would refuse it the same way (event-size.ts). */
+function tooLarge(): MatrixSideError {
+  return new MatrixSideError(
+    "permanent",
+    "M_TOO_LARGE",
+    `the message is too large for a Matrix event (over ${MAX_CONTENT_BYTES / 1024} KiB)`,
+  );
+}
+
+function withinLimit(content: Json): Json {
+  if (!fits(content)) throw tooLarge();
+  return content;
+}
 /** How many of a sender's latest events are searched for an unanswered send. */
 const LOOKBACK = 50;
 /** Unanswered sends remembered (a bound, should the homeserver stay away for long). */
@@ -113,7 +141,25 @@ export class AppserviceMatrixSide implements MatrixSide {
       puppet.createRoom({ createAsClient: true, options }),
     );
     await this.joinAsBot(roomId);
+    await this.lowerPuppet(roomId, spec.puppetMxid);
     return roomId;
+  }
+
+  /** The puppet created the room with 100; it keeps what a member has (room-content.ts). */
+  private async lowerPuppet(roomId: string, puppetMxid: string): Promise<void> {
+    const puppet = this.intent(puppetMxid);
+    try {
+      const current = (await this.limited("reading the chat's power levels", () =>
+        puppet.getStateEvent(roomId, "m.room.power_levels", ""),
+      )) as Json;
+      const lowered = portalPowerLevels(current, puppetMxid, this.botMxid);
+      await this.limited("the chat's power levels", () =>
+        puppet.sendStateEvent(roomId, "m.room.power_levels", "", lowered),
+      );
+    } catch (err) {
+      // The chat works either way; m.mentions already keeps the contact's "@room" quiet.
+      log.warn(`Puppet could not lower its power in ${roomId}: ${errcodeOf(err) ?? String(err)}`);
+    }
   }
 
   async invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void> {
@@ -122,7 +168,14 @@ export class AppserviceMatrixSide implements MatrixSide {
       inviter.getStateEvent(roomId, "m.room.member", userMxid, true),
     )) as { membership?: unknown } | null;
     if (member?.membership === "join" || member?.membership === "invite") return;
-    await this.limited("the invite to the chat", () => inviter.invite(roomId, userMxid));
+    // The bot holds the power to invite in portals (the puppet only in older ones).
+    const bot = this.intent(this.botMxid);
+    try {
+      await this.limited("the invite to the chat", () => bot.invite(roomId, userMxid));
+    } catch (err) {
+      if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
+      await this.limited("the invite to the chat", () => inviter.invite(roomId, userMxid));
+    }
   }
 
   ensureSpace(userMxid: string): Promise<string> {
@@ -157,12 +210,51 @@ export class AppserviceMatrixSide implements MatrixSide {
     const post = (type: string, body: Record<string, unknown>): Promise<string> =>
       this.send("the bridged message", senderMxid, roomId, type, body, txnIdFor(txnKey), timestamp);
     const relation = relationEvent(content, this.opts.toMatrix);
-    if (relation) return post(relation.type, relation.content);
-    const body =
-      isMediaContent(content) && this.opts.media
-        ? await this.opts.media.eventContent(content, senderMxid)
-        : messageContent(content, this.opts.toMatrix);
-    return post("m.room.message", body);
+    if (relation) {
+      if (fits(relation.content)) return post(relation.type, relation.content);
+      if (content.kind !== "edit") throw tooLarge();
+      const shortened = relationEvent(
+        { ...content, text: shortenedText(content.text, "edited message") },
+        this.opts.toMatrix,
+      );
+      return post("m.room.message", withinLimit(shortened?.content ?? {}));
+    }
+    if (isMediaContent(content) && this.opts.media) {
+      const body = await this.opts.media.eventContent(content, senderMxid);
+      body[MENTIONS_KEY] = mentionsContent(content.mentions);
+      return post("m.room.message", fits(body) ? body : withinLimit(shortenMediaContent(body)));
+    }
+    const body = messageContent(content, this.opts.toMatrix);
+    if (fits(body)) return post("m.room.message", body);
+    // Too long with its HTML: the plain text still has every character.
+    const plain = withoutFormatting(body);
+    if (fits(plain)) return post("m.room.message", plain);
+    const text = content.kind === "text" ? content.text : undefined;
+    if (text === undefined) throw tooLarge();
+    return post("m.room.message", withinLimit(await this.longText(text, plain, senderMxid)));
+  }
+
+  /**
+   * A text too long for one event: the whole of it as `message.txt`, its beginning as the
+   * caption (event-size.ts). Without media on the Matrix side, the beginning alone, and a
+   * line that says the rest could not be shown.
+   */
+  private async longText(text: string, plain: Json, senderMxid: string): Promise<Json> {
+    const caption = longTextCaption(text);
+    const base = withoutFormatting(plain);
+    delete base.msgtype;
+    if (!this.opts.media) {
+      return { ...base, msgtype: "m.notice", body: shortenedText(text, "message") };
+    }
+    const file = await this.opts.media.uploadText(text, senderMxid, LONG_TEXT_FILENAME);
+    return {
+      ...base,
+      msgtype: "m.file",
+      body: caption,
+      filename: LONG_TEXT_FILENAME,
+      url: file.url,
+      info: { mimetype: "text/plain", size: file.size },
+    };
   }
 
   async redact(roomId: string, asMxid: string, eventId: string, txnKey: string): Promise<string> {
@@ -328,7 +420,8 @@ export class AppserviceMatrixSide implements MatrixSide {
     const path =
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
       `/send/${encodeURIComponent(type)}/${encodeURIComponent(txnId)}`;
-    const body = { ...wellFormedJson(content), [TXN_MARKER]: txnId };
+    const body: Json = { ...wellFormedJson(content), [TXN_MARKER]: txnId };
+    if (type === "m.room.message" && !(MENTIONS_KEY in body)) body[MENTIONS_KEY] = {};
     if (this.unanswered.has(txnId)) {
       // An earlier attempt got no answer: the homeserver may have stored it and then lost
       // its txn id memory (Synapse keeps it in memory only: a restart forgets it).

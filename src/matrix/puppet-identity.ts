@@ -4,6 +4,8 @@
  * ("Mapping from other character sets"), which is injective, so two contacts never share a
  * puppet.
  */
+import { cleanDisplayName } from "../util/display-name.js";
+import { excerpt } from "../util/unicode.js";
 
 const ID_PLACEHOLDER = "{{id}}";
 const NAME_PLACEHOLDER = "{{name}}";
@@ -53,14 +55,21 @@ export function puppetLocalpart(
 }
 
 /**
- * The puppet's display name: the template with `{{name}}` filled in. Without a name, the
- * neutral fallback stands alone (a template such as "{{name}} (Gatekeeper)" around it would
- * only repeat the network's name). Placeholders the Matrix side does not know (`{{phone}}`,
- * `{{id}}`) are removed rather than shown raw.
+ * Longest puppet display name, in code points: well below Synapse's 256 (M_TOO_LARGE), whatever
+ * the template adds around the name.
+ */
+export const MAX_DISPLAY_NAME_LENGTH = 128;
+
+/**
+ * The puppet's display name: the template with `{{name}}` filled in. The name is cleaned
+ * (src/util/display-name.ts: one line, no invisible or reordering characters, at most 64
+ * characters), and a trailing tag the template adds itself ("(Gatekeeper)") is removed from it
+ * first, so it never doubles and a contact cannot fake it. Without a name, the neutral fallback
+ * stands alone (a template such as "{{name}} (Gatekeeper)" around it would only repeat the
+ * network's name). Placeholders the Matrix side does not know (`{{phone}}`, `{{id}}`) are
+ * removed rather than shown raw.
  */
 export function puppetDisplayName(displaynameTemplate: string, name: string | undefined): string {
-  const trimmed = name?.trim();
-  if (!trimmed) return FALLBACK_DISPLAY_NAME;
   // Clean the template's own text only, never the name put into it.
   const parts = displaynameTemplate.split(NAME_PLACEHOLDER).map((part) =>
     part
@@ -68,6 +77,17 @@ export function puppetDisplayName(displaynameTemplate: string, name: string | un
       .replace(/\(\s*\)/g, "")
       .replace(/\s+/g, " "),
   );
-  const rendered = parts.join(trimmed).trim();
-  return rendered === "" ? trimmed : rendered;
+  const clean = cleanDisplayName(name, { networkNames: templateTags(parts) });
+  if (clean === undefined) return FALLBACK_DISPLAY_NAME;
+  const rendered = parts.join(clean).trim();
+  return excerpt(rendered === "" ? clean : rendered, MAX_DISPLAY_NAME_LENGTH);
+}
+
+/** The bracketed tags the template puts around the name: "(Gatekeeper)" gives "Gatekeeper". */
+function templateTags(parts: string[]): string[] {
+  const tags: string[] = [];
+  for (const part of parts) {
+    for (const m of part.matchAll(/[([]\s*([^()[\]]+?)\s*[)\]]/g)) tags.push(m[1]!);
+  }
+  return tags;
 }

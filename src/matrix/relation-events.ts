@@ -8,9 +8,14 @@ import type { BridgeContent } from "../core/content.js";
 import type { IncomingMatrixMessage } from "../core/matrix-events.js";
 import type { ToMarkup } from "./event-classifier.js";
 import type { MatrixTextContent } from "./formatting/index.js";
+import { excerpt } from "../util/unicode.js";
+import { MENTIONS_KEY } from "./room-content.js";
 import type { ToMatrix } from "./room-content.js";
 
 type Json = Record<string, unknown>;
+
+/** Code points of a reaction key at most (the longest emoji sequences are about ten). */
+const MAX_REACTION_KEY = 64;
 
 export const TEXT_MSGTYPES = new Map<string, "emote" | "notice" | undefined>([
   ["m.text", undefined],
@@ -104,7 +109,8 @@ export function relationEvent(
           "m.relates_to": {
             rel_type: "m.annotation",
             event_id: content.target.id,
-            key: content.emoji,
+            // An emoji is a few characters; a contact's "reaction" of 60,000 is cut short.
+            key: excerpt(content.emoji, MAX_REACTION_KEY),
           },
         },
       };
@@ -120,6 +126,9 @@ export function relationEvent(
         next.formatted_body = formatted.formatted_body;
         out.formatted_body = `* ${formatted.formatted_body}`;
       }
+      // An edit mentions nobody, and neither does the text it puts in place.
+      next[MENTIONS_KEY] = {};
+      out[MENTIONS_KEY] = {};
       out["m.new_content"] = next;
       out["m.relates_to"] = { rel_type: "m.replace", event_id: content.target.id };
       return { type: "m.room.message", content: out };

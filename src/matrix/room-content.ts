@@ -41,6 +41,8 @@ export function bridgeInfoContent(spec: PortalRoomSpec, botMxid: string): Json {
  * POST /createRoom body for a portal, sent as the puppet: a private DM (`is_direct`) with
  * the user and the bot invited, bridge info under both the MSC2346 and the older type, and
  * power levels giving the puppet and the bot (which posts notices and send statuses) 100.
+ * The puppet needs 100 only while it sets the room up: it then lowers itself to
+ * portalPowerLevels (a contact's words must not carry a moderator's weight, e.g. "@room").
  */
 export function portalCreateRoomBody(spec: PortalRoomSpec, botMxid: string): Json {
   const info = bridgeInfoContent(spec, botMxid);
@@ -60,6 +62,15 @@ export function portalCreateRoomBody(spec: PortalRoomSpec, botMxid: string): Jso
   };
   if (spec.name !== undefined && spec.name !== "") body.name = spec.name;
   return body;
+}
+
+/**
+ * The portal's power levels once it is set up: the bot 100 (notices, send statuses, invites),
+ * the puppet as any member (it only posts, reacts, redacts its own events and types).
+ */
+export function portalPowerLevels(current: Json, puppetMxid: string, botMxid: string): Json {
+  const users = typeof current.users === "object" && current.users !== null ? current.users : {};
+  return { ...current, users: { ...users, [botMxid]: 100, [puppetMxid]: 0 } };
 }
 
 /** POST /createRoom body for the user's space, sent as the bot. */
@@ -114,11 +125,23 @@ export function messageContent(content: BridgeContent, toMatrix: ToMatrix): Json
   if (content.replyTo !== undefined) {
     out["m.relates_to"] = { "m.in_reply_to": { event_id: content.replyTo } };
   }
+  out[MENTIONS_KEY] = mentionsContent(content.mentions);
   return out;
 }
 
 export function noticeContent(text: string): Json {
-  return { msgtype: "m.notice", body: text };
+  return { msgtype: "m.notice", body: text, [MENTIONS_KEY]: {} };
+}
+
+/**
+ * Intentional mentions (spec v1.7): every message the bridge posts says whom it mentions,
+ * usually nobody. With it, homeservers and clients skip the legacy rules that search the body
+ * for "@room" or a display name, so a contact's words cannot notify people by accident.
+ */
+export const MENTIONS_KEY = "m.mentions";
+
+export function mentionsContent(userIds: readonly string[] | undefined): Json {
+  return userIds !== undefined && userIds.length > 0 ? { user_ids: [...new Set(userIds)] } : {};
 }
 
 /**

@@ -6,6 +6,7 @@ import type { ContactInfo } from "../puppets.js";
 import { enlistedLogin, noArguments, phoneArgument, roomLink } from "./arguments.js";
 import type { ParsedCommand } from "./parser.js";
 import type { Command, CommandContext, CommandEnv } from "./types.js";
+import { cleanDisplayName } from "../../util/display-name.js";
 
 const MAX_LISTED = 50;
 
@@ -75,7 +76,9 @@ export const startCommand: Command = {
       .catch((err: unknown) => {
         throw asUserFacing(err);
       });
-    const who = contact.name ? `${contact.name} (${phone})` : phone;
+    // The directory's name is the contact's own choice: cleaned like every name shown.
+    const shown = cleanDisplayName(contact.name, { networkNames: [name(env)] });
+    const who = shown ? `${shown} (${phone})` : phone;
     await ctx.reply(
       opened.created
         ? `Started a chat with ${who}; you have been invited: ${roomLink(opened.roomId)}`

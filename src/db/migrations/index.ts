@@ -5,6 +5,7 @@ import { bridgeMigration } from "./003_bridge.js";
 import { mediaMigration } from "./004_media.js";
 import { richMigration } from "./005_rich.js";
 import { receiptsMigration } from "./006_receipts.js";
+import { portalsByContactMigration } from "./007_portals_by_contact.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
@@ -24,6 +25,7 @@ export const migrations: readonly Migration[] = [
   mediaMigration,
   richMigration,
   receiptsMigration,
+  portalsByContactMigration,
 ];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";

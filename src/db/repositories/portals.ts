@@ -86,6 +86,12 @@ export class PortalRepository {
     return this.first({ login_id: loginId, contact_jid: contactJid });
   }
 
+  /** Every login's portal with the contact, oldest first. */
+  async listByContact(contactJid: string): Promise<Portal[]> {
+    const rows = await this.db<PortalRow>(TABLE).where({ contact_jid: contactJid }).orderBy("id");
+    return rows.map(toPortal);
+  }
+
   /** The login's portals, oldest first. */
   async listByLogin(loginId: string): Promise<Portal[]> {
     const rows = await this.db<PortalRow>(TABLE).where({ login_id: loginId }).orderBy("id");

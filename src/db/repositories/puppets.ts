@@ -58,6 +58,17 @@ export class PuppetRepository {
     return row ? toPuppet(row) : undefined;
   }
 
+  /** The puppets of these contacts (those without one are left out), in no order. */
+  async listByJids(jids: readonly string[]): Promise<Puppet[]> {
+    const out: Puppet[] = [];
+    // In chunks: SQLite allows a limited number of bound parameters per statement.
+    for (let i = 0; i < jids.length; i += 500) {
+      const rows = await this.db<PuppetRow>(TABLE).whereIn("jid", jids.slice(i, i + 500));
+      out.push(...rows.map(toPuppet));
+    }
+    return out;
+  }
+
   /**
    * The puppet of `jid`, created with `mxid` if it does not exist yet. An existing puppet
    * keeps its mxid (a user ID, once used, must not change); only profile fields given are

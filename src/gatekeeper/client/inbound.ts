@@ -12,16 +12,29 @@ import { HandlerError } from "./events.js";
 import { errorText } from "./logger.js";
 import { MAX_RETRIES } from "./outbound.js";
 import type { Outbound } from "./outbound.js";
-import { SerialQueue } from "./serial.js";
+import { KeyedLanes } from "./lanes.js";
 
 /**
- * The receiving half. Stanzas are handled one at a time, in arrival order. The key
- * guarantee: a message, receipt or notification is acked only after every event handler
- * finished without throwing; what is not acked is redelivered on the next connection, and
- * the inbox makes that redelivery exactly-once (docs §5.1, §9).
+ * Senders whose stanzas are handled at the same time, per client. Bounded so that an offline
+ * backlog from hundreds of senders does not start hundreds of decrypts, transactions and
+ * Matrix sends at once (memory, database connections); 16 keeps one slow contact, or a few,
+ * from delaying the rest.
+ */
+export const MAX_CONCURRENT_SENDERS = 16;
+
+/** The lane of stanzas that name no sender (they are answered at once, or are `ib`). */
+const NO_SENDER = "";
+
+/**
+ * The receiving half. Stanzas are handled in one lane per sender: in arrival order within a
+ * lane (Signal decryption and the bridged order depend on it), concurrently across lanes, so
+ * a contact whose message takes long (a homeserver being retried) delays only its own later
+ * stanzas. The key guarantee: a message, receipt or notification is acked only after every
+ * event handler finished without throwing; what is not acked is redelivered on the next
+ * connection, and the inbox makes that redelivery exactly-once (docs §5.1, §9).
  */
 export class Inbound {
-  private readonly queue = new SerialQueue();
+  private readonly lanes = new KeyedLanes(MAX_CONCURRENT_SENDERS);
 
   constructor(
     private readonly core: ClientCore,
@@ -30,15 +43,25 @@ export class Inbound {
 
   /** Queues a stanza that arrived on `conn`. */
   push(stanza: Stanza, conn: Connection): void {
-    this.queue.push(
-      () => this.handle(stanza, conn),
-      (err) => this.reportError(err),
-    );
+    const onError = (err: unknown): void => this.reportError(err);
+    if (stanza.kind === "ib") {
+      const count = stanza.offlineCount;
+      // "The offline backlog was delivered" means handled, in every sender's lane.
+      if (count !== undefined) {
+        this.lanes.barrier(
+          () => this.core.events.emitQuietly("offlineComplete", { count }),
+          onError,
+        );
+      }
+      return;
+    }
+    const sender = "from" in stanza ? stanza.from : undefined;
+    this.lanes.push(sender ?? NO_SENDER, () => this.handle(stanza, conn), onError);
   }
 
   /** Resolves once everything received so far has been handled. */
   idle(): Promise<void> {
-    return this.queue.idle();
+    return this.lanes.idle();
   }
 
   private async handle(stanza: Stanza, conn: Connection): Promise<void> {
@@ -67,11 +90,6 @@ export class Inbound {
             ...(stanza.last === undefined ? {} : { last: stanza.last }),
             ...(stanza.name === undefined ? {} : { name: stanza.name }),
           });
-        }
-        return;
-      case "ib":
-        if (stanza.offlineCount !== undefined) {
-          await this.core.events.emitQuietly("offlineComplete", { count: stanza.offlineCount });
         }
         return;
       default:

@@ -1,7 +1,8 @@
 /**
  * Small ordering helpers. KeyedLock runs tasks one at a time per key (one peer's session:
  * fetch bundle → encrypt → put on the wire must not interleave with another send to the
- * same peer). SerialQueue runs tasks one at a time, in order (inbound stanzas).
+ * same peer). SerialQueue runs tasks one at a time, in order (key uploads and refills).
+ * Inbound stanzas use KeyedLanes (lanes.ts): serial per sender, concurrent across senders.
  */
 export { KeyedLock } from "../../util/keyed-lock.js";
 

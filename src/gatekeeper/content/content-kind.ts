@@ -44,15 +44,29 @@ export interface ReplyContext {
 
 export type MediaKind = "image" | "video" | "audio" | "document";
 
+/**
+ * A kind of content a Message carried besides the one it is shown as (docs/protocol.md §8.2:
+ * a message carries one kind). "revoke" and "edit" are protocol messages ("protocol" when of
+ * a type GKI/1 does not know); "voice" is audio with `ptt`.
+ */
+export type ContentPart =
+  "text" | MediaKind | "voice" | "reaction" | "revoke" | "edit" | "protocol";
+
+/** What a Message shown as one kind also carried: neither shown nor applied. */
+interface NotShown {
+  /** Absent when the Message carried one kind only. In the order of the Message's fields. */
+  ignored?: readonly ContentPart[];
+}
+
 export const MEDIA_KINDS: readonly MediaKind[] = ["image", "video", "audio", "document"];
 
-export interface TextContent {
+export interface TextContent extends NotShown {
   kind: "text";
   text: string;
   contextInfo?: ReplyContext;
 }
 
-export interface MediaContent {
+export interface MediaContent extends NotShown {
   kind: MediaKind;
   media: MediaRef;
   /** image, video, document. */
@@ -97,14 +111,16 @@ export interface EditContent {
   timestampMs?: number;
 }
 
-export interface UnknownContent {
+export interface UnknownContent extends NotShown {
   kind: "unknown";
   /**
    * "unsupported": nothing GKI/1 knows how to show (empty, or only fields of a newer client).
    * "malformed": a known kind with required parts missing or invalid (e.g. a media key that is
    * not 32 bytes, a reaction without a target id).
+   * "conflicting": a protocol message and a reaction together with nothing to show; neither
+   * is applied (both are in `ignored`).
    */
-  reason: "unsupported" | "malformed";
+  reason: "unsupported" | "malformed" | "conflicting";
 }
 
 export type ContentKind =

@@ -22,45 +22,114 @@ import type {
 } from "../../gen/gki_pb.js";
 import type {
   ContentKind,
+  ContentPart,
   MediaContent,
   MediaRef,
   MessageKeyRef,
   ReplyContext,
+  TextContent,
+  UnknownContent,
 } from "./content-kind.js";
 
-const UNSUPPORTED: ContentKind = { kind: "unknown", reason: "unsupported" };
-const MALFORMED: ContentKind = { kind: "unknown", reason: "malformed" };
+const UNSUPPORTED: UnknownContent = { kind: "unknown", reason: "unsupported" };
+const MALFORMED: UnknownContent = { kind: "unknown", reason: "malformed" };
+const CONFLICTING: UnknownContent = { kind: "unknown", reason: "conflicting" };
 const HASH_LENGTH = 32;
 const MEDIA_KEY_LENGTH = 32;
 
+/** The content fields of a Message, one slot per kind (conversation and extended text: "text"). */
+type Slot = "protocol" | "reaction" | "image" | "video" | "audio" | "document" | "text";
+
+/** What a Message carrying several kinds is shown as: the first of these it carries. */
+const SHOWN_FIRST: readonly Slot[] = ["image", "video", "audio", "document", "text"];
+
+type Shown = TextContent | MediaContent | UnknownContent;
+
 /**
- * What a Message is. When a peer sets several content fields, the first of protocol message,
- * reaction, image, video, audio, document, extended text, conversation wins.
+ * What a Message is. A Message should carry one kind (docs/protocol.md §8.2). When a peer sets
+ * several, the first of image, video, audio, document, text is shown, and a protocol message
+ * (deletion, edit) or reaction is never applied: it may not ride along with something visible,
+ * nor hide it. Everything else it carried is listed in `ignored`, for the user to be told.
  */
 export function describeContent(msg: Message): ContentKind {
   return describe(msg, false);
 }
 
 function describe(msg: Message, insideEdit: boolean): ContentKind {
-  if (msg.protocolMessage !== undefined)
-    return insideEdit ? MALFORMED : describeProtocol(msg.protocolMessage);
-  if (msg.reactionMessage !== undefined)
-    return insideEdit ? MALFORMED : describeReaction(msg.reactionMessage);
-  if (msg.imageMessage !== undefined) return describeImage(msg.imageMessage);
-  if (msg.videoMessage !== undefined) return describeVideo(msg.videoMessage);
-  if (msg.audioMessage !== undefined) return describeAudio(msg.audioMessage);
-  if (msg.documentMessage !== undefined) return describeDocument(msg.documentMessage);
-  if (msg.extendedTextMessage !== undefined) {
-    const ext = msg.extendedTextMessage;
-    return withOptional(
-      { kind: "text", text: ext.text },
-      { contextInfo: replyContext(ext.contextInfo) },
-    );
+  const present = slotsOf(msg);
+  const [only] = present;
+  if (only === undefined) return UNSUPPORTED;
+  if (insideEdit) {
+    // The new content of an edit is one text or one captioned media, nothing else.
+    if (present.length > 1 || only === "protocol" || only === "reaction") return MALFORMED;
+    return describeShown(msg, only);
   }
-  if (isFieldSet(msg, MessageSchema.field.conversation)) {
-    return { kind: "text", text: msg.conversation };
+  if (present.length === 1) {
+    if (only === "protocol") return describeProtocol(msg.protocolMessage!);
+    if (only === "reaction") return describeReaction(msg.reactionMessage!);
+    return describeShown(msg, only);
   }
-  return UNSUPPORTED;
+  const shown = SHOWN_FIRST.find((slot) => present.includes(slot));
+  const ignored = present.filter((slot) => slot !== shown).map((slot) => partOf(msg, slot));
+  return { ...(shown === undefined ? CONFLICTING : describeShown(msg, shown)), ignored };
+}
+
+function slotsOf(msg: Message): Slot[] {
+  const out: Slot[] = [];
+  if (msg.protocolMessage !== undefined) out.push("protocol");
+  if (msg.reactionMessage !== undefined) out.push("reaction");
+  if (msg.imageMessage !== undefined) out.push("image");
+  if (msg.videoMessage !== undefined) out.push("video");
+  if (msg.audioMessage !== undefined) out.push("audio");
+  if (msg.documentMessage !== undefined) out.push("document");
+  if (msg.extendedTextMessage !== undefined || isFieldSet(msg, MessageSchema.field.conversation))
+    out.push("text");
+  return out;
+}
+
+/** How the user is told about a slot that is not shown. */
+function partOf(msg: Message, slot: Slot): ContentPart {
+  switch (slot) {
+    case "protocol": {
+      const pm = msg.protocolMessage!;
+      // A type this schema does not know reads as the default (REVOKE): check presence.
+      if (!isFieldSet(pm, ProtocolMessageSchema.field.type)) return "protocol";
+      if (pm.type === ProtocolMessage_Type.REVOKE) return "revoke";
+      return pm.type === ProtocolMessage_Type.MESSAGE_EDIT ? "edit" : "protocol";
+    }
+    case "audio":
+      return msg.audioMessage!.ptt ? "voice" : "audio";
+    default:
+      return slot;
+  }
+}
+
+function describeShown(msg: Message, slot: Slot): Shown {
+  switch (slot) {
+    case "image":
+      return describeImage(msg.imageMessage!);
+    case "video":
+      return describeVideo(msg.videoMessage!);
+    case "audio":
+      return describeAudio(msg.audioMessage!);
+    case "document":
+      return describeDocument(msg.documentMessage!);
+    case "text":
+      return describeText(msg);
+    default:
+      // Protocol messages and reactions are never shown as content.
+      return MALFORMED;
+  }
+}
+
+/** Extended text wins over conversation: they are two forms of the same thing. */
+function describeText(msg: Message): TextContent {
+  const ext = msg.extendedTextMessage;
+  if (ext === undefined) return { kind: "text", text: msg.conversation };
+  return withOptional(
+    { kind: "text", text: ext.text },
+    { contextInfo: replyContext(ext.contextInfo) },
+  );
 }
 
 function describeProtocol(pm: ProtocolMessage): ContentKind {
@@ -95,7 +164,7 @@ function describeReaction(r: ReactionMessage): ContentKind {
   return withOptional({ kind: "reaction", key, emoji: r.text }, { senderTimestampMs });
 }
 
-function describeImage(m: ImageMessage): ContentKind {
+function describeImage(m: ImageMessage): Shown {
   const f = ImageMessageSchema.field;
   return mediaContent("image", mediaRef(m), {
     caption: nonEmpty(m.caption),
@@ -106,7 +175,7 @@ function describeImage(m: ImageMessage): ContentKind {
   });
 }
 
-function describeVideo(m: VideoMessage): ContentKind {
+function describeVideo(m: VideoMessage): Shown {
   const f = VideoMessageSchema.field;
   return mediaContent("video", mediaRef(m), {
     caption: nonEmpty(m.caption),
@@ -119,7 +188,7 @@ function describeVideo(m: VideoMessage): ContentKind {
   });
 }
 
-function describeAudio(m: AudioMessage): ContentKind {
+function describeAudio(m: AudioMessage): Shown {
   const f = AudioMessageSchema.field;
   return mediaContent("audio", mediaRef(m), {
     ptt: setOrUndefined(m, f.ptt, m.ptt),
@@ -129,7 +198,7 @@ function describeAudio(m: AudioMessage): ContentKind {
   });
 }
 
-function describeDocument(m: DocumentMessage): ContentKind {
+function describeDocument(m: DocumentMessage): Shown {
   const f = DocumentMessageSchema.field;
   return mediaContent("document", mediaRef(m), {
     caption: nonEmpty(m.caption),
@@ -145,7 +214,7 @@ function mediaContent(
   kind: MediaContent["kind"],
   media: MediaRef | undefined,
   extras: MediaExtras,
-): ContentKind {
+): MediaContent | UnknownContent {
   if (media === undefined) return MALFORMED;
   return withOptional({ kind, media }, extras);
 }

@@ -2,15 +2,19 @@
  * BridgeContent ↔ GKI/1 content. Text goes both ways (the markup is the same on both sides);
  * replies, edits, deletions and reactions are in ./relation-mapping.ts. What the bridge
  * cannot carry arrives as an "unsupported" description so the user still learns that
- * something came.
+ * something came; what a message carried besides what it is shown as is said too (never
+ * dropped silently). Descriptions quote the contact's words only as a short excerpt.
  */
 import type { Message } from "../../gen/gki_pb.js";
 import type { BridgeContent, RemoteMessage } from "../../core/content.js";
 import { RemoteError } from "../../core/network.js";
+import type { UndecryptableReason } from "../../core/network.js";
 import { describeContent, textMessage } from "../content/index.js";
-import type { ContentKind } from "../content/index.js";
+import type { ContentErrorCode, ContentKind } from "../content/index.js";
 import type { MessageEvent } from "../client/index.js";
 import { mediaNoun } from "../../core/media.js";
+import { excerpt } from "../../util/unicode.js";
+import type { ContentPart } from "../content/content-kind.js";
 import { incomingMediaContent } from "./media-incoming.js";
 import type { IncomingMediaOptions } from "./media-incoming.js";
 import { isRelationContent } from "../../core/relations.js";
@@ -46,18 +50,50 @@ export function toRemoteMessage(
   media?: IncomingMediaOptions,
   ownJid?: string,
 ): RemoteMessage {
+  const kind = describeContent(event.content);
+  const content = toBridgeContent(kind, media, { from: event.from, ownJid });
+  // A description already says it; anything else needs a notice of its own.
+  const notShown = content.kind === "unsupported" ? undefined : notShownNotice(kind);
   return {
     id: event.id,
     sender: event.from,
     timestamp: event.t * 1000,
     offline: event.offline,
     ...(event.pushName === undefined ? {} : { senderName: event.pushName }),
-    content: toBridgeContent(describeContent(event.content), media, { from: event.from, ownJid }),
+    content,
+    ...(notShown === undefined ? {} : { notShown }),
   };
 }
 
-/** Without `chat` (who sent it), edits, deletions and reactions come out as descriptions. */
+/**
+ * Without `chat` (who sent it), edits, deletions and reactions come out as descriptions.
+ * What a message carried besides what it is shown as (`kind.ignored`) is part of a
+ * description; for text and media it is notShownNotice(kind), to be posted after them.
+ */
 export function toBridgeContent(
+  kind: ContentKind,
+  media?: IncomingMediaOptions,
+  chat?: { from: string; ownJid?: string | undefined },
+): BridgeContent {
+  const content = shownContent(kind, media, chat);
+  const notShown = notShownNotice(kind);
+  // Conflicting kinds are named in their own description already.
+  const named = kind.kind === "unknown" && kind.reason === "conflicting";
+  if (content.kind !== "unsupported" || notShown === undefined || named) return content;
+  return { ...content, description: `${content.description}. ${notShown}` };
+}
+
+/**
+ * "This message also carried …": the parts of a message carrying several kinds that the
+ * bridge neither shows nor applies (docs/protocol.md §8.2); undefined when there are none.
+ */
+export function notShownNotice(kind: ContentKind): string | undefined {
+  const ignored = "ignored" in kind ? kind.ignored : undefined;
+  if (ignored === undefined || ignored.length === 0) return undefined;
+  return `This message also carried ${listOf(ignored)}, which the bridge left out: a message should carry one thing at a time.`;
+}
+
+function shownContent(
   kind: ContentKind,
   media?: IncomingMediaOptions,
   chat?: { from: string; ownJid?: string | undefined },
@@ -67,6 +103,9 @@ export function toBridgeContent(
   switch (kind.kind) {
     case "text": {
       const reply = replyFromGatekeeper(kind.contextInfo);
+      // An empty body would show as nothing at all.
+      if (kind.text === "")
+        return { kind: "unsupported", description: "sent an empty message", ...reply };
       // "/me waves" is an emote to the network's people (and how the bridge sends Matrix's).
       const emote = kind.text.startsWith(EMOTE_PREFIX) && kind.text.trim() !== EMOTE_PREFIX.trim();
       const text = emote ? kind.text.slice(EMOTE_PREFIX.length) : kind.text;
@@ -80,8 +119,8 @@ export function toBridgeContent(
     case "audio":
     case "document": {
       if (media) return incomingMediaContent(kind, media);
-      const what = MEDIA_NAMES[kind.kind](kind.ptt === true);
-      const caption = kind.caption ? `, with the caption: ${kind.caption}` : "";
+      const what = PART_NAMES[kind.kind === "audio" && kind.ptt ? "voice" : kind.kind];
+      const caption = kind.caption ? `, with the caption: ${excerpt(kind.caption)}` : "";
       return unsupported(
         `sent ${what}${caption} (media is not bridged yet)`,
         kind.contextInfo?.stanzaId,
@@ -89,15 +128,21 @@ export function toBridgeContent(
     }
     case "reaction":
       return unsupported(
-        kind.emoji === "" ? "removed a reaction" : `reacted with ${kind.emoji} to a message`,
+        kind.emoji === ""
+          ? "removed a reaction"
+          : `reacted with ${excerpt(kind.emoji)} to a message`,
       );
     case "edit": {
-      const text = kind.newContent.kind === "text" ? `: ${kind.newContent.text}` : "";
+      const text = kind.newContent.kind === "text" ? `: ${excerpt(kind.newContent.text)}` : "";
       return unsupported(`edited a message${text}`);
     }
     case "revoke":
       return unsupported("deleted a message");
     case "unknown":
+      if (kind.reason === "conflicting")
+        return unsupported(
+          `sent a malformed message: it carried ${listOf(kind.ignored ?? [])} at once, so the bridge applied none of it`,
+        );
       return unsupported(
         kind.reason === "malformed"
           ? "sent a message that arrived damaged"
@@ -106,12 +151,36 @@ export function toBridgeContent(
   }
 }
 
-const MEDIA_NAMES: Record<"image" | "video" | "audio" | "document", (ptt: boolean) => string> = {
-  image: () => "an image",
-  video: () => "a video",
-  audio: (ptt) => (ptt ? "a voice message" : "an audio file"),
-  document: () => "a file",
+const PART_NAMES: Record<ContentPart, string> = {
+  text: "a text",
+  image: "an image",
+  video: "a video",
+  audio: "an audio file",
+  voice: "a voice message",
+  document: "a file",
+  reaction: "a reaction",
+  revoke: "a deletion",
+  edit: "an edit",
+  protocol: "a control message the bridge does not know",
 };
+
+/** "a deletion, a reaction and a video". */
+function listOf(parts: readonly ContentPart[]): string {
+  const names = parts.map((p) => PART_NAMES[p]);
+  const last = names.pop();
+  return names.length === 0 ? `${last}` : `${names.join(", ")} and ${last}`;
+}
+
+/**
+ * Why a received message cannot be shown, from the client's code (docs/protocol.md §8.3):
+ * content that decrypted but is not a Message (bad padding or protobuf) is "damaged", and no
+ * retry is asked for; anything else failed to decrypt and a retry was asked for.
+ */
+export function undecryptableReason(code: string): UndecryptableReason {
+  return DAMAGED.has(code) ? "damaged" : "undecryptable";
+}
+
+const DAMAGED: ReadonlySet<string> = new Set<ContentErrorCode>(["bad-protobuf", "bad-padding"]);
 
 function unsupported(description: string, replyTo?: string): BridgeContent {
   return replyTo === undefined

@@ -27,7 +27,7 @@ import { errorText } from "../client/logger.js";
 import { newMessageId } from "../content/index.js";
 import { formatInteropJid } from "../stanza/index.js";
 import { deleteAccountData } from "./client-data.js";
-import { toGatekeeperMessage, toRemoteMessage } from "./content-mapping.js";
+import { toGatekeeperMessage, toRemoteMessage, undecryptableReason } from "./content-mapping.js";
 import { isMediaContent } from "../../core/media.js";
 import { GATEKEEPER_MEDIA_CAPABILITIES } from "./media-capabilities.js";
 import type { HostedMedia } from "./media-host.js";
@@ -370,8 +370,10 @@ export class GatekeeperNetwork implements RemoteNetwork {
       client.on("identityChange", ({ jid }) =>
         quietly("identity change", () => handler().onIdentityChange(loginId, jid)),
       ),
-      client.on("undecryptable", ({ from, id }) =>
-        quietly("undecryptable", () => handler().onUndecryptable(loginId, from, id)),
+      client.on("undecryptable", ({ from, id, code }) =>
+        quietly("undecryptable", () =>
+          handler().onUndecryptable(loginId, from, id, undecryptableReason(code)),
+        ),
       ),
       client.on("sendFailed", ({ id }) =>
         this.logger.warn("a contact could not decrypt a message", { login: loginId, id }),

@@ -17,6 +17,7 @@ import {
   textMessage,
 } from "../content/index.js";
 import type { ContentKind, MessageKeyRef, ReplyContext } from "../content/index.js";
+import { excerpt } from "../../util/unicode.js";
 
 /** Emotes have no GKI/1 form; "/me " is what people on the network understand. */
 export const EMOTE_PREFIX = "/me ";
@@ -102,7 +103,11 @@ export function relationFromGatekeeper(
   }
 }
 
-/** What a reply's ContextInfo says: the quoted id, and who wrote it and what it said if given. */
+/**
+ * What a reply's ContextInfo says: the quoted id, and who wrote it and (a short excerpt of)
+ * what it said if given. The copy is the contact's claim, and shown only when the bridge does
+ * not know the quoted message: it stays short whatever they put in it.
+ */
 export function replyFromGatekeeper(
   ctx: ReplyContext | undefined,
 ): { replyTo: string; quote?: ReplyQuote } | undefined {
@@ -110,7 +115,7 @@ export function replyFromGatekeeper(
   const quote: ReplyQuote = {};
   if (ctx.participant !== undefined) quote.sender = ctx.participant;
   const text = ctx.quotedMessage ? quotedText(describeContent(ctx.quotedMessage)) : undefined;
-  if (text !== undefined && text !== "") quote.text = text;
+  if (text !== undefined && text !== "") quote.text = excerpt(text);
   return Object.keys(quote).length === 0
     ? { replyTo: ctx.stanzaId }
     : { replyTo: ctx.stanzaId, quote };

@@ -127,8 +127,16 @@ describe("GatekeeperClient delivery guarantees", () => {
       if (cutOnce) return;
       cutOnce = true;
       // The network fails while we handle it: the ack that follows cannot reach the gatekeeper.
+      // Waited for as an event: polling the state could miss a reconnect within 20 ms.
+      const down = new Promise<void>((resolve) => {
+        const off = b.on("connectionState", ({ state }) => {
+          if (state === "connected") return;
+          off();
+          resolve();
+        });
+      });
       relay.cut();
-      await eventually(() => b.state !== "connected");
+      await down;
     });
     const { id } = await a.sendMessage(bob.jid, textMessage("once"));
     const [dup] = await duplicates.waitFor(1);

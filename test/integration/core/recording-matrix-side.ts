@@ -34,6 +34,10 @@ export class RecordingMatrixSide implements MatrixSide {
   failSends = 0;
   /** Post, then fail once per count (the answer lost on the way back). */
   failAfterPosting = 0;
+  /** A homeserver that refuses some contents (the error to throw), e.g. as too large. */
+  refuse: ((content: BridgeContent) => Error | undefined) | undefined;
+  /** Calls to sendMessage so far (each attempt counts). */
+  sendAttempts = 0;
   private readonly txns = new Map<string, string>();
   private counter = 0;
   private waiters: (() => void)[] = [];
@@ -73,10 +77,13 @@ export class RecordingMatrixSide implements MatrixSide {
     txnKey: string,
     timestamp?: number,
   ): Promise<string> {
+    this.sendAttempts += 1;
     if (this.failSends > 0) {
       this.failSends -= 1;
       throw new Error("homeserver unavailable (test)");
     }
+    const refused = this.refuse?.(content);
+    if (refused) throw refused;
     const key = `${senderMxid}\n${txnKey}`;
     let eventId = this.txns.get(key);
     if (!eventId) {

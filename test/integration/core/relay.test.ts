@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { RequestFailedError } from "../../../src/core/request-error.js";
 import { describeContent, textMessage } from "../../../src/gatekeeper/content/index.js";
 import { testDatabases } from "../db/databases.js";
 import { CoreFixture, eventually, newPhone } from "./fixture.js";
@@ -98,7 +99,13 @@ describe.each(testDatabases())(
         f.matrix.inRoom(room).find((e) => e.kind === "message"),
       );
       expect(incoming.sender).toBe(f.matrix.rooms.get(room)!.puppetMxid);
-      expect(incoming.content).toEqual({ kind: "text", text: "hi _Alice_", replyTo: eventId });
+      // An answer to Alice's own message mentions her (m.mentions), as a Matrix reply would.
+      expect(incoming.content).toEqual({
+        kind: "text",
+        text: "hi _Alice_",
+        replyTo: eventId,
+        mentions: [ALICE],
+      });
       // The mapping is stored right after the post (and before the ack).
       const mapping = await eventually(() => f.core.repos.messageMap.getByEvent(incoming.eventId));
       expect(mapping.remoteSender).toBe(bob.jid);
@@ -160,6 +167,38 @@ describe.each(testDatabases())(
       await f.startCore();
       await bob.waitFor(3);
       expect(texts(bob)).toEqual(["before", "while down 1", "while down 2"]);
+    });
+
+    it("turns a message the homeserver refuses for good into a notice at once, and goes on", async () => {
+      const bob = await f.nativeUser("Bob");
+      const room = await openChat(bob);
+      f.matrix.refuse = (content) =>
+        content.kind === "text" && content.text.startsWith("huge")
+          ? new RequestFailedError(
+              "permanent",
+              "M_TOO_LARGE",
+              "the homeserver refused the bridged message: M_TOO_LARGE (event too large)",
+            )
+          : undefined;
+      const before = f.matrix.sendAttempts;
+      await bob.client.sendMessage(await aliceJid(), textMessage("huge words"));
+      await bob.client.sendMessage(await aliceJid(), textMessage("and a small one"));
+      await f.matrix.until(() =>
+        f.matrix.inRoom(room).some((e) => e.kind === "message" && e.text === "and a small one"),
+      );
+      const shown = f.matrix.inRoom(room).map((e) => `${e.kind}: ${e.text}`);
+      expect(shown.slice(-2)).toEqual([
+        "notice: This contact sent a message that cannot be shown here: " +
+          "the homeserver refused the bridged message: M_TOO_LARGE (event too large).",
+        "message: and a small one",
+      ]);
+      // Tried once, not retried (a retry would get the same answer and hold up the rest).
+      expect(f.matrix.sendAttempts - before).toBe(2);
+      // Handled: the notice stands for the message, a redelivery is skipped.
+      const login = (await f.core.repos.logins.getByMxid(ALICE))!;
+      const portal = (await f.core.repos.portals.getByContact(login.id, bob.jid))!;
+      const mapped = await f.core.repos.messageMap.latest(portal.id, bob.jid);
+      expect(mapped?.remoteId).toBeDefined();
     });
 
     it("posts a message once when the homeserver's answer was lost and it comes again", async () => {

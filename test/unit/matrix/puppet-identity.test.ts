@@ -83,7 +83,7 @@ describe("puppetDisplayName", () => {
     expect(puppetDisplayName("{{name}} {{id}}", "Alice")).toBe("Alice");
   });
 
-  it("puts the name in verbatim, even if it looks like a placeholder", () => {
-    expect(puppetDisplayName("{{name}} (GK)", "{{phone}}  x")).toBe("{{phone}}  x (GK)");
+  it("puts the name in as it is, even if it looks like a placeholder (spaces collapsed)", () => {
+    expect(puppetDisplayName("{{name}} (GK)", "{{phone}}  x")).toBe("{{phone}} x (GK)");
   });
 });

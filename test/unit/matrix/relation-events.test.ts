@@ -101,11 +101,13 @@ describe("the core's relations → Matrix events", () => {
         body: "* meet at *noon*",
         format: "org.matrix.custom.html",
         formatted_body: "* meet at <strong>noon</strong>",
+        "m.mentions": {},
         "m.new_content": {
           msgtype: "m.text",
           body: "meet at *noon*",
           format: "org.matrix.custom.html",
           formatted_body: "meet at <strong>noon</strong>",
+          "m.mentions": {},
         },
         "m.relates_to": { rel_type: "m.replace", event_id: "$m" },
       },

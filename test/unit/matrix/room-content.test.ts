@@ -107,7 +107,7 @@ describe("messageContent", () => {
       { kind: "unsupported", description: "Bob sent a sticker" },
       markupToMatrix,
     );
-    expect(c).toEqual({ msgtype: "m.notice", body: "Bob sent a sticker" });
+    expect(c).toEqual({ msgtype: "m.notice", body: "Bob sent a sticker", "m.mentions": {} });
   });
 });
 
