@@ -310,7 +310,10 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       reason === "damaged"
         ? "arrived damaged (their app sent content the bridge cannot read) and cannot be shown. " +
           "Ask them to send it again."
-        : "could not be decrypted. The bridge asked their app to send it again.";
+        : reason === "lost"
+          ? "could not be decrypted, even after their app sent it again. Ask them to send it " +
+            "once more; if it keeps happening, compare safety numbers (`safety-number`)."
+          : "could not be decrypted. The bridge asked their app to send it again.";
     const portal = await this.repos.portals.getByContact(loginId, contactId);
     if (portal?.roomId) {
       await this.tellPortal(loginId, contactId, `A message from this contact ${what}`);

@@ -79,7 +79,8 @@ export interface RemoteEventHandler {
   /**
    * A message from the contact cannot be shown. "undecryptable": it could not be decrypted
    * and the network asked the contact's app to send it again; "damaged": it decrypted to
-   * content that cannot be read, and nothing will be resent (docs/protocol.md §8.3).
+   * content that cannot be read, and nothing will be resent; "lost": it could not be
+   * decrypted after the last retry either (docs/protocol.md §8.3).
    */
   onUndecryptable(
     loginId: string,
@@ -95,7 +96,7 @@ export interface RemoteEventHandler {
   loginSettings?(loginId: string): Promise<LoginSettings>;
 }
 
-export type UndecryptableReason = "undecryptable" | "damaged";
+export type UndecryptableReason = "undecryptable" | "damaged" | "lost";
 
 export interface LoginSettings {
   /** Whether the user sends read receipts (and so, by reciprocity, gets the contacts'). */

@@ -9,6 +9,7 @@
  * what it is misleads the user. Written by hand: no library does this policy, and the
  * Unicode work is the runtime's (normalize, property escapes, Intl.Segmenter).
  */
+import unhomoglyph from "unhomoglyph";
 import { excerpt, wellFormed } from "./unicode.js";
 
 /** Longest name shown, in code points (with the "…" that marks a cut). */
@@ -84,15 +85,18 @@ export function cleanDisplayName(
 
 /**
  * What two names are compared by, to tell whether they would be taken for each other:
- * compatibility forms folded (NFKC: full-width, ligatures, styled letters), case ignored,
- * accents, spaces, punctuation and invisible characters removed. "B o b", "ＢＯＢ" and
- * "Böb!" all give "bob". Look-alike letters of other scripts (Cyrillic "В") are not folded.
+ * compatibility forms folded (NFKC: full-width, ligatures, styled letters), look-alike
+ * letters of other scripts folded to the letter they imitate (Unicode's confusables, through
+ * unhomoglyph, as matrix-js-sdk does for display names), case ignored, accents, spaces,
+ * punctuation and invisible characters removed. "B o b", "ＢＯＢ", "Böb!" and a Cyrillic
+ * "Воb" all give the same key as "Bob".
  */
 export function nameKey(name: string): string {
-  const folded = name.normalize("NFKC").toLowerCase().normalize("NFD");
+  const folded = name.normalize("NFKC").normalize("NFD");
   const key = folded.replace(/[\p{M}\p{Z}\s\p{P}\p{Cc}\p{Cf}]/gu, "");
   // A name of punctuation or marks alone is compared as it is, not as "".
-  return key === "" ? folded.replace(/\s/g, "") : key;
+  // Confusables before case: a Cyrillic "В" imitates "B", and its lower case no Latin letter.
+  return unhomoglyph(key === "" ? folded.replace(/\s/g, "") : key).toLowerCase();
 }
 
 /** Whether `a` and `b` would be taken for the same name (see nameKey). */

@@ -218,7 +218,8 @@ export class Inbound {
     this.core.logger.warn("could not decrypt a message", { id: m.id, code, retry });
     const badContent = code === "bad-protobuf" || code === "bad-padding";
     // A retry cannot fix content the sender encoded wrongly: that is nacked 491 instead.
-    if (!badContent && retry < MAX_RETRIES) {
+    const retryRequested = !badContent && retry < MAX_RETRIES;
+    if (retryRequested) {
       conn.sendQuietly({
         kind: "receipt",
         id: m.id,
@@ -229,7 +230,7 @@ export class Inbound {
         registrationId: account.signal.registrationId,
       });
     }
-    await this.core.events.emitQuietly("undecryptable", { from, id: m.id, code });
+    await this.core.events.emitQuietly("undecryptable", { from, id: m.id, code, retryRequested });
     conn.ack({ class: "message", id: m.id, to: from, ...(badContent ? { error: 491 } : {}) });
   }
 

@@ -142,6 +142,8 @@ export interface UndecryptableEvent {
   id: string;
   /** Why: a SignalError code ("no-session", "invalid-message", …) or "bad-protobuf" / "bad-padding". */
   code: string;
+  /** Whether a retry receipt asked the sender for it again (not after the last retry, §8.3). */
+  retryRequested: boolean;
 }
 
 export interface OfflineCompleteEvent {

@@ -174,10 +174,12 @@ function listOf(parts: readonly ContentPart[]): string {
 /**
  * Why a received message cannot be shown, from the client's code (docs/protocol.md §8.3):
  * content that decrypted but is not a Message (bad padding or protobuf) is "damaged", and no
- * retry is asked for; anything else failed to decrypt and a retry was asked for.
+ * retry is asked for; anything else failed to decrypt: "undecryptable" when a retry was asked
+ * for, "lost" when the retries were spent.
  */
-export function undecryptableReason(code: string): UndecryptableReason {
-  return DAMAGED.has(code) ? "damaged" : "undecryptable";
+export function undecryptableReason(code: string, retryRequested = true): UndecryptableReason {
+  if (DAMAGED.has(code)) return "damaged";
+  return retryRequested ? "undecryptable" : "lost";
 }
 
 const DAMAGED: ReadonlySet<string> = new Set<ContentErrorCode>(["bad-protobuf", "bad-padding"]);

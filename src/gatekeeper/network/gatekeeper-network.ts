@@ -370,9 +370,9 @@ export class GatekeeperNetwork implements RemoteNetwork {
       client.on("identityChange", ({ jid }) =>
         quietly("identity change", () => handler().onIdentityChange(loginId, jid)),
       ),
-      client.on("undecryptable", ({ from, id, code }) =>
+      client.on("undecryptable", ({ from, id, code, retryRequested }) =>
         quietly("undecryptable", () =>
-          handler().onUndecryptable(loginId, from, id, undecryptableReason(code)),
+          handler().onUndecryptable(loginId, from, id, undecryptableReason(code, retryRequested)),
         ),
       ),
       client.on("sendFailed", ({ id }) =>

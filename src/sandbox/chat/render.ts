@@ -3,7 +3,11 @@ import { type ContentKind, describeContent } from "../../gatekeeper/content/inde
 import type { Message } from "../../gen/gki_pb.js";
 
 export function describeMessage(content: Message): string {
-  return describeKind(describeContent(content));
+  const kind = describeContent(content);
+  const shown = describeKind(kind);
+  // docs/protocol.md §8.2: what else a message carried is said, never silently dropped.
+  const ignored = "ignored" in kind ? kind.ignored : undefined;
+  return ignored?.length ? `${shown} [also carried, not shown: ${ignored.join(", ")}]` : shown;
 }
 
 function describeKind(c: ContentKind): string {
@@ -25,7 +29,9 @@ function describeKind(c: ContentKind): string {
     case "edit":
       return `[edited ${c.key.id}] ${describeKind(c.newContent)}`;
     case "unknown":
-      return "[a message this client cannot show]";
+      return c.reason === "conflicting"
+        ? "[a malformed message: it carried conflicting changes, none applied]"
+        : "[a message this client cannot show]";
   }
 }
 

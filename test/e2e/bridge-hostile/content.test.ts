@@ -31,12 +31,27 @@ describe("a contact's content that no honest app sends", () => {
   let bob: NativeActor;
   let portal: string;
   let aliceJid: string;
+  let carol: NativeActor;
+  let carolPortal: string;
 
   beforeAll(async () => {
     w = await MediaWorld.create("hostile-content");
     await w.startBridge();
     ({ alice, bob, portal, aliceJid } = await w.aliceChattingWithBob());
+    carol = await w.world.nativeUser("Carol");
+    await carol.send(aliceJid, "Carol here");
+    carolPortal = await alice.acceptPortalInvite();
+    await alice.waitForPuppetText(carolPortal, "Carol here");
   }, 60_000);
+
+  /** How long a message from Carol, an unrelated contact, takes to reach Alice now. */
+  async function carolDelayMs(): Promise<number> {
+    const marker = `carol ${Date.now()}`;
+    const sent = Date.now();
+    await carol.send(aliceJid, marker);
+    await alice.waitForPuppetText(carolPortal, marker, 20_000);
+    return Date.now() - sent;
+  }
 
   afterAll(async () => {
     await w?.close();
@@ -110,6 +125,8 @@ describe("a contact's content that no honest app sends", () => {
       reactionMessage: reactionMessage(own(target.remoteId), "😈").reactionMessage,
     });
     await bob.client.sendMessage(aliceJid, everything);
+    const carolMs = await carolDelayMs();
+    process.stdout.write(`every-field attack: unrelated contact's message took ${carolMs} ms\n`);
 
     const shown = await alice.waitForMessage(
       portal,

@@ -76,7 +76,7 @@ describe("GatekeeperClient identities and retries", () => {
     const undecryptable = new Recorder(b, "undecryptable");
     const { id } = await a.sendMessage(bob.jid, textMessage("second"));
     const [failure] = await undecryptable.waitFor(1);
-    expect(failure).toEqual({ from: alice.jid, id, code: "no-session" });
+    expect(failure).toEqual({ from: alice.jid, id, code: "no-session", retryRequested: true });
     const got = await atB.waitFor(2);
     expect(got[1]).toMatchObject({ id, from: alice.jid });
     expect(got[1]!.content.conversation).toBe("second");

@@ -112,7 +112,7 @@ describe("GatekeeperClient at the protocol's edges (scripted gatekeeper)", () =>
       enc: { v: 2, type: "msg", ciphertext: new Uint8Array(64).fill(7) },
     });
     const [event] = await undecryptable.waitFor(1);
-    expect(event).toMatchObject({ from: PEER, id });
+    expect(event).toMatchObject({ from: PEER, id, retryRequested: true });
     const retry = (await session.next(
       (s) => s.kind === "receipt" && s.type === "retry",
     )) as ReceiptStanza;
@@ -120,6 +120,26 @@ describe("GatekeeperClient at the protocol's edges (scripted gatekeeper)", () =>
     expect(retry.registrationId).toBeGreaterThan(0);
     const ack = (await session.next(isAck("message", id))) as AckStanza;
     expect(ack.error).toBeUndefined();
+  });
+
+  it("asks for no more retries once they are spent, and says so in the report", async () => {
+    await startClient();
+    const session = await gk.session(1);
+    const undecryptable = new Recorder(client, "undecryptable");
+    const id = "3EB0AAAAAAAAAAAAAAAB";
+    session.send({
+      kind: "message",
+      id,
+      from: PEER,
+      t: 1,
+      type: "text",
+      retry: 5,
+      enc: { v: 2, type: "msg", ciphertext: new Uint8Array(64).fill(7) },
+    });
+    const [event] = await undecryptable.waitFor(1);
+    expect(event).toMatchObject({ from: PEER, id, retryRequested: false });
+    await session.next(isAck("message", id));
+    expect(session.received.some((s) => s.kind === "receipt" && s.type === "retry")).toBe(false);
   });
 
   it("refills one-time prekeys when the gatekeeper says it runs low, then acks the notification", async () => {

@@ -186,4 +186,9 @@ describe("why a message cannot be shown", () => {
   ])("%s → %s", (code, reason) => {
     expect(undecryptableReason(code)).toBe(reason);
   });
+
+  it("says the message is lost once the retries are spent, and damaged content stays damaged", () => {
+    expect(undecryptableReason("invalid-message", false)).toBe("lost");
+    expect(undecryptableReason("bad-protobuf", false)).toBe("damaged");
+  });
 });

@@ -135,6 +135,9 @@ describe("nameKey / sameName", () => {
     expect(sameName("Bob", "Böb")).toBe(true);
     expect(sameName("Bob", "Bob.")).toBe(true);
     expect(sameName("Bob Smith", "bobsmith")).toBe(true);
+    // Look-alike letters of other scripts: Cyrillic В and о, Greek Α.
+    expect(sameName("Bob", "\u0412\u043eb")).toBe(true);
+    expect(sameName("Alice", "\u0391lice")).toBe(true);
   });
 
   it("tells different names apart", () => {
