@@ -29,6 +29,7 @@ import type {
 } from "./network.js";
 import { portalNotice } from "./portal-notice.js";
 import { Portals } from "./portals.js";
+import { PuppetPowerUpkeep } from "./puppet-power.js";
 import { Puppets } from "./puppets.js";
 import { RelayIn } from "./relay-in.js";
 import type { RelayInOptions } from "./relay-in.js";
@@ -52,6 +53,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   readonly portals: Portals;
   readonly logins: Logins;
   readonly relayIn: RelayIn;
+  private readonly puppetPower: PuppetPowerUpkeep;
   readonly relayOut: RelayOut;
   readonly commands: CommandDispatcher;
   /** Receipts, typing, presence, identity changes. */
@@ -70,6 +72,12 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     this.config = o.config;
     const repos = (this.repos = repositories(o.db));
     this.puppets = new Puppets(repos.puppets, o.matrix, { logger: loggerFor("Puppets") });
+    this.puppetPower = new PuppetPowerUpkeep({
+      repos,
+      matrix: o.matrix,
+      puppets: this.puppets,
+      logger: loggerFor("PuppetPower"),
+    });
     this.portals = new Portals({
       repos,
       matrix: o.matrix,
@@ -141,6 +149,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   async start(): Promise<void> {
     const logins = await this.logins.connectAll();
     const portals = await this.relayOut.resume();
+    this.puppetPower.start();
     this.log.info("core started", { logins, pendingPortals: portals });
   }
 
@@ -148,6 +157,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   async stop(): Promise<void> {
     this.conversation.stop();
     this.relayIn.stop();
+    await this.puppetPower.stop();
     await this.relayOut.stop();
   }
 

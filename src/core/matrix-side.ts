@@ -30,7 +30,12 @@ export interface MatrixSide {
   ensurePuppet(contactId: string, displayName: string | undefined): Promise<string>;
   /** Create a DM room as the puppet, `is_direct`, with bridge info; invites the user. */
   createPortalRoom(spec: PortalRoomSpec): Promise<string>;
-  /** Invite the user again (a reopened portal) as the puppet. */
+  /**
+   * The puppet created the portal with power level 100; this lowers it to a member's (0),
+   * the bot keeping 100. Nothing is sent when it is 0 already. Without it, puppets keep 100.
+   */
+  lowerPuppet?(roomId: string, puppetMxid: string): Promise<void>;
+  /** Invite the user again (a reopened portal) as the bot (else the puppet). */
   invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void>;
   /** The user's "<network> chats" space; created on first use. Returns its room id. */
   ensureSpace(userMxid: string): Promise<string>;

@@ -17,6 +17,7 @@ import type { CoreLogger } from "./logger.js";
 import type { MatrixSide } from "./matrix-side.js";
 import { portalNotice } from "./portal-notice.js";
 import type { RemoteNetwork } from "./network.js";
+import { lowerPuppet } from "./puppet-power.js";
 import type { ContactInfo, Puppets } from "./puppets.js";
 
 export interface PortalsOptions {
@@ -249,6 +250,7 @@ export class Portals {
       },
     });
     await this.o.repos.portals.setRoom(portal.id, roomId);
+    await lowerPuppet(this.o, portal.id, roomId, puppetMxid);
     // Said first, and not only in the topic (which clients may not show).
     try {
       await portalNotice(this.o.matrix, roomId, encryptionNotice(networkName), puppetMxid);

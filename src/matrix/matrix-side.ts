@@ -141,25 +141,21 @@ export class AppserviceMatrixSide implements MatrixSide {
       puppet.createRoom({ createAsClient: true, options }),
     );
     await this.joinAsBot(roomId);
-    await this.lowerPuppet(roomId, spec.puppetMxid);
     return roomId;
   }
 
   /** The puppet created the room with 100; it keeps what a member has (room-content.ts). */
-  private async lowerPuppet(roomId: string, puppetMxid: string): Promise<void> {
+  async lowerPuppet(roomId: string, puppetMxid: string): Promise<void> {
     const puppet = this.intent(puppetMxid);
-    try {
-      const current = (await this.limited("reading the chat's power levels", () =>
-        puppet.getStateEvent(roomId, "m.room.power_levels", ""),
-      )) as Json;
-      const lowered = portalPowerLevels(current, puppetMxid, this.botMxid);
-      await this.limited("the chat's power levels", () =>
-        puppet.sendStateEvent(roomId, "m.room.power_levels", "", lowered),
-      );
-    } catch (err) {
-      // The chat works either way; m.mentions already keeps the contact's "@room" quiet.
-      log.warn(`Puppet could not lower its power in ${roomId}: ${errcodeOf(err) ?? String(err)}`);
-    }
+    const current = (await this.limited("reading the chat's power levels", () =>
+      puppet.getStateEvent(roomId, "m.room.power_levels", ""),
+    )) as Json;
+    const users = (current.users ?? {}) as Record<string, unknown>;
+    if (users[puppetMxid] === 0 && users[this.botMxid] === 100) return;
+    const lowered = portalPowerLevels(current, puppetMxid, this.botMxid);
+    await this.limited("the chat's power levels", () =>
+      puppet.sendStateEvent(roomId, "m.room.power_levels", "", lowered),
+    );
   }
 
   async invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void> {

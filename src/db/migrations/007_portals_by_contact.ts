@@ -3,18 +3,17 @@ import type { Migration } from "./index.js";
 
 /**
  * Portals by contact: a contact's rename is told in every chat with them, whichever login it
- * belongs to, without reading every login's portals.
+ * belongs to, without reading every login's portals. And whether the portal's puppet holds
+ * no more power than a member: portals made before puppets lowered themselves are lowered
+ * once, in the background, after an upgrade.
  */
 async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable("bridge_portals", (t) => {
     t.index(["contact_jid"], "bridge_portals_contact");
+    t.boolean("puppet_power_lowered").notNullable().defaultTo(false);
   });
 }
 
-async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable("bridge_portals", (t) => {
-    t.dropIndex(["contact_jid"], "bridge_portals_contact");
-  });
-}
-
-export const portalsByContactMigration: Migration = { name: "007_portals_by_contact", up, down };
+// No `down`: dropping the column would make the bridge lower every puppet again (harmless,
+// but the index alone is not worth a partial undo).
+export const portalsByContactMigration: Migration = { name: "007_portals_by_contact", up };

@@ -33,6 +33,7 @@ interface PortalRow {
   state: string;
   created_at: number | string;
   updated_at: number | string;
+  puppet_power_lowered?: boolean | number;
 }
 
 const TABLE = "bridge_portals";
@@ -90,6 +91,25 @@ export class PortalRepository {
   async listByContact(contactJid: string): Promise<Portal[]> {
     const rows = await this.db<PortalRow>(TABLE).where({ contact_jid: contactJid }).orderBy("id");
     return rows.map(toPortal);
+  }
+
+  /**
+   * Up to `limit` portals after id `afterId` with a room whose puppet was not yet lowered
+   * (see migration 007), by id.
+   */
+  async listPuppetPowerUnchecked(afterId: number, limit: number): Promise<Portal[]> {
+    const rows = await this.db<PortalRow>(TABLE)
+      .whereNotNull("room_id")
+      .andWhere({ puppet_power_lowered: false })
+      .andWhere("id", ">", afterId)
+      .orderBy("id")
+      .limit(limit);
+    return rows.map(toPortal);
+  }
+
+  /** The portal's puppet holds a member's power level (or the room is gone). */
+  async setPuppetPowerLowered(id: number): Promise<void> {
+    await this.db<PortalRow>(TABLE).where({ id }).update({ puppet_power_lowered: true });
   }
 
   /** The login's portals, oldest first. */

@@ -38,6 +38,10 @@ export class RecordingMatrixSide implements MatrixSide {
   refuse: ((content: BridgeContent) => Error | undefined) | undefined;
   /** Calls to sendMessage so far (each attempt counts). */
   sendAttempts = 0;
+  /** Rooms whose puppet lowered its power level, in order. */
+  readonly lowered: { roomId: string; puppet: string }[] = [];
+  /** lowerPuppet fails with this while set. */
+  lowerFails: Error | undefined;
   private readonly txns = new Map<string, string>();
   private counter = 0;
   private waiters: (() => void)[] = [];
@@ -53,6 +57,11 @@ export class RecordingMatrixSide implements MatrixSide {
     this.invites.push({ roomId, inviter: spec.puppetMxid, user: spec.userMxid });
     this.changed();
     return roomId;
+  }
+
+  async lowerPuppet(roomId: string, puppetMxid: string): Promise<void> {
+    if (this.lowerFails) throw this.lowerFails;
+    this.lowered.push({ roomId, puppet: puppetMxid });
   }
 
   async invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void> {
