@@ -98,6 +98,39 @@ describe.skipIf(process.env.E2E_HOMESERVER_URL)("homeserver outages", () => {
     ]);
   });
 
+  it("holds up only the contact whose message is being retried, never another contact", async () => {
+    const carol = await w.nativeUser("Carol");
+    await carol.send(aliceJid, "Carol says hi");
+    const carolPortal = await alice.acceptPortalInvite();
+    await alice.waitForPuppetText(carolPortal, "Carol says hi");
+    // Bob's puppet is refused for a good while: his message is retried, his next one waits.
+    const limit = hs.rateLimit({
+      path: /\/send\/m\.room\.message\//,
+      method: "PUT",
+      userId: puppet,
+      count: 8,
+      retryAfterMs: 1_000,
+      retryAfterHeader: false,
+      includeExemptAppServices: true,
+    });
+    await bob.send(aliceJid, "bob while limited 1");
+    await bob.send(aliceJid, "bob while limited 2");
+    await until("Bob's message refused", () => limit.refusedAt.length >= 1);
+    const sent = Date.now();
+    await carol.send(aliceJid, "Carol meanwhile");
+    await alice.waitForPuppetText(carolPortal, "Carol meanwhile");
+    const carolMs = Date.now() - sent;
+    // Carol's message went by while Bob's were still being retried.
+    expect(limit.remaining).toBeGreaterThan(0);
+    expect(carolMs).toBeLessThan(5_000);
+    await alice.waitForPuppetText(portal, "bob while limited 2", 30_000);
+    const bodies = await alice.bodiesFrom(portal, (u) => u === puppet);
+    expect(bodies.filter((b) => b.startsWith("bob while limited"))).toEqual([
+      "bob while limited 1",
+      "bob while limited 2",
+    ]);
+  });
+
   it("answers commands that came in while the bridge was unreachable", async () => {
     hs.setAppServiceReachable(AS_ID, false);
     const asked = await alice.say(mgmt, "ping");
