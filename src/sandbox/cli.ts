@@ -4,7 +4,7 @@
  *
  *   gatekeeper-sandbox serve [--port 29500] [--host 127.0.0.1] [--db sandbox.sqlite]
  *       [--partner-id matrix --partner-auth-url URL --partner-secret-file FILE [--partner-media-origin URL]]
- *       [--public-http-url URL] [--allow-non-eea] [--verbose]
+ *       [--public-http-url URL] [--allow-non-eea] [--limit NAME=VALUE ...] [--verbose]
  *   gatekeeper-sandbox user add +4917012345678 [--name Alice] [--opt-in [--partners a,b]] [--admin URL]
  *   gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]
  *
@@ -18,6 +18,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { AdminClient } from "./admin-client.js";
 import { runChat } from "./chat/index.js";
+import { DEFAULT_LIMITS, type SandboxLimits, parseLimitOverride } from "./limits.js";
 import type { LogFields, SandboxLogger } from "./logger.js";
 import { type Sandbox, type SandboxPartnerConfig, startSandbox } from "./server.js";
 
@@ -27,6 +28,21 @@ const DEFAULT_ADMIN = `http://127.0.0.1:${DEFAULT_PORT}`;
 /** The environment variable that may hold the partner secret for `serve`. */
 export const PARTNER_SECRET_ENV = "SANDBOX_PARTNER_SECRET";
 
+/** The limits and their defaults, wrapped to fit under the option column of the usage. */
+function limitDefaults(indent: string, width = 92): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const [name, value] of Object.entries(DEFAULT_LIMITS)) {
+    const item = `${name}=${String(value)}`;
+    if (line !== "" && indent.length + line.length + 1 + item.length > width) {
+      lines.push(line);
+      line = "";
+    }
+    line = line === "" ? item : `${line} ${item}`;
+  }
+  return [...lines, line].map((l) => indent + l).join("\n");
+}
+
 const SERVE_USAGE = `usage: gatekeeper-sandbox serve [options]
   Runs the reference gatekeeper: the GKI/1 chat endpoint, its media host and admin API.
 
@@ -35,6 +51,9 @@ const SERVE_USAGE = `usage: gatekeeper-sandbox serve [options]
   --db FILE.sqlite              keep users, keys and queues in FILE (default: in memory)
   --public-http-url URL         the media host's URL as clients reach it (behind a proxy)
   --allow-non-eea               let partners' users log in with numbers outside the EEA
+  --limit NAME=VALUE            set one of the limits below (repeatable; VALUE a positive
+                                integer), e.g. for a load test:
+                                --limit messagesPerWindow=100000 --limit newConversationsPerDay=100000
   --verbose                     log at debug level
   Register one partner (a bridge) at start-up; the first three go together:
   --partner-id ID               the partner's id (the bridge's gatekeeper.partner_id)
@@ -42,7 +61,10 @@ const SERVE_USAGE = `usage: gatekeeper-sandbox serve [options]
   --partner-secret-file FILE    a file holding the partner secret (or set ${PARTNER_SECRET_ENV};
                                 --partner-secret SECRET works too, but shows in ps)
   --partner-media-origin URL    the bridge's public_base_url: lets native users fetch the
-                                media the bridge's users send (Matrix -> gatekeeper media)`;
+                                media the bridge's users send (Matrix -> gatekeeper media)
+  The limits (docs/protocol.md §15) and their defaults:
+${limitDefaults("    ")}
+  Once it listens, serve prints its chat URL, HTTP URL and, last, "  public key:  BASE64".`;
 
 const USER_ADD_USAGE = `usage: gatekeeper-sandbox user add +4917012345678 [options]
   Adds a native gatekeeper user through a running sandbox's admin API; prints it as JSON.
@@ -63,7 +85,7 @@ const CHAT_USAGE = `usage: gatekeeper-sandbox chat +4917012345678 [options]
 const USAGE = `usage:
   gatekeeper-sandbox serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--db FILE.sqlite]
       [--partner-id ID --partner-auth-url URL --partner-secret-file FILE [--partner-media-origin URL]]
-      [--public-http-url URL] [--allow-non-eea] [--verbose]
+      [--public-http-url URL] [--allow-non-eea] [--limit NAME=VALUE ...] [--verbose]
   gatekeeper-sandbox user add +4917012345678 [--name NAME] [--opt-in [--partners a,b|*]] [--admin URL]
   gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]
   gatekeeper-sandbox COMMAND --help     the command's options`;
@@ -104,11 +126,10 @@ function port(value: string | undefined): number {
   return n;
 }
 
+type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
 /** The partner secret from --partner-secret-file, --partner-secret or the environment. */
-function partnerSecret(
-  v: Record<string, string | boolean | undefined>,
-  env: NodeJS.ProcessEnv,
-): string | undefined {
+function partnerSecret(v: OptionValues, env: NodeJS.ProcessEnv): string | undefined {
   const file = v["partner-secret-file"];
   const given = v["partner-secret"];
   if (typeof file === "string" && typeof given === "string") {
@@ -132,10 +153,7 @@ function partnerSecret(
   return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
 }
 
-function partnerFrom(
-  v: Record<string, string | boolean | undefined>,
-  env: NodeJS.ProcessEnv,
-): SandboxPartnerConfig[] {
+function partnerFrom(v: OptionValues, env: NodeJS.ProcessEnv): SandboxPartnerConfig[] {
   const id = v["partner-id"];
   const authUrl = v["partner-auth-url"];
   const mediaOrigin = v["partner-media-origin"];
@@ -149,6 +167,20 @@ function partnerFrom(
     );
   }
   return [{ id, authUrl, secret, ...(typeof mediaOrigin === "string" ? { mediaOrigin } : {}) }];
+}
+
+/** The overrides given with --limit NAME=VALUE; a name given twice takes the last value. */
+function limitsFrom(given: readonly string[] | undefined): Partial<SandboxLimits> {
+  const limits: Partial<SandboxLimits> = {};
+  for (const text of given ?? []) {
+    try {
+      const [name, value] = parseLimitOverride(text);
+      limits[name] = value;
+    } catch (err) {
+      throw new UsageError(`--limit ${text}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return limits;
 }
 
 /** Starts the sandbox and prints where it is; the caller decides how long it runs. */
@@ -170,9 +202,11 @@ export async function serve(
       "partner-media-origin": { type: "string" },
       "public-http-url": { type: "string" },
       "allow-non-eea": { type: "boolean" },
+      limit: { type: "string", multiple: true },
       verbose: { type: "boolean" },
     },
   });
+  const limits = limitsFrom(values.limit);
   const sandbox = await startSandbox({
     host: values.host ?? "127.0.0.1",
     port: port(values.port),
@@ -182,11 +216,15 @@ export async function serve(
       ? {}
       : { publicHttpUrl: values["public-http-url"] }),
     requireEea: values["allow-non-eea"] !== true,
+    limits,
     logger: cliLogger(io, values.verbose === true),
   });
   io.out("gatekeeper sandbox running");
   io.out(`  chat URL:    ${sandbox.url}`);
   io.out(`  HTTP URL:    ${sandbox.httpUrl}   (media: /media, admin API: /admin)`);
+  const changed = Object.entries(limits).map(([name, value]) => `${name}=${String(value)}`);
+  if (changed.length > 0) io.out(`  limits:      ${changed.join(" ")}`);
+  // Last, so that a script waiting for this line has the URLs above it too.
   io.out(`  public key:  ${sandbox.publicKeyBase64}`);
   return sandbox;
 }

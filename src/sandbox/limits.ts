@@ -84,3 +84,31 @@ export function resolveLimits(overrides: Partial<SandboxLimits> = {}): SandboxLi
   }
   return limits;
 }
+
+/** The names `parseLimitOverride` accepts, in declaration order. */
+export const LIMIT_NAMES: readonly (keyof SandboxLimits)[] = Object.keys(
+  DEFAULT_LIMITS,
+) as (keyof SandboxLimits)[];
+
+function isLimitName(name: string): name is keyof SandboxLimits {
+  return Object.hasOwn(DEFAULT_LIMITS, name);
+}
+
+/**
+ * One `NAME=VALUE` override, as the sandbox CLI's `--limit` takes it. Values are decimal
+ * positive integers (what resolveLimits accepts); throws RangeError saying what is wrong.
+ */
+export function parseLimitOverride(text: string): [keyof SandboxLimits, number] {
+  const eq = text.indexOf("=");
+  if (eq < 0) throw new RangeError(`expected NAME=VALUE, not "${text}"`);
+  const name = text.slice(0, eq).trim();
+  const raw = text.slice(eq + 1).trim();
+  if (!isLimitName(name)) {
+    throw new RangeError(`unknown limit "${name}"; the limits are: ${LIMIT_NAMES.join(", ")}`);
+  }
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, not "${raw}"`);
+  }
+  return [name, value];
+}
