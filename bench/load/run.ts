@@ -21,6 +21,8 @@ import { parseArgs } from "node:util";
 import knex from "knex";
 import { runFloor } from "../floor.js";
 import type { FloorResult } from "../floor.js";
+import { loginsScenario } from "./logins.js";
+import type { LoginsResult } from "./logins.js";
 import { cpuMs, memoryKb } from "./proc.js";
 import { setUpPeople } from "./people.js";
 import type { People } from "./people.js";
@@ -37,9 +39,23 @@ const { values } = parseArgs({
     "no-postgres": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     profile: { type: "string" },
+    heap: { type: "string" },
+    logins: { type: "string" },
+    only: { type: "string" },
   },
 });
+const SCENARIOS = ["floor", "throughput", "latency", "logins"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const only = new Set((values.only ?? SCENARIOS.join(",")).split(",").map((s) => s.trim()));
+for (const name of only) {
+  if (!(SCENARIOS as readonly string[]).includes(name)) {
+    process.stderr.write(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(", ")})\n`);
+    process.exit(2);
+  }
+}
+const runs = (s: Scenario): boolean => only.has(s);
 const quick = values.quick === true;
+const LOGINS = Number(values.logins ?? (quick ? 20 : 1000));
 const MESSAGES = Number(values.messages ?? (quick ? 60 : 3000));
 const PORTAL_COUNTS = quick ? [1, 10] : [1, 10, 100];
 const RATES = quick ? [10] : [10, 100, 500];
@@ -203,7 +219,7 @@ async function runDatabase(
     // One message each way per portal first: sessions are made, nothing is cold.
     await saturate(people, stack, label, most, "both", most * 2);
     const throughput: ThroughputRow[] = [];
-    for (const portals of PORTAL_COUNTS) {
+    for (const portals of runs("throughput") ? PORTAL_COUNTS : []) {
       for (const direction of ["in", "out", "both"] as const) {
         const row = await saturate(people, stack, label, portals, direction, MESSAGES);
         log(
@@ -214,7 +230,7 @@ async function runDatabase(
       }
     }
     const latency: LatencyRow[] = [];
-    for (const rate of RATES) {
+    for (const rate of runs("latency") ? RATES : []) {
       const row = await offered(people, label, rate, LATENCY_SECONDS);
       log(`[${label}] ${rate} msg/s offered: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms`);
       latency.push(row);
@@ -227,21 +243,26 @@ async function runDatabase(
   }
 }
 
-log("floor: the crypto + codec floor, libsignal in memory and on each database");
-const floor: FloorResult = await runFloor({
-  messages: quick ? 50 : 2000,
-  ...(quick || values["no-postgres"] ? { postgresUrl: false as const } : {}),
-});
+if (runs("floor")) log("floor: the crypto + codec floor, libsignal in memory and on each database");
+const floor: FloorResult | undefined = runs("floor")
+  ? await runFloor({
+      messages: quick ? 50 : 2000,
+      ...(quick || values["no-postgres"] ? { postgresUrl: false as const } : {}),
+    })
+  : undefined;
 const results: { throughput: ThroughputRow[]; latency: LatencyRow[]; idleRssMb: number[] } = {
   throughput: [],
   latency: [],
   idleRssMb: [],
 };
-const sqlite = await runDatabase({ type: "sqlite" }, "sqlite", 10_000);
-results.throughput.push(...sqlite.throughput);
-results.latency.push(...sqlite.latency);
-results.idleRssMb.push(sqlite.idleRssMb);
-const pg = await postgresDatabase();
+const relays = runs("throughput") || runs("latency");
+if (relays) {
+  const sqlite = await runDatabase({ type: "sqlite" }, "sqlite", 10_000);
+  results.throughput.push(...sqlite.throughput);
+  results.latency.push(...sqlite.latency);
+  results.idleRssMb.push(sqlite.idleRssMb);
+}
+const pg = relays ? await postgresDatabase() : undefined;
 if (pg) {
   try {
     const r = await runDatabase({ type: "postgres", url: pg.url }, "postgres", 20_000);
@@ -252,48 +273,85 @@ if (pg) {
   }
 }
 
-log(
-  `\nFloor: one text message, encrypt + encode + decode + decrypt (${floor.messages} messages)\n`,
-);
-console.table(
-  [floor.inMemory, ...floor.rows].map((r) => ({
-    database: r.database,
-    "µs/msg": r.perMessageUs,
-    "× floor": r.timesFloor,
-    "signal × floor": r.signalTimesFloor,
-  })),
-);
-log("\nThroughput at saturation (messages/s relayed; CPU and RSS of the bridge process)\n");
-console.table(
-  results.throughput.map((r) => ({
-    database: r.database,
-    portals: r.portals,
-    direction: r.direction,
-    "msg/s": r.messagesPerSecond,
-    "CPU ms/msg": r.cpuMsPerMessage,
-    "peak RSS MB": r.peakRssMb,
-    "p50 ms": r.p50Ms,
-    "p99 ms": r.p99Ms,
-    lost: r.delivery.lost,
-    doubled: r.delivery.duplicated,
-    "out of order": r.delivery.outOfOrder,
-  })),
-);
-log("\nLatency at fixed offered rates (both ways, end to end through every part)\n");
-console.table(
-  results.latency.map((r) => ({
-    database: r.database,
-    "offered msg/s": r.ratePerSecond,
-    portals: r.portals,
-    messages: r.messages,
-    "p50 ms": r.p50Ms,
-    "p99 ms": r.p99Ms,
-    "max ms": r.maxMs,
-    lost: r.delivery.lost,
-    doubled: r.delivery.duplicated,
-  })),
-);
+let logins: LoginsResult | undefined;
+if (runs("logins")) {
+  const dir = mkdtempSync(join(tmpdir(), "gkb-load-logins-"));
+  log(`\n[logins] starting the stack in ${dir}`);
+  const stack = await Stack.start({
+    dir,
+    database: { type: "sqlite" },
+    sandboxLimits: SANDBOX_LIMITS,
+    ...(values.heap ? { heapDir: values.heap } : {}),
+  });
+  try {
+    logins = await loginsScenario(stack, { logins: LOGINS, phoneBase: 30_000, log });
+  } finally {
+    await stack.close();
+    if (!values.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
 
+if (floor) {
+  log(
+    `\nFloor: one text message, encrypt + encode + decode + decrypt (${floor.messages} messages)\n`,
+  );
+  console.table(
+    [floor.inMemory, ...floor.rows].map((r) => ({
+      database: r.database,
+      "µs/msg": r.perMessageUs,
+      "× floor": r.timesFloor,
+      "signal × floor": r.signalTimesFloor,
+    })),
+  );
+}
+if (logins) {
+  log("\nLogins: idle logged-in users, and their reconnection after kill -9\n");
+  console.table([
+    {
+      logins: logins.logins,
+      "RSS 1 login MB": logins.rssMbOneLogin,
+      "RSS all MB": logins.rssMbAll,
+      "RSS all, restarted MB": logins.rssMbAllRestarted,
+      "KB per idle login": logins.rssKbPerIdleLogin,
+      "login all s": logins.loginSeconds,
+      "reconnect all s": logins.reconnectSeconds,
+    },
+  ]);
+}
+if (results.throughput.length > 0) {
+  log("\nThroughput at saturation (messages/s relayed; CPU and RSS of the bridge process)\n");
+  console.table(
+    results.throughput.map((r) => ({
+      database: r.database,
+      portals: r.portals,
+      direction: r.direction,
+      "msg/s": r.messagesPerSecond,
+      "CPU ms/msg": r.cpuMsPerMessage,
+      "peak RSS MB": r.peakRssMb,
+      "p50 ms": r.p50Ms,
+      "p99 ms": r.p99Ms,
+      lost: r.delivery.lost,
+      doubled: r.delivery.duplicated,
+      "out of order": r.delivery.outOfOrder,
+    })),
+  );
+}
+if (results.latency.length > 0) {
+  log("\nLatency at fixed offered rates (both ways, end to end through every part)\n");
+  console.table(
+    results.latency.map((r) => ({
+      database: r.database,
+      "offered msg/s": r.ratePerSecond,
+      portals: r.portals,
+      messages: r.messages,
+      "p50 ms": r.p50Ms,
+      "p99 ms": r.p99Ms,
+      "max ms": r.maxMs,
+      lost: r.delivery.lost,
+      doubled: r.delivery.duplicated,
+    })),
+  );
+}
 const all = [...results.throughput, ...results.latency];
 const delivery = {
   lost: all.reduce((s, r) => s + r.delivery.lost, 0),
@@ -307,7 +365,7 @@ const best = (db: string): ThroughputRow | undefined =>
 const at100 = results.latency.find((r) => r.ratePerSecond === 100 && r.database === "sqlite");
 const json = {
   quick,
-  floor: {
+  floor: floor && {
     ratio: floor.ratio,
     ratioOf: floor.ratioOf,
     inMemoryUsPerMessage: floor.inMemory.perMessageUs,
@@ -318,6 +376,7 @@ const json = {
       signalTimesFloor: r.signalTimesFloor,
     })),
   },
+  logins: logins ?? null,
   throughput: {
     sqlite: {
       messagesPerSecond: best("sqlite")?.messagesPerSecond ?? null,
@@ -327,7 +386,8 @@ const json = {
     rows: results.throughput,
   },
   latency: { at100: { p99Ms: at100?.p99Ms ?? null }, rows: results.latency },
-  idle: { rssMb: results.idleRssMb[0] ?? null },
+  // With one login, idle (the logins scenario), else just after the start with none.
+  idle: { rssMb: logins?.rssMbOneLogin ?? results.idleRssMb[0] ?? null },
   delivery,
 };
 if (values.json) writeFileSync(values.json, `${JSON.stringify(json, null, 2)}\n`);

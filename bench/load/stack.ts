@@ -5,7 +5,7 @@
  * registration its own `-r` wrote. The driver (this process) talks to them over HTTP and GKI.
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
@@ -30,6 +30,8 @@ export interface StackOptions {
   sandboxLimits: Record<string, number>;
   /** Write a V8 CPU profile of the bridge into this folder (node --cpu-prof). */
   profileDir?: string;
+  /** Let the bridge write heap snapshots into this folder on SIGUSR2 (see heapSnapshot). */
+  heapDir?: string;
   /** The bridge's log level (default info: what an admin runs; messages are logged at debug). */
   logLevel?: string;
 }
@@ -188,6 +190,9 @@ export class Stack {
       process.execPath,
       [
         ...(this.o.profileDir ? ["--cpu-prof", "--cpu-prof-dir", this.o.profileDir] : []),
+        ...(this.o.heapDir
+          ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${this.o.heapDir}`]
+          : []),
         join(ROOT, "dist/cli.js"),
         "-c",
         this.configPath,
@@ -199,6 +204,28 @@ export class Stack {
     this.bridge = bridge;
     await bridge.waitForOutput(/bridge started/, 60_000);
     return bridge;
+  }
+
+  /** Asks the bridge for a heap snapshot (with heapDir); resolves once it is written. */
+  async heapSnapshot(): Promise<void> {
+    const dir = this.o.heapDir;
+    if (!dir || !this.bridge) return;
+    const before = new Set(readdirSync(dir));
+    process.kill(this.bridge.pid, "SIGUSR2");
+    await waitUntil(
+      "the heap snapshot",
+      async () => {
+        const fresh = readdirSync(dir).filter((f) => !before.has(f));
+        if (fresh.length === 0) return false;
+        // Written when its size stops changing.
+        const size = (): number => statSync(join(dir, fresh[0]!)).size;
+        const a = size();
+        await new Promise((r) => setTimeout(r, 500));
+        return a > 0 && a === size();
+      },
+      120_000,
+      500,
+    );
   }
 
   async close(): Promise<void> {
