@@ -76,6 +76,8 @@ interface ThroughputRow {
   messages: number;
   messagesPerSecond: number;
   cpuMsPerMessage: number;
+  /** Database statements the bridge ran per message. */
+  queriesPerMessage: number;
   peakRssMb: number;
   p50Ms: number;
   p99Ms: number;
@@ -132,6 +134,7 @@ async function saturate(
   const sender = new Sender(people, tracker, Math.max(20, portals * 4));
   const bridgePid = stack.bridge!.pid;
   const cpuBefore = cpuMs(bridgePid);
+  const queriesBefore = await stack.dbQueries();
   const started = Date.now();
   const sends: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
@@ -142,6 +145,7 @@ async function saturate(
   await tracker.settle(30_000);
   const elapsed = Math.max(1, tracker.lastReceivedAt - started);
   const cpu = cpuMs(bridgePid) - cpuBefore;
+  const queries = (await stack.dbQueries()) - queriesBefore;
   return {
     database,
     portals,
@@ -149,6 +153,7 @@ async function saturate(
     messages: n,
     messagesPerSecond: round((tracker.received * 1000) / elapsed),
     cpuMsPerMessage: round(cpu / Math.max(1, tracker.received), 3),
+    queriesPerMessage: round(queries / Math.max(1, tracker.received)),
     peakRssMb: round(memoryKb(bridgePid).peakKb / 1024),
     p50Ms: percentile(tracker.latencies, 50),
     p99Ms: percentile(tracker.latencies, 99),
@@ -327,6 +332,7 @@ if (results.throughput.length > 0) {
       direction: r.direction,
       "msg/s": r.messagesPerSecond,
       "CPU ms/msg": r.cpuMsPerMessage,
+      "queries/msg": r.queriesPerMessage,
       "peak RSS MB": r.peakRssMb,
       "p50 ms": r.p50Ms,
       "p99 ms": r.p99Ms,

@@ -48,6 +48,7 @@ export class Stack {
 
   private constructor(
     readonly o: StackOptions,
+    private readonly metricsPort: number,
     readonly sandbox: Part,
     readonly sandboxInfo: SandboxInfo,
     readonly homeserver: Part,
@@ -65,7 +66,7 @@ export class Stack {
   static async start(o: StackOptions): Promise<Stack> {
     const node = process.execPath;
     const tsx = ["--import", "tsx"];
-    const [sandboxPort, hsPort, asPort, partnerPort] = await freePorts(4);
+    const [sandboxPort, hsPort, asPort, partnerPort, metricsPort] = await freePorts(5);
     const partnerSecret = randomBytes(24).toString("base64url");
     const secretFile = join(o.dir, "partner-secret");
     writeFileSync(secretFile, partnerSecret, { mode: 0o600 });
@@ -131,6 +132,7 @@ export class Stack {
           media: { directory: join(o.dir, "media") },
         },
         logging: { level: o.logLevel ?? "info", format: "text" },
+        metrics: { enabled: true, port: metricsPort, bind_address: "127.0.0.1" },
       }),
       { mode: 0o600 },
     );
@@ -170,6 +172,7 @@ export class Stack {
     );
     const stack = new Stack(
       o,
+      metricsPort!,
       sandbox,
       info,
       homeserver,
@@ -204,6 +207,15 @@ export class Stack {
     this.bridge = bridge;
     await bridge.waitForOutput(/bridge started/, 60_000);
     return bridge;
+  }
+
+  /** The bridge's database statements so far (its bridge_db_queries_total metric). */
+  async dbQueries(): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
+    const m = /^bridge_db_queries_total(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(
+      await res.text(),
+    );
+    return m ? Number(m[1]) : NaN;
   }
 
   /** Asks the bridge for a heap snapshot (with heapDir); resolves once it is written. */

@@ -141,7 +141,9 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
   const pruner = startIntakePruner(intakeRepo);
   let metricsServer: Server | undefined;
   try {
-    metricsServer = config.metrics.enabled ? await startMetrics(bridge, config) : undefined;
+    metricsServer = config.metrics.enabled
+      ? await startMetrics(bridge, config, opts.db)
+      : undefined;
   } catch (err) {
     pruner.stop();
     await bridge.close();
@@ -195,8 +197,16 @@ async function setBotProfile(bridge: Bridge, config: Config): Promise<void> {
   }
 }
 
-async function startMetrics(bridge: Bridge, config: Config): Promise<Server> {
+async function startMetrics(bridge: Bridge, config: Config, db: Knex): Promise<Server> {
   const metrics = bridge.getPrometheusMetrics(false);
+  // What the bridge asks of its database (bridge_db_queries_total: the library adds "bridge_"):
+  // statements per message is what sizing depends on.
+  const queries = metrics.addCounter({
+    name: "db_queries_total",
+    help: "Database statements the bridge has run",
+    labels: [],
+  });
+  db.on("query", () => queries.inc());
   const app = express();
   // PrometheusMetrics can only mount /metrics through something with addAppServicePath; its
   // registry is private. This gives it our own listener instead of the appservice's.

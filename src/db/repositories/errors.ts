@@ -19,7 +19,7 @@ export function isUniqueViolation(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
   const code = "code" in err ? String(err.code) : "";
   const message = err instanceof Error ? err.message : "";
-  return code === "23505" || (code === "SQLITE_CONSTRAINT" && message.includes("UNIQUE"));
+  return code === "23505" || (code.startsWith("SQLITE_CONSTRAINT") && message.includes("UNIQUE"));
 }
 
 /** A foreign-key violation: the row refers to one that does not exist. */
@@ -27,5 +27,7 @@ export function isForeignKeyViolation(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
   const code = "code" in err ? String(err.code) : "";
   const message = err instanceof Error ? err.message : "";
-  return code === "23503" || (code === "SQLITE_CONSTRAINT" && message.includes("FOREIGN KEY"));
+  return (
+    code === "23503" || (code.startsWith("SQLITE_CONSTRAINT") && message.includes("FOREIGN KEY"))
+  );
 }

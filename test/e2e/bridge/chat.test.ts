@@ -8,7 +8,7 @@ chatScenario("sqlite", async (dir) => ({
   async messageMapRows() {
     // A second reader beside the bridge's connection (the file is in WAL mode).
     const db = knexFactory({
-      client: "sqlite3",
+      client: "better-sqlite3",
       connection: { filename: join(dir, "bridge.sqlite") },
       useNullAsDefault: true,
     });
