@@ -103,7 +103,10 @@ export class Portals {
   ): Promise<OpenPortal | undefined> {
     return this.lock.run(key(login.id, contactId), async () => {
       const initial: PortalState = this.o.messageRequests ? "request" : "active";
-      const { portal } = await this.o.repos.portals.ensure(login.id, contactId, initial);
+      // Read first: an insert (that the portal exists makes a no-op) on every message costs.
+      const portal =
+        (await this.o.repos.portals.getByContact(login.id, contactId)) ??
+        (await this.o.repos.portals.ensure(login.id, contactId, initial)).portal;
       if (portal.state === "blocked") return undefined;
       const updated = await this.updatePuppet({
         id: contactId,

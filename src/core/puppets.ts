@@ -8,7 +8,7 @@
  * stored or shown (src/util/display-name.ts), and renames are rate-limited: a contact that
  * renames itself in a loop would otherwise rename its puppet in every room at every message.
  */
-import type { PuppetRepository } from "../db/repositories/index.js";
+import type { Puppet, PuppetRepository } from "../db/repositories/index.js";
 import { cleanDisplayName } from "../util/display-name.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { errorText, silentLogger } from "./logger.js";
@@ -46,8 +46,12 @@ export interface PuppetsOptions {
 
 const DEFAULT_RENAME_LIMIT = { max: 3, windowMs: 60 * 60_000 };
 
+/** Contacts' rows kept in memory (a row is a few hundred bytes). */
+const ROW_CACHE_SIZE = 10_000;
+
 export class Puppets {
   private readonly lock = new KeyedLock();
+  private readonly rows = new Map<string, Puppet>();
   private readonly renames: RenameLimiter;
   private readonly log: CoreLogger;
 
@@ -71,8 +75,12 @@ export class Puppets {
    * was renamed (or a rename was held back), for the caller to tell the rooms.
    */
   update(contact: ContactInfo): Promise<PuppetUpdate> {
-    return this.lock.run(contact.id, async () => {
-      const known = await this.repo.get(contact.id);
+    return this.lock.run(contact.id, () => this.updateLocked(contact));
+  }
+
+  private async updateLocked(contact: ContactInfo): Promise<PuppetUpdate> {
+    {
+      const known = await this.row(contact.id);
       const name = cleanDisplayName(contact.name);
       // Rows from before names were cleaned are compared (and shown) cleaned.
       const current = cleanDisplayName(known?.displayName);
@@ -81,22 +89,22 @@ export class Puppets {
         if (current !== (known.displayName ?? undefined)) {
           // A stored name that was not clean: the puppet gets the clean one, silently.
           await this.matrix.ensurePuppet(contact.id, current);
-          await this.repo.setProfile(contact.id, { displayName: current ?? null });
+          await this.setProfile(contact.id, { displayName: current ?? null });
         }
-        if (phone) await this.repo.setProfile(contact.id, { phone: contact.phone });
+        if (phone) await this.setProfile(contact.id, { phone: contact.phone });
         return { mxid: known.mxid };
       }
       const isRename = known !== undefined && current !== undefined && name !== undefined;
       if (isRename) {
         const held = this.renames.check(contact.id);
         if (held) {
-          if (phone) await this.repo.setProfile(contact.id, { phone: contact.phone });
+          if (phone) await this.setProfile(contact.id, { phone: contact.phone });
           this.log.info("contact rename held back by the rate limit", { contact: contact.id });
           return { mxid: known.mxid, renameHeld: { current, ...held } };
         }
       }
       const { mxid, applied } = await this.rename(contact.id, name, current);
-      await this.repo.ensure(contact.id, mxid, {
+      await this.storeRow(contact.id, mxid, {
         // A name the homeserver refused is not stored: the puppet keeps the one it has.
         ...(name === undefined || !applied ? {} : { displayName: name }),
         ...(contact.phone === undefined ? {} : { phone: contact.phone }),
@@ -104,7 +112,7 @@ export class Puppets {
       if (!isRename || !applied) return { mxid };
       this.renames.record(contact.id);
       return { mxid, renamed: { from: current, to: name } };
-    });
+    }
   }
 
   /**
@@ -129,19 +137,56 @@ export class Puppets {
     }
   }
 
+  /**
+   * The contact's row: from memory after the first read (every message asks for it; it
+   * changes only through this class, which forgets what it writes).
+   */
+  private async row(contactId: string): Promise<Puppet | undefined> {
+    const cached = this.rows.get(contactId);
+    if (cached) {
+      // Most recently used last: the first key is the one to evict.
+      this.rows.delete(contactId);
+      this.rows.set(contactId, cached);
+      return cached;
+    }
+    const row = await this.repo.get(contactId);
+    if (row) {
+      if (this.rows.size >= ROW_CACHE_SIZE) this.rows.delete(this.rows.keys().next().value!);
+      this.rows.set(contactId, row);
+    }
+    return row;
+  }
+
+  private async setProfile(
+    contactId: string,
+    profile: Parameters<PuppetRepository["setProfile"]>[1],
+  ): Promise<void> {
+    this.rows.delete(contactId);
+    await this.repo.setProfile(contactId, profile);
+  }
+
+  private async storeRow(
+    contactId: string,
+    mxid: string,
+    profile: Parameters<PuppetRepository["ensure"]>[2],
+  ): Promise<void> {
+    this.rows.delete(contactId);
+    await this.repo.ensure(contactId, mxid, profile);
+  }
+
   /** The puppet's MXID if the contact has one already. */
   async mxidOf(contactId: string): Promise<string | undefined> {
-    return (await this.repo.get(contactId))?.mxid;
+    return (await this.row(contactId))?.mxid;
   }
 
   /** The contact's name as last seen, cleaned (undefined when never told). */
   async nameOf(contactId: string): Promise<string | undefined> {
-    return cleanDisplayName((await this.repo.get(contactId))?.displayName);
+    return cleanDisplayName((await this.row(contactId))?.displayName);
   }
 
   /** The contact's number, when a directory lookup told us. */
   async phoneOf(contactId: string): Promise<string | undefined> {
-    return (await this.repo.get(contactId))?.phone ?? undefined;
+    return (await this.row(contactId))?.phone ?? undefined;
   }
 
   /** The cleaned names of these contacts (those without a name are left out). */

@@ -128,6 +128,8 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
     intake: intakeRepo,
     catchUp,
     onStored: (roomIds) => worker.wake(roomIds),
+    // The classifier ignores them anyway ("sent by the bridge"): not worth a worker's turn.
+    isOwnSender: isBridgeUser,
     onEphemeral: (events) => ephemeral.handle(events),
   });
   await bridge.listen(

@@ -46,6 +46,11 @@ export interface DurableAppServiceOptions {
   onEphemeral?: (events: Record<string, unknown>[]) => void;
   httpMaxSizeBytes?: number;
   log?: IntakeLog;
+  /**
+   * Senders whose events need no handling: the bridge's own users (bot and puppets), whose
+   * events come back as echoes of what the bridge posted. Stored as done, never queued.
+   */
+  isOwnSender?: (userId: string) => boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -169,7 +174,9 @@ export class DurableAppService extends AppService {
       ) {
         await this.catchUpFirst(catchUp);
       }
-      result = await this.durable.intake.storeTransaction(txnId, valid);
+      result = await this.durable.intake.storeTransaction(txnId, valid, Date.now(), (e) =>
+        this.isEcho(e),
+      );
     } catch (err) {
       this.durableLog.error(
         `Transaction ${txnId} not stored, homeserver will retry: ${errorMessage(err)}`,
@@ -186,9 +193,13 @@ export class DurableAppService extends AppService {
     // over again is harmless, dropping one after a reused txn id would not be.
     const stored = new Set(result.stored);
     this.afterStored(
-      valid.filter((e) => stored.has(e.event_id)),
+      valid.filter((e) => stored.has(e.event_id) && !this.isEcho(e)),
       body,
     );
+  }
+
+  private isEcho(event: IntakeEvent): boolean {
+    return typeof event.sender === "string" && this.durable.isOwnSender?.(event.sender) === true;
   }
 
   /**

@@ -78,8 +78,13 @@ export class MatrixIntakeRepository {
     txnId: string,
     events: readonly IntakeEvent[],
     now = Date.now(),
+    /**
+     * Events known to need no handling (the bridge's own echoes): stored as done, for the
+     * dedupe and the catch-up's list of active rooms, but never queued for a worker.
+     */
+    settled?: (event: IntakeEvent) => boolean,
   ): Promise<StoredTransaction> {
-    const rows = uniqueRows(events, now);
+    const rows = uniqueRows(events, now, settled);
     return this.db.transaction(async (trx) => {
       const seen = (await trx<TxnRow>(TXNS).where({ txn_id: txnId }).first()) !== undefined;
       await trx<TxnRow>(TXNS)
@@ -206,7 +211,11 @@ export class MatrixIntakeRepository {
   }
 }
 
-function uniqueRows(events: readonly IntakeEvent[], now: number): QueueRow[] {
+function uniqueRows(
+  events: readonly IntakeEvent[],
+  now: number,
+  settled?: (event: IntakeEvent) => boolean,
+): QueueRow[] {
   const seen = new Set<string>();
   const rows: QueueRow[] = [];
   for (const e of events) {
@@ -215,11 +224,12 @@ function uniqueRows(events: readonly IntakeEvent[], now: number): QueueRow[] {
     }
     if (seen.has(e.event_id)) continue;
     seen.add(e.event_id);
+    const done = settled?.(e) === true;
     rows.push({
       event_id: e.event_id,
       room_id: e.room_id,
-      json: JSON.stringify(e),
-      state: "queued",
+      json: done ? null : JSON.stringify(e),
+      state: done ? "done" : "queued",
       attempts: 0,
       next_attempt_at: now,
       last_error: null,

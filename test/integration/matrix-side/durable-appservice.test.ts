@@ -35,6 +35,24 @@ describe("DurableAppService", () => {
     }
   });
 
+  it("stores the echoes of the bridge's own events as done, for the dedupe, without queueing them", async () => {
+    await fx.start(); // no sink: nothing is handled, so only the store can explain the rows
+    const room = "!echo:localhost";
+    const res = await fx.putTransaction("e1", {
+      events: [
+        textEvent(room, "$puppet", "from a contact", "@gk_bob:localhost"),
+        textEvent(room, "$bot", "a notice", "@gatekeeperbot:localhost"),
+        textEvent(room, "$alice", "from Alice"),
+      ],
+    });
+    expect(res.status).toBe(200);
+    for (const id of ["$puppet", "$bot"]) {
+      expect(await intake.get(id)).toMatchObject({ state: "done", event: null, attempts: 0 });
+    }
+    expect(await intake.get("$alice")).toMatchObject({ state: "queued" });
+    expect((await intake.nextQueued(room))?.eventId).toBe("$alice");
+  });
+
   it("refuses a wrong hs_token and stores nothing", async () => {
     await fx.start();
     const res = await fx.putTransaction(
