@@ -5,15 +5,16 @@ import {
   PublicKey,
 } from "@signalapp/libsignal-client";
 import type { IdentityKeyPair, PrivateKey, ProtocolAddress } from "@signalapp/libsignal-client";
-import type { Knex } from "knex";
-import { readLocalIdentity } from "./account-record.js";
 import type { LocalIdentity } from "./account-record.js";
 import { fromProtocolAddress } from "./address.js";
 import type { SignalAddress } from "./address.js";
-import { bytesFromDb, bytesToDb, equalBytes, numberFromDb } from "./bytes.js";
+import { copyBytes, equalBytes } from "./bytes.js";
 import type { Bytes } from "./bytes.js";
 import { SignalError } from "./errors.js";
-import type { IdentityChangeEvent, StoreJournal } from "./store-journal.js";
+import type { RemoteIdentity, SignalRecords, TrustState } from "./sql-records.js";
+import type { IdentityChangeEvent } from "./store-journal.js";
+
+export type { RemoteIdentity, TrustState } from "./sql-records.js";
 
 /**
  * - trust-on-change: trust on first use, and trust a changed key too (as the gatekeeper's
@@ -22,55 +23,13 @@ import type { IdentityChangeEvent, StoreJournal } from "./store-journal.js";
  */
 export type TrustPolicy = "trust-on-change" | "block-until-confirmed";
 
-/**
- * first-use: seen once, never changed. changed: replaced under trust-on-change, not yet
- * acknowledged. unconfirmed: a change waits for confirmIdentity() (nothing is trusted for
- * this peer meanwhile). confirmed: the user accepted the current key.
- */
-export type TrustState = "first-use" | "changed" | "unconfirmed" | "confirmed";
-
-/** What we know of a peer's identity key. Keys are serialized public keys. */
-export interface RemoteIdentity {
-  name: string;
-  identityKey: Bytes;
-  previousKey: Bytes | null;
-  pendingKey: Bytes | null;
-  trust: TrustState;
-  firstSeenAt: number;
-  changedAt: number | null;
-}
-
-const TABLE = "signal_identities";
-
-interface IdentityRow {
-  name: string;
-  identity_key: unknown;
-  previous_key: unknown;
-  pending_key: unknown;
-  trust: string;
-  first_seen_at: unknown;
-  changed_at: unknown;
-}
-
-function rowToIdentity(row: IdentityRow): RemoteIdentity {
-  const optional = (v: unknown) => (v === null || v === undefined ? null : bytesFromDb(v));
-  return {
-    name: row.name,
-    identityKey: bytesFromDb(row.identity_key),
-    previousKey: optional(row.previous_key),
-    pendingKey: optional(row.pending_key),
-    trust: row.trust as TrustState,
-    firstSeenAt: numberFromDb(row.first_seen_at),
-    changedAt: row.changed_at === null ? null : numberFromDb(row.changed_at),
-  };
-}
-
 export interface IdentityStoreOptions {
   policy: TrustPolicy;
-  journal: StoreJournal;
   clock: () => number;
   /** Our identity, if the caller already has it loaded (saves a query per operation). */
   local?: LocalIdentity;
+  /** Reads our identity when `local` is not given. */
+  loadLocal?: () => Promise<LocalIdentity | null>;
 }
 
 /** libsignal's IdentityKeyStore on the database; identities are kept per peer name. */
@@ -78,17 +37,21 @@ export class DbIdentityKeyStore extends IdentityKeyStore {
   private local: LocalIdentity | undefined;
 
   constructor(
-    private readonly db: Knex,
-    readonly owner: string,
+    private readonly records: SignalRecords,
     private readonly options: IdentityStoreOptions,
   ) {
     super();
     this.local = options.local;
   }
 
+  get owner(): string {
+    return this.records.owner;
+  }
+
   async localIdentity(): Promise<LocalIdentity> {
     if (!this.local) {
-      const found = await this.options.journal.guard(() => readLocalIdentity(this.db, this.owner));
+      const load = this.options.loadLocal;
+      const found = load ? await this.records.journal.guard(load) : null;
       if (!found) throw new SignalError("no-account", `no Signal account for ${this.owner}`);
       this.local = found;
     }
@@ -107,11 +70,8 @@ export class DbIdentityKeyStore extends IdentityKeyStore {
     return (await this.localIdentity()).registrationId;
   }
 
-  async getRemoteIdentity(name: string): Promise<RemoteIdentity | null> {
-    const row = (await this.options.journal.guard(() =>
-      this.db(TABLE).where({ owner: this.owner, name }).first(),
-    )) as IdentityRow | undefined;
-    return row ? rowToIdentity(row) : null;
+  getRemoteIdentity(name: string): Promise<RemoteIdentity | null> {
+    return this.records.identity(name);
   }
 
   async getIdentity(address: ProtocolAddress): Promise<PublicKey | null> {
@@ -125,18 +85,16 @@ export class DbIdentityKeyStore extends IdentityKeyStore {
     const now = this.options.clock();
     const existing = await this.getRemoteIdentity(name);
     if (!existing) {
-      await this.options.journal.guard(() =>
-        this.db(TABLE).insert({
-          owner: this.owner,
-          name,
-          identity_key: bytesToDb(newKey),
-          previous_key: null,
-          pending_key: null,
-          trust: "first-use",
-          first_seen_at: now,
-          changed_at: null,
-        }),
-      );
+      const first: RemoteIdentity = {
+        name,
+        identityKey: newKey,
+        previousKey: null,
+        pendingKey: null,
+        trust: "first-use",
+        firstSeenAt: now,
+        changedAt: null,
+      };
+      await this.records.putIdentity(first, null);
       return IdentityChange.NewOrUnchanged;
     }
     if (equalBytes(existing.identityKey, newKey)) return IdentityChange.NewOrUnchanged;
@@ -145,18 +103,16 @@ export class DbIdentityKeyStore extends IdentityKeyStore {
     // without asking): under the blocking policy it still needs a confirmation.
     const trust: TrustState =
       this.options.policy === "block-until-confirmed" ? "unconfirmed" : "changed";
-    await this.options.journal.guard(() =>
-      this.db(TABLE)
-        .where({ owner: this.owner, name })
-        .update({
-          identity_key: bytesToDb(newKey),
-          previous_key: bytesToDb(existing.identityKey),
-          pending_key: null,
-          trust,
-          changed_at: now,
-        }),
-    );
-    this.options.journal.identityChanges.push(
+    const changed: RemoteIdentity = {
+      ...existing,
+      identityKey: newKey,
+      previousKey: existing.identityKey,
+      pendingKey: null,
+      trust,
+      changedAt: now,
+    };
+    await this.records.putIdentity(changed, existing);
+    this.records.journal.identityChanges.push(
       this.changeEvent(fromProtocolAddress(address), existing.identityKey, newKey, false, now),
     );
     return IdentityChange.ReplacedExisting;
@@ -188,16 +144,16 @@ export class DbIdentityKeyStore extends IdentityKeyStore {
    * it. Called after the refused operation rolled back.
    */
   async recordPendingIdentity(change: IdentityChangeEvent): Promise<IdentityChangeEvent | null> {
-    const updated = await this.options.journal.guard(() =>
-      this.db(TABLE)
-        .where({ owner: this.owner, name: change.address.name })
-        .update({
-          pending_key: bytesToDb(change.newKey),
-          trust: "unconfirmed",
-          changed_at: change.at,
-        }),
-    );
-    return updated > 0 ? change : null;
+    const existing = await this.getRemoteIdentity(change.address.name);
+    if (!existing) return null;
+    const pending: RemoteIdentity = {
+      ...existing,
+      pendingKey: change.newKey,
+      trust: "unconfirmed",
+      changedAt: change.at,
+    };
+    await this.records.putIdentity(pending, existing);
+    return change;
   }
 
   /**
@@ -207,31 +163,18 @@ export class DbIdentityKeyStore extends IdentityKeyStore {
   async confirmIdentity(name: string): Promise<RemoteIdentity | null> {
     const existing = await this.getRemoteIdentity(name);
     if (!existing) return null;
-    const update: Record<string, unknown> = { trust: "confirmed", pending_key: null };
+    const confirmed: RemoteIdentity = { ...existing, trust: "confirmed", pendingKey: null };
     if (existing.pendingKey) {
-      update.identity_key = bytesToDb(existing.pendingKey);
-      update.previous_key = bytesToDb(existing.identityKey);
-      update.changed_at = this.options.clock();
+      confirmed.identityKey = existing.pendingKey;
+      confirmed.previousKey = existing.identityKey;
+      confirmed.changedAt = this.options.clock();
     }
-    await this.options.journal.guard(() =>
-      this.db(TABLE).where({ owner: this.owner, name }).update(update),
-    );
-    return this.getRemoteIdentity(name);
-  }
-
-  /** Peers whose key changed and who were not confirmed since (the notices to show). */
-  async listChangedIdentities(): Promise<RemoteIdentity[]> {
-    const rows = (await this.options.journal.guard(() =>
-      this.db(TABLE)
-        .where({ owner: this.owner })
-        .whereIn("trust", ["changed", "unconfirmed"])
-        .orderBy("name"),
-    )) as IdentityRow[];
-    return rows.map(rowToIdentity);
+    await this.records.putIdentity(confirmed, existing);
+    return confirmed;
   }
 
   private noteBlocked(address: ProtocolAddress, oldKey: Bytes, newKey: Bytes): void {
-    const journal = this.options.journal;
+    const journal = this.records.journal;
     if (journal.blockedIdentities.some((c) => equalBytes(c.newKey, newKey))) return;
     journal.blockedIdentities.push(
       this.changeEvent(fromProtocolAddress(address), oldKey, newKey, true, this.options.clock()),
@@ -245,6 +188,14 @@ export class DbIdentityKeyStore extends IdentityKeyStore {
     blocked: boolean,
     at: number,
   ): IdentityChangeEvent {
-    return { owner: this.owner, address, oldKey, newKey, blocked, at };
+    // Copies: the keys of cached rows must not change under the cache.
+    return {
+      owner: this.owner,
+      address,
+      oldKey: copyBytes(oldKey),
+      newKey: copyBytes(newKey),
+      blocked,
+      at,
+    };
   }
 }

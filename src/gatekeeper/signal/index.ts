@@ -9,6 +9,7 @@ export { DbPreKeyStore } from "./prekey-store.js";
 export { DbSignedPreKeyStore } from "./signed-prekey-store.js";
 export { DbKyberPreKeyStore } from "./kyber-prekey-store.js";
 export { StoreJournal } from "./store-journal.js";
+export { DEFAULT_CACHE_PEERS, SignalRecordCache } from "./record-cache.js";
 export type { IdentityChangeEvent } from "./store-journal.js";
 export type { IdentityChangeListener } from "./identity-notifier.js";
 export { SignalError } from "./errors.js";

@@ -1,9 +1,8 @@
 import {
   CiphertextMessageType,
-  Fingerprint,
   PreKeySignalMessage,
   ProtocolAddress,
-  PublicKey,
+  SessionRecord,
   SignalMessage,
   processPreKeyBundle,
   signalDecrypt,
@@ -13,9 +12,12 @@ import {
 import type { Knex } from "knex";
 import { insertLocalIdentity, readLocalIdentity, wipeOwner } from "./account-record.js";
 import type { LocalIdentity } from "./account-record.js";
+import { accountScope } from "./account-scope.js";
+import type { AccountScope } from "./account-scope.js";
 import { toProtocolAddress, validateAddress } from "./address.js";
 import type { SignalAddress } from "./address.js";
 import { copyBytes } from "./bytes.js";
+import { safetyNumber } from "./fingerprint.js";
 import type { Bytes } from "./bytes.js";
 import { SignalError, toSignalError } from "./errors.js";
 import type { SignalErrorCode } from "./errors.js";
@@ -23,12 +25,16 @@ import type { RemoteIdentity, TrustPolicy } from "./identity-key-store.js";
 import * as prekeys from "./prekey-generation.js";
 import type { PreKeyUpload, UploadOptions } from "./prekey-generation.js";
 import type { PreKeyPublic, SignedPreKeyPublic } from "./prekey-records.js";
+import { sharedRecordCache } from "./record-cache.js";
+import type { SignalRecordCache } from "./record-cache.js";
 import { toPreKeyBundle } from "./remote-bundle.js";
 import type { RemoteBundle } from "./remote-bundle.js";
 import { SignalStores } from "./signal-stores.js";
+import { executorOn } from "./sql-executor.js";
+import { SqlRecords, copyIdentity } from "./sql-records.js";
 import { StoreJournal } from "./store-journal.js";
 import type { IdentityChangeEvent } from "./store-journal.js";
-import { inTransaction, lockPeer } from "./transactions.js";
+import { inTransaction } from "./transactions.js";
 import { announceIdentityChanges } from "./identity-notifier.js";
 import type { IdentityChangeListener } from "./identity-notifier.js";
 
@@ -43,21 +49,31 @@ export interface SignalAccountOptions {
    */
   onIdentityChange?: IdentityChangeListener;
   clock?: () => number;
+  /**
+   * Where recently used sessions and peer identities are kept in memory; by default one
+   * cache shared by every account of the process (DEFAULT_CACHE_PEERS peers).
+   */
+  cache?: SignalRecordCache;
 }
 
-// Safety numbers as Signal computes them (fingerprint version 2); our identifiers are
-// the UTF-8 addresses, so both ends must use the same address strings.
-const FINGERPRINT_ITERATIONS = 5200;
-const FINGERPRINT_VERSION = 2;
-const utf8 = (s: string): Bytes => copyBytes(new TextEncoder().encode(s));
-
-/** One account's Signal Protocol state and operations, persisted in the database. */
+/**
+ * One account's Signal Protocol state and operations, persisted in the database. Sessions
+ * and peer identities are read from a cache of committed rows and written through to the
+ * database before an operation returns (with the caller's transaction: when it commits);
+ * see AccountScope. Write Signal rows only through this class while it is in use.
+ */
 export class SignalAccount {
+  private scope: AccountScope;
+  private readonly localAddress: ProtocolAddress;
+
   private constructor(
     private readonly db: Knex,
     private local: LocalIdentity,
     private readonly options: SignalAccountOptions,
-  ) {}
+  ) {
+    this.scope = accountScope(db, local, this.cache);
+    this.localAddress = ProtocolAddress.new(local.owner, local.deviceId);
+  }
 
   /** Loads the account of `owner`, creating its identity and registration id if absent. */
   static async create(
@@ -116,12 +132,14 @@ export class SignalAccount {
     return { name: this.local.owner, deviceId: this.local.deviceId };
   }
 
-  /** libsignal stores for this account on `dbOrTrx`, for callers that need them directly. */
+  /**
+   * libsignal stores for this account straight on `dbOrTrx`, bypassing the cache: for
+   * reading, and for prekeys. Sessions and identities written through them are not seen by
+   * this account's cache.
+   */
   stores(dbOrTrx: Knex = this.db, journal?: StoreJournal): SignalStores {
     return SignalStores.on(dbOrTrx, this.owner, {
-      trustPolicy: this.options.trustPolicy ?? "trust-on-change",
-      clock: this.clock,
-      local: this.local,
+      ...this.storeOptions,
       ...(journal ? { journal } : {}),
     });
   }
@@ -172,23 +190,19 @@ export class SignalAccount {
   ): Promise<void> {
     const preKeyBundle = toPreKeyBundle(address, bundle);
     await this.run(address, trx, "invalid-bundle", (stores, remote) =>
-      processPreKeyBundle(
-        preKeyBundle,
-        remote,
-        this.localAddress(),
-        stores.session,
-        stores.identity,
-      ),
+      processPreKeyBundle(preKeyBundle, remote, this.localAddress, stores.session, stores.identity),
     );
   }
 
   async hasSession(address: SignalAddress, trx?: Knex.Transaction): Promise<boolean> {
-    const record = await this.stores(trx ?? this.db).session.getSession(toProtocolAddress(address));
-    return record !== null && record.hasCurrentState();
+    validateAddress(address);
+    const stored = await this.scope.peekSession(trx ?? this.db, address);
+    return stored !== null && SessionRecord.deserialize(stored.record).hasCurrentState();
   }
 
   async deleteSession(address: SignalAddress, trx?: Knex.Transaction): Promise<boolean> {
-    return this.stores(trx ?? this.db).session.deleteSession(toProtocolAddress(address));
+    validateAddress(address);
+    return this.onPeer(address.name, trx, (stores) => stores.records.deleteSession(address));
   }
 
   async encrypt(
@@ -197,14 +211,12 @@ export class SignalAccount {
     trx?: Knex.Transaction,
   ): Promise<{ type: SignalMessageType; ciphertext: Bytes }> {
     return this.run(address, trx, "internal", async (stores, remote) => {
-      const record = await stores.session.getSession(remote);
-      if (!record || !record.hasCurrentState()) {
-        throw new SignalError("no-session", `no session with ${address.name}.${address.deviceId}`);
-      }
+      // A session without a current state fails in libsignal as "not found": no-session too.
+      if (!(await stores.records.session(address))) throw noSession(address);
       const message = await signalEncrypt(
         copyBytes(plaintext),
         remote,
-        this.localAddress(),
+        this.localAddress,
         stores.session,
         stores.identity,
       );
@@ -215,7 +227,8 @@ export class SignalAccount {
 
   /**
    * Decrypts a message from `address`. With `trx`, the session update joins the caller's
-   * transaction (inside a savepoint, so a failed decrypt leaves `trx` usable).
+   * transaction and reaches the cache once that commits. A decrypt that fails writes nothing,
+   * so `trx` stays usable (several writes, as a pkmsg's, go in a savepoint of it).
    */
   async decrypt(
     address: SignalAddress,
@@ -224,15 +237,10 @@ export class SignalAccount {
     trx?: Knex.Transaction,
   ): Promise<Bytes> {
     return this.run(address, trx, "invalid-message", async (stores, remote) => {
-      const local = this.localAddress();
+      const local = this.localAddress;
       if (type === "msg") {
         const message = SignalMessage.deserialize(copyBytes(ciphertext));
-        if (!(await stores.session.getSession(remote))) {
-          throw new SignalError(
-            "no-session",
-            `no session with ${address.name}.${address.deviceId}`,
-          );
-        }
+        if (!(await stores.records.session(address))) throw noSession(address);
         return signalDecrypt(message, remote, local, stores.session, stores.identity);
       }
       if (type === "pkmsg") {
@@ -256,12 +264,13 @@ export class SignalAccount {
 
   async identity(address: SignalAddress): Promise<RemoteIdentity | null> {
     validateAddress(address);
-    return this.stores().identity.getRemoteIdentity(address.name);
+    const known = await this.scope.peekIdentity(this.db, address.name);
+    return known && copyIdentity(known); // the cached row must not change under the cache
   }
 
   /** Peers whose identity key changed since they were last confirmed. */
   async listChangedIdentities(): Promise<RemoteIdentity[]> {
-    return this.stores().identity.listChangedIdentities();
+    return this.direct().changedIdentities();
   }
 
   /**
@@ -270,9 +279,7 @@ export class SignalAccount {
    */
   async confirmIdentity(address: SignalAddress, trx?: Knex.Transaction): Promise<RemoteIdentity> {
     validateAddress(address);
-    return inTransaction(this.db, trx, async (t) => {
-      await lockPeer(t, this.owner, address.name);
-      const stores = this.stores(t);
+    return this.onPeer(address.name, trx, async (stores) => {
       const before = await stores.identity.getRemoteIdentity(address.name);
       const after = await stores.identity.confirmIdentity(address.name);
       if (!before || !after) {
@@ -292,16 +299,7 @@ export class SignalAccount {
     const key = which === "pending" ? known?.pendingKey : known?.identityKey;
     if (!key)
       throw new SignalError("unknown-identity", `no ${which} identity key for ${address.name}`);
-    return Fingerprint.new(
-      FINGERPRINT_ITERATIONS,
-      FINGERPRINT_VERSION,
-      utf8(this.owner),
-      this.local.identityKeyPair.publicKey,
-      utf8(address.name),
-      PublicKey.deserialize(key),
-    )
-      .displayableFingerprint()
-      .toString();
+    return safetyNumber(this.local, address.name, key);
   }
 
   /** Wipes every key, session and identity of this account and starts a new identity. */
@@ -310,6 +308,8 @@ export class SignalAccount {
       await wipeOwner(t, this.owner);
       return insertLocalIdentity(t, this.owner, this.deviceId, this.clock());
     });
+    // The new identity is a new scope: nothing of the old one is cached for it.
+    this.scope = accountScope(this.db, this.local, this.cache);
   }
 
   /** Removes everything this account stored (logout). The object is unusable afterwards. */
@@ -323,8 +323,32 @@ export class SignalAccount {
     return this.options.clock ?? Date.now;
   }
 
-  private localAddress(): ProtocolAddress {
-    return ProtocolAddress.new(this.local.owner, this.local.deviceId);
+  private get cache(): SignalRecordCache {
+    return this.options.cache ?? sharedRecordCache;
+  }
+
+  private get storeOptions() {
+    return {
+      trustPolicy: this.options.trustPolicy ?? "trust-on-change",
+      clock: this.clock,
+      local: this.local,
+    } as const;
+  }
+
+  /** Runs `fn` on the stores of peer `name`, cached (see AccountScope.run). */
+  private onPeer<T>(
+    name: string,
+    trx: Knex.Transaction | undefined,
+    fn: (stores: SignalStores) => Promise<T>,
+  ): Promise<T> {
+    return this.scope.run(this.db, trx, name, this.clock, (records) =>
+      fn(SignalStores.over(records, this.storeOptions)),
+    );
+  }
+
+  /** Uncached reads: what the database holds. */
+  private direct(): SqlRecords {
+    return new SqlRecords(executorOn(this.db), this.owner, new StoreJournal(), this.clock);
   }
 
   /**
@@ -338,11 +362,11 @@ export class SignalAccount {
     op: (stores: SignalStores, remote: ProtocolAddress) => Promise<T>,
   ): Promise<T> {
     const remote = toProtocolAddress(address);
-    const journal = new StoreJournal();
+    let journal = new StoreJournal();
     try {
-      const result = await inTransaction(this.db, trx, async (t) => {
-        await lockPeer(t, this.owner, address.name);
-        return op(this.stores(t, journal), remote);
+      const result = await this.onPeer(address.name, trx, (stores) => {
+        journal = stores.journal; // the attempt that counts
+        return op(stores, remote);
       });
       this.report(trx, journal.identityChanges);
       return result;
@@ -367,9 +391,7 @@ export class SignalAccount {
     address: SignalAddress,
     blocked: IdentityChangeEvent[],
   ): Promise<void> {
-    const recorded = await inTransaction(this.db, trx, async (t) => {
-      await lockPeer(t, this.owner, address.name);
-      const stores = this.stores(t);
+    const recorded = await this.onPeer(address.name, trx, async (stores) => {
       const done: IdentityChangeEvent[] = [];
       for (const change of blocked) {
         const saved = await stores.identity.recordPendingIdentity(change);
@@ -382,9 +404,13 @@ export class SignalAccount {
 
   private report(trx: Knex.Transaction | undefined, changes: IdentityChangeEvent[]): void {
     announceIdentityChanges(this.options.onIdentityChange, trx, changes, (name) =>
-      this.stores().identity.getRemoteIdentity(name),
+      this.direct().identity(name),
     );
   }
+}
+
+function noSession(address: SignalAddress): SignalError {
+  return new SignalError("no-session", `no session with ${address.name}.${address.deviceId}`);
 }
 
 /** Loads the Signal account of `owner`, creating its identity if absent. */

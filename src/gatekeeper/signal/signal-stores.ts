@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { readLocalIdentity } from "./account-record.js";
 import type { LocalIdentity } from "./account-record.js";
 import { DbIdentityKeyStore } from "./identity-key-store.js";
 import type { TrustPolicy } from "./identity-key-store.js";
@@ -6,6 +7,9 @@ import { DbKyberPreKeyStore } from "./kyber-prekey-store.js";
 import { DbPreKeyStore } from "./prekey-store.js";
 import { DbSessionStore } from "./session-store.js";
 import { DbSignedPreKeyStore } from "./signed-prekey-store.js";
+import { executorOn } from "./sql-executor.js";
+import { SqlRecords } from "./sql-records.js";
+import type { SignalRecords } from "./sql-records.js";
 import { StoreJournal } from "./store-journal.js";
 
 export interface SignalStoresOptions {
@@ -18,9 +22,10 @@ export interface SignalStoresOptions {
 }
 
 /**
- * The five libsignal stores of one account (`owner`) on a knex instance or a transaction.
- * On a transaction every read and write joins it, so a decrypt and the caller's own rows
- * commit or roll back together.
+ * The five libsignal stores of one account (`owner`) on its records. On a knex instance or
+ * a transaction (SignalStores.on) every read and write goes straight to the database, so a
+ * decrypt and the caller's own rows commit or roll back together; SignalAccount builds them
+ * on cached records instead.
  */
 export class SignalStores {
   readonly identity: DbIdentityKeyStore;
@@ -31,26 +36,38 @@ export class SignalStores {
   readonly journal: StoreJournal;
 
   private constructor(
-    readonly db: Knex,
-    readonly owner: string,
-    options: SignalStoresOptions,
+    readonly records: SignalRecords,
+    options: SignalStoresOptions & { loadLocal?: () => Promise<LocalIdentity | null> },
   ) {
-    const clock = options.clock ?? Date.now;
-    const journal = (this.journal = options.journal ?? new StoreJournal());
-    this.identity = new DbIdentityKeyStore(db, owner, {
+    this.journal = records.journal;
+    this.identity = new DbIdentityKeyStore(records, {
       policy: options.trustPolicy ?? "trust-on-change",
-      journal,
-      clock,
+      clock: options.clock ?? Date.now,
       ...(options.local ? { local: options.local } : {}),
+      ...(options.loadLocal ? { loadLocal: options.loadLocal } : {}),
     });
-    this.session = new DbSessionStore(db, owner, journal, clock);
-    this.preKey = new DbPreKeyStore(db, owner, journal, clock);
-    this.signedPreKey = new DbSignedPreKeyStore(db, owner, journal, clock);
-    this.kyberPreKey = new DbKyberPreKeyStore(db, owner, journal, clock);
+    this.session = new DbSessionStore(records);
+    this.preKey = new DbPreKeyStore(records);
+    this.signedPreKey = new DbSignedPreKeyStore(records);
+    this.kyberPreKey = new DbKyberPreKeyStore(records);
   }
 
-  /** Stores for `owner` on `dbOrTrx` (a Knex instance or a Knex.Transaction). */
+  get owner(): string {
+    return this.records.owner;
+  }
+
+  /** Stores for `owner` on `dbOrTrx` (a Knex instance or a Knex.Transaction), uncached. */
   static on(dbOrTrx: Knex, owner: string, options: SignalStoresOptions = {}): SignalStores {
-    return new SignalStores(dbOrTrx, owner, options);
+    const journal = options.journal ?? new StoreJournal();
+    const records = new SqlRecords(executorOn(dbOrTrx), owner, journal, options.clock ?? Date.now);
+    return new SignalStores(records, {
+      ...options,
+      loadLocal: () => readLocalIdentity(dbOrTrx, owner),
+    });
+  }
+
+  /** Stores on `records` (their journal is the stores' journal). */
+  static over(records: SignalRecords, options: SignalStoresOptions = {}): SignalStores {
+    return new SignalStores(records, options);
   }
 }
