@@ -4,9 +4,7 @@
  * after the bridge is killed with -9 (connections are paced and jittered, so the gatekeeper
  * is not stormed; the time is read from the gatekeeper's own view of who is online).
  */
-import { registerWithSharedSecret } from "../../test/harness/target.js";
-import { MatrixHttpUser } from "./matrix-http.js";
-import { MatrixUser } from "./people.js";
+import { loggedInUser } from "./people.js";
 import { memoryKb, waitUntil } from "./proc.js";
 import type { Stack } from "./stack.js";
 
@@ -39,36 +37,10 @@ async function logIn(
 ) {
   let next = from;
   const one = async (i: number): Promise<void> => {
-    const reg = await registerWithSharedSecret(
-      stack.homeserverUrl,
-      stack.registrationSecret,
-      `idle${phoneBase}u${i}`,
-      "load-password",
-    );
-    const http = new MatrixHttpUser(stack.homeserverUrl, reg.userId, reg.accessToken);
-    const user = new MatrixUser(http, () => false);
-    await http.startSync();
-    try {
-      const mgmt = await http.createDm(stack.botMxid);
-      await user.waitFor(
-        mgmt,
-        0,
-        (e) => e.sender === stack.botMxid && String(e.content.body).includes("management room"),
-        "the bot's greeting",
-      );
-      const phone = `+49153${String(phoneBase + i).padStart(8, "0")}`;
-      const asked = await user.command(mgmt, stack.botMxid, `login ${phone}`);
-      if (!asked.includes("code")) throw new Error(`login ${phone} was answered: ${asked}`);
-      const res = await fetch(
-        `${stack.sandboxInfo.httpUrl}/admin/codes/${encodeURIComponent(phone)}`,
-      );
-      const { code } = (await res.json()) as { code: string };
-      const verified = await user.command(mgmt, stack.botMxid, `verify ${code}`);
-      if (!verified.includes("logged in")) throw new Error(`verify was answered: ${verified}`);
-    } finally {
-      // Idle from now on: nobody reads their rooms.
-      await http.stopSync();
-    }
+    const phone = `+49153${String(phoneBase + i).padStart(8, "0")}`;
+    const { user } = await loggedInUser(stack, `idle${phoneBase}u${i}`, phone);
+    // Idle from now on: nobody reads their rooms.
+    await user.http.stopSync();
   };
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -78,9 +50,7 @@ async function logIn(
 }
 
 async function onlineCount(stack: Stack): Promise<number> {
-  const res = await fetch(`${stack.sandboxInfo.httpUrl}/admin/partner-users`);
-  const users = (await res.json()) as { online: boolean }[];
-  return users.filter((u) => u.online).length;
+  return (await stack.admin.partnerUsers()).filter((u) => u.online).length;
 }
 
 /** Settles for a moment, then the bridge's RSS in KiB (memory freed after a burst shows). */

@@ -127,13 +127,47 @@ export interface People {
   close(): Promise<void>;
 }
 
+/**
+ * A new Matrix user (shared-secret registration), its /sync running, logged in to the
+ * gatekeeper as `phone` through the bot: a DM with the bot, `login`, the code the gatekeeper
+ * "texted" (the sandbox's admin API), `verify`. Resolves with the user and its management room.
+ */
+export async function loggedInUser(
+  stack: Stack,
+  localpart: string,
+  phone: string,
+  isPuppet: (userId: string) => boolean = () => false,
+): Promise<{ user: MatrixUser; mgmt: string }> {
+  const reg = await registerWithSharedSecret(
+    stack.homeserverUrl,
+    stack.registrationSecret,
+    localpart,
+    "load-password",
+  );
+  const http = new MatrixHttpUser(stack.homeserverUrl, reg.userId, reg.accessToken);
+  const user = new MatrixUser(http, isPuppet);
+  await http.startSync();
+  const mgmt = await http.createDm(stack.botMxid);
+  await user.waitFor(
+    mgmt,
+    0,
+    (e) => e.sender === stack.botMxid && String(e.content.body).includes("management room"),
+    "the bot's greeting",
+  );
+  const asked = await user.command(mgmt, stack.botMxid, `login ${phone}`);
+  if (!asked.includes("code")) throw new Error(`login ${phone} was answered: ${asked}`);
+  const { code } = await stack.admin.latestCode(phone);
+  const verified = await user.command(mgmt, stack.botMxid, `verify ${code}`);
+  if (!verified.includes("logged in")) throw new Error(`verify was answered: ${verified}`);
+  return { user, mgmt };
+}
+
 /** `portals` chats: ten per Matrix user, each with its own native user. */
 export async function setUpPeople(
   stack: Stack,
   o: { dir: string; portals: number; perUser?: number; phoneBase: number },
 ): Promise<People> {
   const perUser = o.perUser ?? 10;
-  const admin = stack.sandboxInfo.httpUrl;
   const db: Knex = await openDatabase({ type: "sqlite", filename: join(o.dir, "natives.sqlite") });
   await migrate(db);
   const natives: NativeUser[] = [];
@@ -146,18 +180,8 @@ export async function setUpPeople(
   };
   for (let i = 0; i < o.portals; i++) {
     const phone = `+49151${String(o.phoneBase + i).padStart(8, "0")}`;
-    const user = (await adminJson(admin, "POST", "/admin/users", {
-      phone,
-      name: `Native ${i}`,
-    })) as {
-      jid: string;
-      accountId: string;
-      token: string;
-    };
-    await adminJson(admin, "PATCH", `/admin/users/${encodeURIComponent(phone)}/settings`, {
-      enabled: true,
-      partners: [PARTNER_ID],
-    });
+    const user = await stack.admin.addUser(phone, `Native ${i}`);
+    await stack.admin.updateSettings(phone, { enabled: true, partners: [PARTNER_ID] });
     const client = new GatekeeperClient({
       url: stack.sandboxInfo.url,
       serverStaticKey: Buffer.from(stack.sandboxInfo.publicKey, "base64"),
@@ -177,36 +201,10 @@ export async function setUpPeople(
   const matrixUsers: MatrixUser[] = [];
   const portals: People["portals"] = [];
   for (let u = 0; u * perUser < o.portals; u++) {
-    const reg = await registerWithSharedSecret(
-      stack.homeserverUrl,
-      stack.registrationSecret,
-      `load${o.phoneBase}u${u}`,
-      "load-password",
-    );
-    const http = new MatrixHttpUser(stack.homeserverUrl, reg.userId, reg.accessToken);
-    const user = new MatrixUser(http, isPuppet);
-    user.onPuppetMessage = (e, at) => people.arrived(String(e.content.body), at);
-    await http.startSync();
-    matrixUsers.push(user);
-    const mgmt = await http.createDm(stack.botMxid);
-    await user.waitFor(
-      mgmt,
-      0,
-      (e) => e.sender === stack.botMxid && String(e.content.body).includes("management room"),
-      "the bot's greeting",
-    );
     const phone = `+49152${String(o.phoneBase + u).padStart(8, "0")}`;
-    const asked = await user.command(mgmt, stack.botMxid, `login ${phone}`);
-    if (!asked.includes("code")) throw new Error(`login ${phone} was answered: ${asked}`);
-    const { code } = (await adminJson(
-      admin,
-      "GET",
-      `/admin/codes/${encodeURIComponent(phone)}`,
-    )) as {
-      code: string;
-    };
-    const verified = await user.command(mgmt, stack.botMxid, `verify ${code}`);
-    if (!verified.includes("logged in")) throw new Error(`verify was answered: ${verified}`);
+    const { user, mgmt } = await loggedInUser(stack, `load${o.phoneBase}u${u}`, phone, isPuppet);
+    user.onPuppetMessage = (e, at) => people.arrived(String(e.content.body), at);
+    matrixUsers.push(user);
     user.phone = phone;
     user.jid = (await natives[u * perUser]!.client.lookup([phone]))[0]?.jid;
     if (user.jid === undefined) throw new Error(`${phone} is not found in the directory`);
@@ -228,20 +226,4 @@ export async function setUpPeople(
     await db.destroy();
   };
   return people;
-}
-
-async function adminJson(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<unknown> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`sandbox admin ${method} ${path}: HTTP ${res.status} ${text}`);
-  return text === "" ? undefined : JSON.parse(text);
 }

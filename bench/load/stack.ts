@@ -13,6 +13,8 @@ import { join, resolve } from "node:path";
 import { execFileSync } from "node:child_process";
 import yaml from "js-yaml";
 import { AUTH_PATH } from "../../src/gatekeeper/network/index.js";
+import { AdminClient } from "../../src/sandbox/admin-client.js";
+import type { SandboxInfo } from "../../src/sandbox/index.js";
 import { startPart, waitUntil } from "./proc.js";
 import type { Part } from "./proc.js";
 
@@ -36,15 +38,10 @@ export interface StackOptions {
   logLevel?: string;
 }
 
-export interface SandboxInfo {
-  /** GKI/1 WebSocket URL. */
-  url: string;
-  httpUrl: string;
-  publicKey: string;
-}
-
 export class Stack {
   bridge: Part | undefined;
+  /** The sandbox's admin API: users, codes, who is online. */
+  readonly admin: AdminClient;
 
   private constructor(
     readonly o: StackOptions,
@@ -57,7 +54,9 @@ export class Stack {
     private readonly configPath: string,
     private readonly registrationPath: string,
     private readonly partnerSecret: string,
-  ) {}
+  ) {
+    this.admin = new AdminClient(sandboxInfo.httpUrl);
+  }
 
   get botMxid(): string {
     return `@${BOT_LOCALPART}:${SERVER_NAME}`;
@@ -93,13 +92,9 @@ export class Stack {
       ],
       { dir: o.dir },
     );
-    const sandboxHttp = `http://127.0.0.1:${sandboxPort}`;
-    await waitUntil(
-      "the sandbox",
-      async () => (await fetch(`${sandboxHttp}/admin/info`)).ok,
-      30_000,
-    );
-    const info = (await (await fetch(`${sandboxHttp}/admin/info`)).json()) as SandboxInfo;
+    const admin = new AdminClient(`http://127.0.0.1:${sandboxPort}`);
+    await waitUntil("the sandbox", async () => (await admin.info()).url !== "", 30_000);
+    const info = await admin.info();
 
     // The config first: the registration is written from it by the bridge's own -r.
     const configPath = join(o.dir, "config.yaml");

@@ -326,7 +326,8 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
           : "could not be decrypted. The bridge asked their app to send it again.";
     const portal = await this.repos.portals.getByContact(loginId, contactId);
     if (portal?.roomId) {
-      await this.tellPortal(loginId, contactId, `A message from this contact ${what}`);
+      const puppet = await this.puppets.mxidOf(contactId);
+      await portalNotice(this.matrix, portal.roomId, `A message from this contact ${what}`, puppet);
       return;
     }
     // No chat yet (a stranger's first message): the user still learns that something came.
@@ -364,11 +365,5 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       return;
     }
     await this.matrix.sendNotice(roomId, text);
-  }
-
-  private async tellPortal(loginId: string, contactId: string, text: string): Promise<void> {
-    const portal = await this.repos.portals.getByContact(loginId, contactId);
-    if (!portal?.roomId) return;
-    await portalNotice(this.matrix, portal.roomId, text, await this.puppets.mxidOf(contactId));
   }
 }

@@ -236,17 +236,14 @@ export class AppserviceMatrixSide implements MatrixSide {
    * line that says the rest could not be shown.
    */
   private async longText(text: string, plain: Json, senderMxid: string): Promise<Json> {
-    const caption = longTextCaption(text);
-    const base = withoutFormatting(plain);
-    delete base.msgtype;
     if (!this.opts.media) {
-      return { ...base, msgtype: "m.notice", body: shortenedText(text, "message") };
+      return { ...plain, msgtype: "m.notice", body: shortenedText(text, "message") };
     }
     const file = await this.opts.media.uploadText(text, senderMxid, LONG_TEXT_FILENAME);
     return {
-      ...base,
+      ...plain,
       msgtype: "m.file",
-      body: caption,
+      body: longTextCaption(text),
       filename: LONG_TEXT_FILENAME,
       url: file.url,
       info: { mimetype: "text/plain", size: file.size },

@@ -1,5 +1,15 @@
-/** A small HTTP client for a running sandbox's admin API (see admin-api.ts), used by the CLI. */
-import type { NewUser, PartnerInfo, PartnerInput, SandboxInfo, UserInfo } from "./admin.js";
+/**
+ * A small HTTP client for a running sandbox's admin API (see admin-api.ts), used by the CLI
+ * and the load bench.
+ */
+import type {
+  NewUser,
+  PartnerInfo,
+  PartnerInput,
+  PartnerUserInfo,
+  SandboxInfo,
+  UserInfo,
+} from "./admin.js";
 import type { InteropSettings } from "./store/index.js";
 
 export class AdminApiError extends Error {
@@ -38,6 +48,11 @@ export class AdminClient {
 
   latestCode(phone: string): Promise<{ phone: string; code: string; expiresAt: number }> {
     return this.#call("GET", `/admin/codes/${encodeURIComponent(phone)}`);
+  }
+
+  /** Partner users (a bridge's logins) as the gatekeeper sees them, online or not. */
+  partnerUsers(): Promise<PartnerUserInfo[]> {
+    return this.#call("GET", "/admin/partner-users");
   }
 
   addPartner(input: PartnerInput): Promise<PartnerInfo> {
