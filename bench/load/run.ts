@@ -1,6 +1,6 @@
 /**
  * `npm run bench:load [-- --quick] [--json FILE] [--messages N] [--no-postgres] [--keep]
- * [--profile DIR]`:
+ * [--profile DIR] [--portals 1,10,100] [--directions in,out,both]`:
  * the load bench, every part in its own process on loopback (stack.ts), driven from here by
  * many native and Matrix users (people.ts). Scenarios:
  *
@@ -42,6 +42,8 @@ const { values } = parseArgs({
     heap: { type: "string" },
     logins: { type: "string" },
     only: { type: "string" },
+    portals: { type: "string" },
+    directions: { type: "string" },
   },
 });
 const SCENARIOS = ["floor", "throughput", "latency", "logins"] as const;
@@ -57,7 +59,12 @@ const runs = (s: Scenario): boolean => only.has(s);
 const quick = values.quick === true;
 const LOGINS = Number(values.logins ?? (quick ? 20 : 1000));
 const MESSAGES = Number(values.messages ?? (quick ? 60 : 3000));
-const PORTAL_COUNTS = quick ? [1, 10] : [1, 10, 100];
+const PORTAL_COUNTS = values.portals
+  ? values.portals.split(",").map(Number)
+  : quick
+    ? [1, 10]
+    : [1, 10, 100];
+const DIRECTIONS = (values.directions ?? "in,out,both").split(",") as (Direction | "both")[];
 const RATES = quick ? [10] : [10, 100, 500];
 const LATENCY_SECONDS = quick ? 3 : 10;
 /** Sandbox limits for load: its defaults are a real gatekeeper's anti-spam limits. */
@@ -225,7 +232,7 @@ async function runDatabase(
     await saturate(people, stack, label, most, "both", most * 2);
     const throughput: ThroughputRow[] = [];
     for (const portals of runs("throughput") ? PORTAL_COUNTS : []) {
-      for (const direction of ["in", "out", "both"] as const) {
+      for (const direction of DIRECTIONS) {
         const row = await saturate(people, stack, label, portals, direction, MESSAGES);
         log(
           `[${label}] ${portals} portal(s), ${direction}: ${row.messagesPerSecond} msg/s, ` +

@@ -9,6 +9,8 @@ import { PuppetRepository } from "./puppets.js";
 import { ReactionRepository } from "./reactions.js";
 import { UserRepository } from "./users.js";
 
+export { rowCacheOf } from "./row-cache.js";
+export type { RowCache } from "./row-cache.js";
 export { RepositoryError, isUniqueViolation, isForeignKeyViolation } from "./errors.js";
 export type { RepositoryErrorCode } from "./errors.js";
 export { UserRepository } from "./users.js";

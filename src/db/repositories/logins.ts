@@ -2,6 +2,8 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import type { Knex } from "knex";
 import { num } from "./columns.js";
 import { isUniqueViolation, RepositoryError } from "./errors.js";
+import { rowCacheOf } from "./row-cache.js";
+import type { RowCache } from "./row-cache.js";
 
 /**
  * Logins (table bridge_logins): a Matrix user's account with the gatekeeper. The bridge
@@ -49,8 +51,13 @@ const E164 = /^\+[1-9][0-9]{7,14}$/;
 const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export class LoginRepository {
+  /** Logins by id, mxid and account id (see row-cache.ts). */
+  private readonly cache: RowCache;
+
   /** `db` may be a transaction: the repository then reads and writes inside it. */
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Knex) {
+    this.cache = rowCacheOf(db);
+  }
 
   /**
    * Creates a login in state "enlisting" with a new id, account id (unless given) and
@@ -94,7 +101,7 @@ export class LoginRepository {
           if (taken)
             throw new RepositoryError("duplicate", `a login with this ${field} exists`, field);
         }
-        await trx<LoginRow>(TABLE).insert(row);
+        await this.cache.write(trx, () => trx<LoginRow>(TABLE).insert(row));
       });
     } catch (err) {
       // Two creates racing past the checks: the constraint decides.
@@ -114,15 +121,17 @@ export class LoginRepository {
   }
 
   async get(id: string): Promise<Login | undefined> {
-    return this.first({ id });
+    return this.cache.through(this.db, `login#${id}`, () => this.first({ id }));
   }
 
   async getByMxid(mxid: string): Promise<Login | undefined> {
-    return this.first({ mxid });
+    return this.cache.through(this.db, `login-mxid\n${mxid}`, () => this.first({ mxid }));
   }
 
   async getByAccountId(accountId: string): Promise<Login | undefined> {
-    return this.first({ account_id: accountId });
+    return this.cache.through(this.db, `login-account\n${accountId}`, () =>
+      this.first({ account_id: accountId }),
+    );
   }
 
   async getByPhone(phone: string): Promise<Login | undefined> {
@@ -159,7 +168,10 @@ export class LoginRepository {
 
   /** Deletes the login and, through the foreign keys, its portals, message map and outbox. */
   async delete(id: string): Promise<boolean> {
-    return (await this.db<LoginRow>(TABLE).where({ id }).delete()) > 0;
+    const n = await this.cache.write(this.db, () =>
+      this.db<LoginRow>(TABLE).where({ id }).delete(),
+    );
+    return n > 0;
   }
 
   /** Logins the bridge should connect: every one not logged out, oldest first. */
@@ -181,9 +193,11 @@ export class LoginRepository {
   }
 
   private async update(id: string, change: Partial<LoginRow>, now: number): Promise<void> {
-    const n = await this.db<LoginRow>(TABLE)
-      .where({ id })
-      .update({ ...change, updated_at: now });
+    const n = await this.cache.write(this.db, () =>
+      this.db<LoginRow>(TABLE)
+        .where({ id })
+        .update({ ...change, updated_at: now }),
+    );
     if (n === 0) throw new RepositoryError("not-found", `no login ${id}`, "id");
   }
 }

@@ -1,6 +1,8 @@
 import type { Knex } from "knex";
 import { num } from "./columns.js";
 import { isForeignKeyViolation, isUniqueViolation, RepositoryError } from "./errors.js";
+import { rowCacheOf } from "./row-cache.js";
+import type { RowCache } from "./row-cache.js";
 
 /**
  * Portals (table bridge_portals): the Matrix room of one login's chat with one contact.
@@ -39,8 +41,13 @@ interface PortalRow {
 const TABLE = "bridge_portals";
 
 export class PortalRepository {
+  /** Portals by id, room and contact (see row-cache.ts). */
+  private readonly cache: RowCache;
+
   /** `db` may be a transaction: the repository then reads and writes inside it. */
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Knex) {
+    this.cache = rowCacheOf(db);
+  }
 
   /**
    * The portal of (login, contact); created in `state` if there is none. An existing
@@ -54,18 +61,20 @@ export class PortalRepository {
   ): Promise<{ portal: Portal; created: boolean }> {
     let inserted: unknown[];
     try {
-      inserted = await this.db<PortalRow>(TABLE)
-        .insert({
-          login_id: loginId,
-          contact_jid: contactJid,
-          room_id: null,
-          state,
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict(["login_id", "contact_jid"])
-        .ignore()
-        .returning("id");
+      inserted = await this.cache.write(this.db, () =>
+        this.db<PortalRow>(TABLE)
+          .insert({
+            login_id: loginId,
+            contact_jid: contactJid,
+            room_id: null,
+            state,
+            created_at: now,
+            updated_at: now,
+          })
+          .onConflict(["login_id", "contact_jid"])
+          .ignore()
+          .returning("id"),
+      );
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
       throw new RepositoryError("not-found", `no login ${loginId}`, "loginId", { cause: err });
@@ -76,15 +85,18 @@ export class PortalRepository {
   }
 
   async get(id: number): Promise<Portal | undefined> {
-    return this.first({ id });
+    return this.first(`portal#${id}`, { id });
   }
 
   async getByRoom(roomId: string): Promise<Portal | undefined> {
-    return this.first({ room_id: roomId });
+    return this.first(`portal-room\n${roomId}`, { room_id: roomId });
   }
 
   async getByContact(loginId: string, contactJid: string): Promise<Portal | undefined> {
-    return this.first({ login_id: loginId, contact_jid: contactJid });
+    return this.first(`portal-contact\n${loginId}\n${contactJid}`, {
+      login_id: loginId,
+      contact_jid: contactJid,
+    });
   }
 
   /** Every login's portal with the contact, oldest first. */
@@ -109,7 +121,9 @@ export class PortalRepository {
 
   /** The portal's puppet holds a member's power level (or the room is gone). */
   async setPuppetPowerLowered(id: number): Promise<void> {
-    await this.db<PortalRow>(TABLE).where({ id }).update({ puppet_power_lowered: true });
+    await this.cache.write(this.db, () =>
+      this.db<PortalRow>(TABLE).where({ id }).update({ puppet_power_lowered: true }),
+    );
   }
 
   /** The login's portals, oldest first. */
@@ -138,18 +152,25 @@ export class PortalRepository {
   }
 
   async delete(id: number): Promise<boolean> {
-    return (await this.db<PortalRow>(TABLE).where({ id }).delete()) > 0;
+    const n = await this.cache.write(this.db, () =>
+      this.db<PortalRow>(TABLE).where({ id }).delete(),
+    );
+    return n > 0;
   }
 
-  private async first(where: Partial<PortalRow>): Promise<Portal | undefined> {
-    const row = await this.db<PortalRow>(TABLE).where(where).first();
-    return row ? toPortal(row) : undefined;
+  private async first(key: string, where: Partial<PortalRow>): Promise<Portal | undefined> {
+    return this.cache.through(this.db, key, async () => {
+      const row = await this.db<PortalRow>(TABLE).where(where).first();
+      return row ? toPortal(row) : undefined;
+    });
   }
 
   private async update(id: number, change: Partial<PortalRow>, now: number): Promise<void> {
-    const n = await this.db<PortalRow>(TABLE)
-      .where({ id })
-      .update({ ...change, updated_at: now });
+    const n = await this.cache.write(this.db, () =>
+      this.db<PortalRow>(TABLE)
+        .where({ id })
+        .update({ ...change, updated_at: now }),
+    );
     if (n === 0) throw new RepositoryError("not-found", `no portal ${id}`, "id");
   }
 }

@@ -1,5 +1,7 @@
 import type { Knex } from "knex";
 import { num } from "./columns.js";
+import { rowCacheOf } from "./row-cache.js";
+import type { RowCache } from "./row-cache.js";
 
 /**
  * Matrix users who talk to the bridge (table bridge_users): the DM with the bot that is
@@ -25,17 +27,20 @@ interface UserRow {
 const TABLE = "bridge_users";
 
 export class UserRepository {
+  /** Users by mxid and management room (see row-cache.ts). */
+  private readonly cache: RowCache;
+
   /** `db` may be a transaction: the repository then reads and writes inside it. */
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Knex) {
+    this.cache = rowCacheOf(db);
+  }
 
   async get(mxid: string): Promise<BridgeUser | undefined> {
-    const row = await this.db<UserRow>(TABLE).where({ mxid }).first();
-    return row ? toUser(row) : undefined;
+    return this.first(`user\n${mxid}`, { mxid });
   }
 
   async getByManagementRoom(roomId: string): Promise<BridgeUser | undefined> {
-    const row = await this.db<UserRow>(TABLE).where({ management_room_id: roomId }).first();
-    return row ? toUser(row) : undefined;
+    return this.first(`user-room\n${roomId}`, { management_room_id: roomId });
   }
 
   /** Sets (or clears) the management room; creates the user's row if needed. */
@@ -61,10 +66,19 @@ export class UserRepository {
       updated_at: now,
       ...change,
     };
-    await this.db<UserRow>(TABLE)
-      .insert(row)
-      .onConflict("mxid")
-      .merge({ ...change, updated_at: now });
+    await this.cache.write(this.db, () =>
+      this.db<UserRow>(TABLE)
+        .insert(row)
+        .onConflict("mxid")
+        .merge({ ...change, updated_at: now }),
+    );
+  }
+
+  private async first(key: string, where: Partial<UserRow>): Promise<BridgeUser | undefined> {
+    return this.cache.through(this.db, key, async () => {
+      const row = await this.db<UserRow>(TABLE).where(where).first();
+      return row ? toUser(row) : undefined;
+    });
   }
 }
 

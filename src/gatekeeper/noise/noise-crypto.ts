@@ -101,7 +101,7 @@ function gcmNonce(n: bigint): Buffer {
 }
 
 export function aeadEncrypt(
-  key: Uint8Array,
+  key: Uint8Array | KeyObject,
   n: bigint,
   ad: Uint8Array,
   plaintext: Uint8Array,
@@ -114,7 +114,7 @@ export function aeadEncrypt(
 }
 
 export function aeadDecrypt(
-  key: Uint8Array,
+  key: Uint8Array | KeyObject,
   n: bigint,
   ad: Uint8Array,
   ciphertext: Uint8Array,

@@ -135,7 +135,21 @@ const initial: SandboxMigration = {
   },
 };
 
-export const sandboxMigrations: readonly SandboxMigration[] = [initial];
+/**
+ * An ack removes its stanza by (recipient, kind, id): without this index that was a scan
+ * of everything queued for the recipient, per ack (the load bench's largest sandbox cost
+ * when one login has a backlog).
+ */
+const queueByStanza: SandboxMigration = {
+  name: "002_sandbox_queue_by_stanza",
+  async up(knex) {
+    await knex.schema.alterTable("sb_queue", (t) => {
+      t.index(["recipient", "kind", "stanza_id"], "sb_queue_recipient_stanza");
+    });
+  },
+};
+
+export const sandboxMigrations: readonly SandboxMigration[] = [initial, queueByStanza];
 
 export const SANDBOX_MIGRATIONS_TABLE = "sandbox_migrations";
 

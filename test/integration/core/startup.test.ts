@@ -2,6 +2,7 @@ import { createServer, connect } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeContent } from "../../../src/gatekeeper/content/index.js";
+import { rowCacheOf } from "../../../src/db/repositories/index.js";
 import { CoreFixture, eventually, newPhone } from "./fixture.js";
 
 /** A TCP door in front of the sandbox that can be shut (connections refused) and opened. */
@@ -97,6 +98,7 @@ describe("connection trouble", () => {
 
     // The credentials stop being valid (as after an account reset); the next login fails.
     await f.db("bridge_logins").where({ id: login.id }).update({ token: "revoked" });
+    rowCacheOf(f.db).forget(); // changed around the repositories: the bridge's copy is old
     door.cut();
     const notice = await f.matrix.until(() =>
       f.matrix.notices(mgmt).find((n) => n.includes("ended your session")),

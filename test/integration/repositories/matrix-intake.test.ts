@@ -180,6 +180,29 @@ describe.each(testDatabases())("matrix intake on %s", (kind) => {
     expect(await rejection(r.markDone(999_999))).toMatchObject({ code: "not-found" });
   });
 
+  it("gives a room's worker the oldest due event, else the one due soonest", async () => {
+    const r = repo();
+    const room = `!${uniq()}:example.org`;
+    const [a, b, c] = [event(room), event(room), event(room)];
+    await r.storeTransaction(`txn-${uniq()}`, [a, b, c], 100);
+    expect((await r.nextDue(room, 1_000))?.eventId).toBe(a.event_id);
+    // a waits for a retry: the due ones after it pass, oldest first.
+    await r.reschedule((await r.get(a.event_id))!.seq, 9_000, "later");
+    expect((await r.nextDue(room, 1_000))?.eventId).toBe(b.event_id);
+    // None due: the one due soonest, with its time (the worker sleeps until then).
+    await r.reschedule((await r.get(b.event_id))!.seq, 7_000, "later");
+    await r.reschedule((await r.get(c.event_id))!.seq, 8_000, "later");
+    expect(await r.nextDue(room, 1_000)).toMatchObject({
+      eventId: b.event_id,
+      nextAttemptAt: 7_000,
+    });
+    expect((await r.nextDue(room, 8_500))?.eventId).toBe(b.event_id); // b and c due: by seq
+    await r.markDone((await r.get(b.event_id))!.seq);
+    await r.markDone((await r.get(c.event_id))!.seq);
+    expect((await r.nextDue(room, 8_500))?.eventId).toBe(a.event_id);
+    await r.markDone((await r.get(a.event_id))!.seq);
+    expect(await r.nextDue(room, 10_000)).toBeUndefined();
+  });
   it("prunes old transaction ids and handled events, not queued ones", async () => {
     const db = await dbs.fresh({ migrate: true });
     const r = new MatrixIntakeRepository(db);
