@@ -86,9 +86,12 @@ export class OutboxRepository {
         cause: err,
       });
     }
+    // Inserted: the row is what was written (no read back). Else the one there already.
+    const id = idOf(inserted[0]);
+    if (id !== undefined) return { entry: toEntry({ ...row, id }), created: true };
     const entry = await this.getByEvent(input.eventId);
     if (!entry) throw new Error(`outbox entry for ${input.eventId} vanished after insert`);
-    return { entry, created: inserted.length > 0 };
+    return { entry, created: false };
   }
 
   async get(id: number): Promise<OutboxEntry | undefined> {
@@ -160,6 +163,13 @@ export class OutboxRepository {
       : await query.update(change);
     if (n === 0) throw new RepositoryError("not-found", `no outbox entry ${id}`, "id");
   }
+}
+
+/** The id in a row of `returning("id")`: an object on PostgreSQL and SQLite alike. */
+function idOf(returned: unknown): number | undefined {
+  if (returned === undefined || returned === null) return undefined;
+  const id = typeof returned === "object" ? (returned as { id?: unknown }).id : returned;
+  return typeof id === "number" || typeof id === "string" ? num(id) : undefined;
 }
 
 function toEntry(row: OutboxRow): OutboxEntry {
