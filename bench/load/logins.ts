@@ -5,7 +5,7 @@
  * is not stormed; the time is read from the gatekeeper's own view of who is online).
  */
 import { loggedInUser } from "./people.js";
-import { memoryKb, waitUntil } from "./proc.js";
+import { cpuMs, memoryKb, waitUntil } from "./proc.js";
 import type { Stack } from "./stack.js";
 
 export interface LoginsResult {
@@ -25,6 +25,11 @@ export interface LoginsResult {
   loginSeconds: number;
   /** From the restart after kill -9 until the gatekeeper shows every login online. */
   reconnectSeconds: number;
+  /**
+   * CPU time per login spent on that reconnection, by the bridge (from its start) and by the
+   * sandbox gatekeeper: on a small machine they share the cores, so this says who limits it.
+   */
+  reconnectCpuMsPerLogin: { bridge: number; gatekeeper: number };
 }
 
 /** Logs `count` Matrix users in through the bot, `concurrency` at a time. */
@@ -81,6 +86,7 @@ export async function loginsScenario(
     60_000,
   );
   const restarted = Date.now();
+  const gatekeeperCpu = cpuMs(stack.sandbox.pid);
   await stack.startBridge();
   await waitUntil(
     "every login online again",
@@ -89,7 +95,16 @@ export async function loginsScenario(
     250,
   );
   const reconnectSeconds = (Date.now() - restarted) / 1000;
-  o.log(`[logins] all ${o.logins} connected again ${reconnectSeconds.toFixed(1)} s after kill -9`);
+  const perLogin = (ms: number): number => Math.round((ms / o.logins) * 100) / 100;
+  const reconnectCpuMsPerLogin = {
+    bridge: perLogin(cpuMs(stack.bridge!.pid)),
+    gatekeeper: perLogin(cpuMs(stack.sandbox.pid) - gatekeeperCpu),
+  };
+  o.log(
+    `[logins] all ${o.logins} connected again ${reconnectSeconds.toFixed(1)} s after kill -9 ` +
+      `(CPU ms per login: bridge ${reconnectCpuMsPerLogin.bridge}, ` +
+      `gatekeeper ${reconnectCpuMsPerLogin.gatekeeper})`,
+  );
   const restartedKb = await idleRssKb(stack, settleMs);
   return {
     logins: o.logins,
@@ -99,5 +114,6 @@ export async function loginsScenario(
     rssKbPerIdleLogin: Math.round((restartedKb - one) / Math.max(1, o.logins - 1)),
     loginSeconds: Math.round(loginSeconds * 10) / 10,
     reconnectSeconds: Math.round(reconnectSeconds * 10) / 10,
+    reconnectCpuMsPerLogin,
   };
 }

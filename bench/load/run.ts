@@ -294,6 +294,7 @@ if (runs("logins")) {
     database: { type: "sqlite" },
     sandboxLimits: SANDBOX_LIMITS,
     ...(values.heap ? { heapDir: values.heap } : {}),
+    ...(values.profile ? { profileDir: values.profile } : {}),
   });
   try {
     logins = await loginsScenario(stack, { logins: LOGINS, phoneBase: 30_000, log });
@@ -327,6 +328,7 @@ if (logins) {
       "KB per idle login": logins.rssKbPerIdleLogin,
       "login all s": logins.loginSeconds,
       "reconnect all s": logins.reconnectSeconds,
+      "reconnect CPU ms/login (bridge / gatekeeper)": `${logins.reconnectCpuMsPerLogin.bridge} / ${logins.reconnectCpuMsPerLogin.gatekeeper}`,
     },
   ]);
 }

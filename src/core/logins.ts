@@ -14,8 +14,12 @@ import type { LoginCredentials, RemoteConnectionState, RemoteNetwork } from "./n
 
 /** An unverified claim on a number older than this no longer keeps others from it. */
 export const STALE_ENLISTMENT_MS = 15 * 60_000;
-/** Logins connected at once at start-up. */
-const CONNECT_BATCH = 8;
+/**
+ * Logins connecting at once at start-up: a window, not a batch (the next starts as soon as
+ * one is done), so the gatekeeper never sees more handshakes from us than this at a time,
+ * and one slow login holds up no others.
+ */
+const CONNECT_WINDOW = 32;
 
 export interface LoginsOptions {
   repos: Repositories;
@@ -164,21 +168,24 @@ export class Logins {
   /** At start-up: connects every enlisted login (the network keeps retrying those it cannot reach). */
   async connectAll(): Promise<number> {
     const logins = (await this.o.repos.logins.listActive()).filter(isEnlisted);
-    for (let i = 0; i < logins.length; i += CONNECT_BATCH) {
-      await Promise.all(
-        logins.slice(i, i + CONNECT_BATCH).map(async (login) => {
-          try {
-            await this.o.network.connect(credentialsOf(login));
-          } catch (err) {
-            // Reported through onConnectionState as well; the user is told there.
-            this.o.logger.warn("could not connect a login", {
-              login: login.id,
-              error: errorText(err),
-            });
-          }
-        }),
-      );
-    }
+    let next = 0;
+    const connectNext = async (): Promise<void> => {
+      while (next < logins.length) {
+        const login = logins[next++]!;
+        try {
+          await this.o.network.connect(credentialsOf(login));
+        } catch (err) {
+          // Reported through onConnectionState as well; the user is told there.
+          this.o.logger.warn("could not connect a login", {
+            login: login.id,
+            error: errorText(err),
+          });
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(CONNECT_WINDOW, logins.length) }, () => connectNext()),
+    );
     return logins.length;
   }
 

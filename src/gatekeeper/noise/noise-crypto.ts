@@ -39,7 +39,8 @@ function assertKeyLength(key: Uint8Array, what: string): void {
   }
 }
 
-function privateKeyObject(privateKey: Uint8Array): KeyObject {
+/** A raw X25519 private key as a node:crypto KeyObject (to reuse over several DH calls). */
+export function privateKeyObject(privateKey: Uint8Array): KeyObject {
   assertKeyLength(privateKey, "X25519 private key");
   return createPrivateKey({
     key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]),
@@ -48,13 +49,26 @@ function privateKeyObject(privateKey: Uint8Array): KeyObject {
   });
 }
 
+/** Public keys seen lately as KeyObjects: the gatekeeper's static key is in every handshake. */
+const publicKeyObjects = new Map<string, KeyObject>();
+const PUBLIC_KEY_OBJECTS = 256;
+
 function publicKeyObject(publicKey: Uint8Array): KeyObject {
   assertKeyLength(publicKey, "X25519 public key");
-  return createPublicKey({
-    key: Buffer.concat([SPKI_X25519_PREFIX, publicKey]),
-    format: "der",
-    type: "spki",
-  });
+  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, DHLEN).toString("base64");
+  let key = publicKeyObjects.get(id);
+  if (key === undefined) {
+    key = createPublicKey({
+      key: Buffer.concat([SPKI_X25519_PREFIX, publicKey]),
+      format: "der",
+      type: "spki",
+    });
+    if (publicKeyObjects.size >= PUBLIC_KEY_OBJECTS) {
+      publicKeyObjects.delete(publicKeyObjects.keys().next().value!);
+    }
+    publicKeyObjects.set(id, key);
+  }
+  return key;
 }
 
 function rawPublicKey(key: KeyObject): Buffer {
@@ -63,11 +77,22 @@ function rawPublicKey(key: KeyObject): Buffer {
 
 /** A fresh random X25519 key pair as raw 32-byte keys. */
 export function generateKeyPair(): { privateKey: Buffer; publicKey: Buffer } {
+  return generateKeyPairWithObject().pair;
+}
+
+/** A fresh key pair, and its private key as a KeyObject too (for DH without converting). */
+export function generateKeyPairWithObject(): {
+  pair: { privateKey: Buffer; publicKey: Buffer };
+  privateObject: KeyObject;
+} {
   const { privateKey, publicKey } = generateKeyPairSync("x25519");
   const pkcs8 = privateKey.export({ format: "der", type: "pkcs8" });
   return {
-    privateKey: Buffer.from(pkcs8.subarray(PKCS8_X25519_PREFIX.length)),
-    publicKey: rawPublicKey(publicKey),
+    pair: {
+      privateKey: Buffer.from(pkcs8.subarray(PKCS8_X25519_PREFIX.length)),
+      publicKey: rawPublicKey(publicKey),
+    },
+    privateObject: privateKey,
   };
 }
 
@@ -77,10 +102,10 @@ export function publicKeyFromPrivate(privateKey: Uint8Array): Buffer {
 }
 
 /** DH(private, public); rejects invalid public keys (including low-order points, whose output is all zeros). */
-export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Buffer {
+export function dh(privateKey: Uint8Array | KeyObject, publicKey: Uint8Array): Buffer {
   try {
     return diffieHellman({
-      privateKey: privateKeyObject(privateKey),
+      privateKey: isKeyObject(privateKey) ? privateKey : privateKeyObject(privateKey),
       publicKey: publicKeyObject(publicKey),
     });
   } catch (err) {
@@ -91,6 +116,10 @@ export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Buffer {
       { cause: err },
     );
   }
+}
+
+function isKeyObject(key: Uint8Array | KeyObject): key is KeyObject {
+  return !(key instanceof Uint8Array);
 }
 
 /** Noise AESGCM nonce: 32 bits of zeros, then the 64-bit counter big-endian. */

@@ -13,9 +13,10 @@ import {
   aeadDecrypt,
   aeadEncrypt,
   dh,
-  generateKeyPair,
+  generateKeyPairWithObject,
   hash,
   hkdf,
+  privateKeyObject,
   publicKeyFromPrivate,
   type KeyPair,
 } from "./noise-crypto.js";
@@ -207,6 +208,8 @@ export class HandshakeState {
   #e: KeyPair | null;
   #rs: Buffer | null;
   #re: Buffer | null = null;
+  /** Our private keys as KeyObjects, made once per handshake (each is in two DH calls). */
+  readonly #privateObjects = new WeakMap<Uint8Array, KeyObject>();
   #messageIndex = 0;
   #failed = false;
 
@@ -256,7 +259,11 @@ export class HandshakeState {
       const parts: Buffer[] = [];
       for (const token of tokens) {
         if (token === "e") {
-          this.#e ??= generateKeyPair();
+          if (this.#e === null) {
+            const { pair, privateObject } = generateKeyPairWithObject();
+            this.#privateObjects.set(pair.privateKey, privateObject);
+            this.#e = pair;
+          }
           parts.push(Buffer.from(this.#e.publicKey));
           this.#ss.mixHash(this.#e.publicKey);
         } else if (token === "s") {
@@ -357,24 +364,33 @@ export class HandshakeState {
     }
   }
 
+  #private(pair: KeyPair): KeyObject {
+    let key = this.#privateObjects.get(pair.privateKey);
+    if (key === undefined) {
+      key = privateKeyObject(pair.privateKey);
+      this.#privateObjects.set(pair.privateKey, key);
+    }
+    return key;
+  }
+
   #mixDh(token: "ee" | "es" | "se" | "ss"): void {
-    const e = (): KeyPair => this.#need(this.#e, "local ephemeral key");
-    const s = (): KeyPair => this.#need(this.#s, "local static key");
+    const e = (): KeyObject => this.#private(this.#need(this.#e, "local ephemeral key"));
+    const s = (): KeyObject => this.#private(this.#need(this.#s, "local static key"));
     const re = (): Buffer => this.#need(this.#re, "remote ephemeral key");
     const rs = (): Buffer => this.#need(this.#rs, "remote static key");
     // First letter is the initiator's key, second the responder's (spec §7.1).
     switch (token) {
       case "ee":
-        this.#ss.mixKey(dh(e().privateKey, re()));
+        this.#ss.mixKey(dh(e(), re()));
         break;
       case "es":
-        this.#ss.mixKey(this.initiator ? dh(e().privateKey, rs()) : dh(s().privateKey, re()));
+        this.#ss.mixKey(this.initiator ? dh(e(), rs()) : dh(s(), re()));
         break;
       case "se":
-        this.#ss.mixKey(this.initiator ? dh(s().privateKey, re()) : dh(e().privateKey, rs()));
+        this.#ss.mixKey(this.initiator ? dh(s(), re()) : dh(e(), rs()));
         break;
       case "ss":
-        this.#ss.mixKey(dh(s().privateKey, rs()));
+        this.#ss.mixKey(dh(s(), rs()));
         break;
     }
   }
