@@ -125,7 +125,8 @@ export async function startBridge(
       logger: loggerFor,
     });
     cleanup.push(() => core.stop());
-    // Logins first: a command the intake hands over (say, `start`) needs its connection.
+    // Logins first: the network expects them, so a command the intake hands over (say,
+    // `start`) waits for its login's connection; the connections go on in the background.
     await core.start();
     matrix.intake.setSink(core);
     log.info("bridge started", { appservicePort: matrix.port, partnerEndpoints: endpoints.url });

@@ -202,6 +202,12 @@ async function offered(
   };
 }
 
+/** A run's folder goes unless --keep, or the run failed (its logs say why). */
+function cleanUp(dir: string, failed: boolean): void {
+  if (failed) log(`(the run's folder, with its logs, is kept: ${dir})`);
+  else if (!values.keep) rmSync(dir, { recursive: true, force: true });
+}
+
 function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
@@ -222,6 +228,7 @@ async function runDatabase(
   });
   const idleRssMb = round(memoryKb(stack.bridge!.pid).rssKb / 1024);
   let people: People | undefined;
+  let failed = true;
   try {
     const most = Math.max(...PORTAL_COUNTS);
     log(`[${label}] setting up ${most} chats (logins through the bot, \`start\` for each)`);
@@ -247,11 +254,12 @@ async function runDatabase(
       log(`[${label}] ${rate} msg/s offered: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms`);
       latency.push(row);
     }
+    failed = false;
     return { throughput, latency, idleRssMb };
   } finally {
     await people?.close().catch(() => undefined);
     await stack.close();
-    if (!values.keep) rmSync(dir, { recursive: true, force: true });
+    cleanUp(dir, failed);
   }
 }
 
@@ -296,11 +304,13 @@ if (runs("logins")) {
     ...(values.heap ? { heapDir: values.heap } : {}),
     ...(values.profile ? { profileDir: values.profile } : {}),
   });
+  let failed = true;
   try {
     logins = await loginsScenario(stack, { logins: LOGINS, phoneBase: 30_000, log });
+    failed = false;
   } finally {
     await stack.close();
-    if (!values.keep) rmSync(dir, { recursive: true, force: true });
+    cleanUp(dir, failed);
   }
 }
 

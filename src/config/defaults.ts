@@ -23,6 +23,7 @@ export const CONFIG_DEFAULTS = {
     space_name: "Gatekeeper chats",
     max_send_attempts: 10,
     message_requests: true,
+    message_status_events: false,
     identity_change: "keep-sending",
     edit_window_seconds: 900,
     media: {
@@ -88,6 +89,7 @@ export function resolveConfig(raw: RawConfig): Config {
       spaceName: br.space_name ?? d.bridge.space_name,
       maxSendAttempts: br.max_send_attempts ?? d.bridge.max_send_attempts,
       messageRequests: br.message_requests ?? d.bridge.message_requests,
+      messageStatusEvents: br.message_status_events ?? d.bridge.message_status_events,
       identityChange: br.identity_change ?? d.bridge.identity_change,
       editWindowSeconds: br.edit_window_seconds ?? d.bridge.edit_window_seconds,
       media: resolveMedia(br.media),

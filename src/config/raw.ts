@@ -30,6 +30,7 @@ export interface RawConfig {
     space_name?: string;
     max_send_attempts?: number;
     message_requests?: boolean;
+    message_status_events?: boolean;
     identity_change?: "keep-sending" | "hold";
     edit_window_seconds?: number;
     media?: {

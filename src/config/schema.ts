@@ -181,6 +181,7 @@ export const CONFIG_SCHEMA = {
           expected: "a whole number from 1 to 100",
         },
         message_requests: { type: "boolean", expected: "true or false" },
+        message_status_events: { type: "boolean", expected: "true or false" },
         identity_change: {
           enum: ["keep-sending", "hold"],
           expected: 'either "keep-sending" or "hold"',

@@ -69,6 +69,11 @@ export interface BridgeSettings {
   /** Whether a chat opened by an unknown contact starts as a message request. */
   messageRequests: boolean;
   /**
+   * Whether messages that went through get a send status event too (SUCCESS when sent,
+   * and naming the contact when delivered). Failures and retries always get one.
+   */
+  messageStatusEvents: boolean;
+  /**
    * When a contact's security code (identity key) changes: keep sending (as the network's
    * own apps do) or hold outgoing messages until the user sends `confirm-identity`.
    */

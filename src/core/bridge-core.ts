@@ -145,16 +145,24 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     o.network.setHandler(this);
   }
 
-  /** Connects the enlisted logins and resumes the outbox. */
+  /**
+   * Starts connecting the enlisted logins (a window at a time: thousands take a while) and
+   * resumes the outbox. Work for a login that is not connected yet waits for it.
+   */
   async start(): Promise<void> {
-    const logins = await this.logins.connectAll();
+    const { logins, connected } = await this.logins.connectAll();
     const portals = await this.relayOut.resume();
     this.puppetPower.start();
     this.log.info("core started", { logins, pendingPortals: portals });
+    const started = Date.now();
+    void connected.then(() => {
+      if (logins > 0) this.log.info("logins connected", { logins, ms: Date.now() - started });
+    });
   }
 
   /** Takes no new work; sends in flight get a moment to finish. */
   async stop(): Promise<void> {
+    await this.logins.stopConnecting();
     this.conversation.stop();
     this.relayIn.stop();
     await this.puppetPower.stop();

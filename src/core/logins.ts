@@ -41,6 +41,9 @@ export class Logins {
   /** Logins being logged out by their user: their connection's end is no news. */
   private readonly ending = new Set<string>();
   private readonly now: () => number;
+  /** The start-up connections (connectAll), until they were all tried. */
+  private connecting: Promise<void> = Promise.resolve();
+  private stopping = false;
 
   constructor(private readonly o: LoginsOptions) {
     this.now = o.now ?? Date.now;
@@ -165,12 +168,17 @@ export class Logins {
     });
   }
 
-  /** At start-up: connects every enlisted login (the network keeps retrying those it cannot reach). */
-  async connectAll(): Promise<number> {
+  /**
+   * At start-up: connects every enlisted login (the network keeps retrying those it cannot
+   * reach). Resolves with their number once the network expects them all (work for one
+   * that is not connected yet waits for it); `connected` resolves when every one was tried.
+   */
+  async connectAll(): Promise<{ logins: number; connected: Promise<void> }> {
     const logins = (await this.o.repos.logins.listActive()).filter(isEnlisted);
+    this.o.network.expect?.(logins.map(credentialsOf));
     let next = 0;
     const connectNext = async (): Promise<void> => {
-      while (next < logins.length) {
+      while (next < logins.length && !this.stopping) {
         const login = logins[next++]!;
         try {
           await this.o.network.connect(credentialsOf(login));
@@ -183,10 +191,17 @@ export class Logins {
         }
       }
     };
-    await Promise.all(
+    const connected = Promise.all(
       Array.from({ length: Math.min(CONNECT_WINDOW, logins.length) }, () => connectNext()),
-    );
-    return logins.length;
+    ).then(() => undefined);
+    this.connecting = connected;
+    return { logins: logins.length, connected };
+  }
+
+  /** Connects no more logins (at stop); resolves when those being connected are done. */
+  async stopConnecting(): Promise<void> {
+    this.stopping = true;
+    await this.connecting;
   }
 
   /**

@@ -74,7 +74,10 @@ export interface MatrixSide {
    * crash answers with the first reply's event instead of a second one.
    */
   sendNotice(roomId: string, text: string, senderMxid?: string, txnKey?: string): Promise<string>;
-  /** Bridge send-status for a Matrix event (com.beeper.message_send_status). */
+  /**
+   * Bridge send-status for a Matrix event (com.beeper.message_send_status). "sent" and
+   * "delivered" may be left out by configuration (bridge.message_status_events).
+   */
   sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void>;
   sendReadReceipt(roomId: string, asMxid: string, eventId: string): Promise<void>;
   /** `asMxid` (a puppet) starts typing for up to `timeoutMs`, or stops. */

@@ -142,6 +142,12 @@ export interface RemoteNetwork {
   /** Connect an already enlisted login (at start-up). */
   connect(login: LoginCredentials): Promise<void>;
   /**
+   * At start-up, before connecting them one after another: these logins are about to be
+   * connected. Work for one of them that comes first waits for its connection (a while)
+   * instead of failing as not connected.
+   */
+  expect?(logins: readonly LoginCredentials[]): void;
+  /**
    * De-enlist, forget all keys and state of this login, disconnect. `credentials` let the
    * network find (and if need be connect) a login it has no connection for in this process.
    */

@@ -106,6 +106,7 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
     displaynameTemplate: config.bridge.displaynameTemplate,
     spaceName: config.bridge.spaceName,
     networkName: NETWORK_NAME,
+    successStatuses: config.bridge.messageStatusEvents,
     nativeContactDomain: GATEKEEPER_NATIVE_DOMAIN,
     users: new UserRepository(db),
     toMatrix: markupToMatrix,

@@ -59,6 +59,11 @@ export interface AppserviceMatrixSideOptions {
   spaceName: string;
   /** Network name for send-status events and texts ("Gatekeeper"). */
   networkName: string;
+  /**
+   * Send statuses for messages that went through ("sent", "delivered") too, not only for
+   * those that wait for a retry or failed (config bridge.message_status_events, off by default as in mautrix bridges).
+   */
+  successStatuses?: boolean;
   /** Contact ids in this domain map to puppets by their local part (GKI/1: "lid.gk"). */
   nativeContactDomain?: string;
   /** Where the user's space is remembered (bridge_users.space_room_id). */
@@ -314,6 +319,8 @@ export class AppserviceMatrixSide implements MatrixSide {
   }
 
   async sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void> {
+    const success = status.status === "sent" || status.status === "delivered";
+    if (success && this.opts.successStatuses === false) return;
     const content = sendStatusContent(this.opts.networkName, eventId, status);
     const reason = "reason" in status ? status.reason : "to" in status ? status.to.join(",") : "";
     // The same status for the same event is one event, however often it is reported.

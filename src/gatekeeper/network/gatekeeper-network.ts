@@ -86,7 +86,12 @@ interface Entry {
   unsubscribe: (() => void)[];
   /** Set while a background retry of start() runs; cancel() ends it. */
   retry?: { cancel(): void; done: Promise<void> };
+  /** Expected to connect at start-up and not tried yet: resolves once connect() ran. */
+  expected?: { done: Promise<void>; resolve: () => void };
 }
+
+/** How long work for a login waits for its start-up connection before it is tried anyway. */
+const EXPECTED_WAIT_MS = 60_000;
 
 export class GatekeeperNetwork implements RemoteNetwork {
   readonly capabilities: RemoteCapabilities;
@@ -144,6 +149,19 @@ export class GatekeeperNetwork implements RemoteNetwork {
         error: errorText(err),
       });
       this.retryStart(entry);
+    } finally {
+      entry.expected?.resolve();
+      delete entry.expected;
+    }
+  }
+
+  expect(logins: readonly LoginCredentials[]): void {
+    for (const login of logins) {
+      const entry = this.entryFor(login);
+      if (entry.expected || entry.client.state !== "stopped") continue;
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      entry.expected = { done, resolve };
     }
   }
 
@@ -162,11 +180,13 @@ export class GatekeeperNetwork implements RemoteNetwork {
   }
 
   connectionState(loginId: string): RemoteConnectionState | "not-connected" {
-    return this.entries.get(loginId)?.client.state ?? "not-connected";
+    const entry = this.entries.get(loginId);
+    if (entry?.expected) return "connecting"; // waiting for its turn at start-up
+    return entry?.client.state ?? "not-connected";
   }
 
   async lookup(loginId: string, phone: string): Promise<RemoteContact | null> {
-    const client = this.entry(loginId, "lookup").client;
+    const client = (await this.ready(loginId, "lookup")).client;
     try {
       const [found] = await client.lookup([phone]);
       if (!found?.jid) return null;
@@ -190,6 +210,7 @@ export class GatekeeperNetwork implements RemoteNetwork {
     messageId: string,
     content: BridgeContent,
   ): Promise<SendResult> {
+    await this.ready(loginId, "send"); // its own JID (for quotes of its messages) comes with it
     const message =
       isMediaContent(content) && this.o.media
         ? await outgoingMediaMessage(this.o.media.hosted, loginId, messageId, content)
@@ -268,12 +289,27 @@ export class GatekeeperNetwork implements RemoteNetwork {
     throw new RemoteError("not-connected", text, true);
   }
 
+  /** The login's entry, once its start-up connection was tried (if it waits for one). */
+  private async ready(loginId: string, op: Operation): Promise<Entry> {
+    const entry = this.entry(loginId, op);
+    const expected = entry.expected;
+    if (expected) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        expected.done,
+        new Promise<void>((r) => (timer = setTimeout(r, EXPECTED_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+    return entry;
+  }
+
   private async call<T>(
     loginId: string,
     op: Operation,
     fn: (client: GatekeeperClient) => Promise<T>,
   ): Promise<T> {
-    const { client } = this.entry(loginId, op);
+    const { client } = await this.ready(loginId, op);
     try {
       return await fn(client);
     } catch (err) {
@@ -452,6 +488,8 @@ export class GatekeeperNetwork implements RemoteNetwork {
   }
 
   private async dispose(entry: Entry): Promise<void> {
+    entry.expected?.resolve();
+    delete entry.expected;
     entry.retry?.cancel();
     await entry.retry?.done;
     for (const off of entry.unsubscribe.splice(0)) off();

@@ -34,7 +34,8 @@ describe("receipts, typing and presence through the bridge", () => {
 
   beforeAll(async () => {
     w = await BridgeWorld.create("receipts");
-    await w.startBridge();
+    // Delivery shows as a send status naming the contact: only with message_status_events.
+    await w.startBridge({ messageStatusEvents: true });
     alice = await w.matrixUser("alice");
     bob = await w.nativeUser("Bob");
     bob.client.on("receipt", (r) => void receipts.push(r));

@@ -45,7 +45,7 @@ describe("replies, edits, deletions and reactions both ways", () => {
 
   beforeAll(async () => {
     w = await BridgeWorld.create("rich");
-    await w.startBridge({ editWindowSeconds: EDIT_WINDOW_SECONDS });
+    await w.startBridge({ editWindowSeconds: EDIT_WINDOW_SECONDS, messageStatusEvents: true });
     alice = await w.matrixUser("alice");
     bob = await w.nativeUser("Bob");
     const alicePhone = w.newPhone();

@@ -59,6 +59,8 @@ export interface BridgeSettings {
   permissions?: Record<string, "none" | "user" | "admin">;
   messageRequests?: boolean;
   maxSendAttempts?: number;
+  /** bridge.message_status_events (SUCCESS send statuses too); off by default. */
+  messageStatusEvents?: boolean;
   /** bridge.edit_window_seconds (default: the bridge's, 15 minutes). */
   editWindowSeconds?: number;
 }
@@ -149,6 +151,9 @@ export class BridgeWorld {
         command_prefix: COMMAND_PREFIX,
         message_requests: s.messageRequests ?? true,
         max_send_attempts: s.maxSendAttempts ?? 10,
+        ...(s.messageStatusEvents === undefined
+          ? {}
+          : { message_status_events: s.messageStatusEvents }),
         ...(s.editWindowSeconds === undefined ? {} : { edit_window_seconds: s.editWindowSeconds }),
       },
       logging: { level: "info", format: "json" },

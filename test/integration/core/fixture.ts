@@ -135,15 +135,7 @@ export class CoreFixture {
 
   /** (Re)creates the network and the core on the same database, as a bridge restart does. */
   async startCore(options: { gatekeeperUrl?: string } = {}): Promise<void> {
-    this.network = new GatekeeperNetwork({
-      url: options.gatekeeperUrl ?? this.sandbox.url,
-      serverStaticKey: this.sandbox.publicKey,
-      partnerId: PARTNER_ID,
-      db: this.db,
-      sendTimeoutMs: 5_000,
-      startRetry: FAST,
-      client: { reconnect: FAST, iqTimeoutMs: 5_000 },
-    });
+    this.network = this.newNetwork(options);
     this.core = new BridgeCore({
       config: this.config,
       db: this.db,
@@ -153,6 +145,19 @@ export class CoreFixture {
       relayOut: { backoff: { initialMs: 50, maxMs: 200 }, stopGraceMs: 2_000 },
     });
     await this.core.start();
+  }
+
+  /** A gatekeeper network on the fixture's database and sandbox, as startCore makes it. */
+  newNetwork(options: { gatekeeperUrl?: string } = {}): GatekeeperNetwork {
+    return new GatekeeperNetwork({
+      url: options.gatekeeperUrl ?? this.sandbox.url,
+      serverStaticKey: this.sandbox.publicKey,
+      partnerId: PARTNER_ID,
+      db: this.db,
+      sendTimeoutMs: 5_000,
+      startRetry: FAST,
+      client: { reconnect: FAST, iqTimeoutMs: 5_000 },
+    });
   }
 
   async stopCore(): Promise<void> {

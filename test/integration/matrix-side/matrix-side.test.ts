@@ -154,6 +154,26 @@ describe("sending", () => {
     });
   });
 
+  it("leaves out the statuses of messages that went through, by default", async () => {
+    const { roomId } = await openPortal();
+    const eventId = await sendText(alice, roomId, "to Bob");
+    // bridge.message_status_events is off: sent and delivered make no event, a failure does.
+    await handle.matrixSide.sendStatus(roomId, eventId, { status: "sent" });
+    await handle.matrixSide.sendStatus(roomId, eventId, { status: "delivered", to: ["@b:x"] });
+    await handle.matrixSide.sendStatus(roomId, eventId, { status: "failed", reason: "gone" });
+    const status = await waitForRoomEvent(
+      alice,
+      (e) => e.getType() === "com.beeper.message_send_status",
+    );
+    expect(status.getContent().status).toBe("FAIL_PERMANENT");
+    const statuses = alice
+      .getRoom(roomId)!
+      .getLiveTimeline()
+      .getEvents()
+      .filter((e) => e.getType() === "com.beeper.message_send_status");
+    expect(statuses.map((e) => e.getContent().status)).toEqual(["FAIL_PERMANENT"]);
+  });
+
   it("waits out M_LIMIT_EXCEEDED and then sends", async () => {
     const { puppet, roomId } = await openPortal();
     const limit = fx.hs.rateLimit({

@@ -45,6 +45,7 @@ describe("loading the config", () => {
       spaceName: "Gatekeeper chats",
       maxSendAttempts: 10,
       messageRequests: true,
+      messageStatusEvents: false,
       identityChange: "keep-sending",
       editWindowSeconds: 900,
       media: {
