@@ -10,6 +10,7 @@
  *   POST   /admin/users/:phone/rotate-identity   → 204
  *   POST   /admin/users/:phone/token             → { phone, jid, accountId, token } (a new token)
  *   GET    /admin/partner-users                  → [PartnerUserInfo]
+ *   GET    /admin/online                         → { partnerUsers, nativeUsers } (connected now)
  *   GET    /admin/codes/:phone                   → { phone, code, expiresAt }
  *   GET    /admin/queues                         → [{ recipient, stanzas: [...] }]
  *   GET    /admin/partners                       → [PartnerInfo]
@@ -127,6 +128,10 @@ export function adminRouter(admin: SandboxAdmin, logger: SandboxLogger): Router 
   router.get(
     "/partner-users",
     route(async () => admin.listPartnerUsers()),
+  );
+  router.get(
+    "/online",
+    route(async () => admin.online()),
   );
   router.get(
     "/codes/:phone",

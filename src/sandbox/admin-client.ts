@@ -55,6 +55,11 @@ export class AdminClient {
     return this.#call("GET", "/admin/partner-users");
   }
 
+  /** How many partner and native users are connected right now. */
+  online(): Promise<{ partnerUsers: number; nativeUsers: number }> {
+    return this.#call("GET", "/admin/online");
+  }
+
   addPartner(input: PartnerInput): Promise<PartnerInfo> {
     return this.#call("POST", "/admin/partners", input);
   }

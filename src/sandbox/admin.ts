@@ -2,7 +2,7 @@
  * SandboxAdmin: the operator's side of the sandbox, for tests, the demo and
  * the CLI. The HTTP admin API (admin-api.ts) is a thin layer over this.
  */
-import { isValidPartnerId } from "../gatekeeper/stanza/index.js";
+import { isValidPartnerId, parseJid } from "../gatekeeper/stanza/index.js";
 import type { SandboxContext } from "./context.js";
 import { AdminError } from "./errors.js";
 import type { Account, InteropSettings, Partner } from "./store/index.js";
@@ -124,6 +124,18 @@ export class SandboxAdmin {
 
   async getUser(phone: string): Promise<UserInfo> {
     return this.#userInfo(await this.#native(phone));
+  }
+
+  /**
+   * How many accounts are connected right now, partner users (a bridge's logins) and
+   * native users apart: cheap enough to poll while thousands connect.
+   */
+  online(): { partnerUsers: number; nativeUsers: number } {
+    let partnerUsers = 0;
+    for (const session of this.#ctx.sessions.all()) {
+      if (parseJid(session.jid)?.kind === "interop") partnerUsers++;
+    }
+    return { partnerUsers, nativeUsers: this.#ctx.sessions.size - partnerUsers };
   }
 
   async listPartnerUsers(): Promise<PartnerUserInfo[]> {

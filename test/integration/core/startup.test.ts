@@ -3,6 +3,7 @@ import type { AddressInfo, Server, Socket } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeContent } from "../../../src/gatekeeper/content/index.js";
 import { rowCacheOf } from "../../../src/db/repositories/index.js";
+import { AdminClient } from "../../../src/sandbox/admin-client.js";
 import { credentialsOf } from "../../../src/core/logins.js";
 import { CoreFixture, eventually, newPhone } from "./fixture.js";
 
@@ -82,13 +83,19 @@ describe("connection trouble", () => {
     await door.close();
   });
 
-  it("starts anyway, connects once the gatekeeper is back, and sends what waited", async () => {
-    const mxid = "@patient:test.local";
+  /** `mxid` logged in, with a chat with a new native user Bob. */
+  async function chatWithBob(mxid: string) {
     const mgmt = await f.login(mxid, newPhone());
     const bob = await f.nativeUser("Bob");
     await f.command(mxid, mgmt, `start ${bob.phone}`);
     const login = (await f.core.repos.logins.getByMxid(mxid))!;
     const portal = (await f.core.repos.portals.getByContact(login.id, bob.jid))!;
+    return { mgmt, bob, login, portal };
+  }
+
+  it("starts anyway, connects once the gatekeeper is back, and sends what waited", async () => {
+    const mxid = "@patient:test.local";
+    const { mgmt, bob, login, portal } = await chatWithBob(mxid);
 
     await f.stopCore();
     await f.startCore({ gatekeeperUrl: `ws://127.0.0.1:${door.port}/gki/1/chat` });
@@ -111,11 +118,7 @@ describe("connection trouble", () => {
 
   it("starts without waiting for its logins; a message for one still connecting waits for it", async () => {
     const mxid = "@slowstart:test.local";
-    const mgmt = await f.login(mxid, newPhone());
-    const bob = await f.nativeUser("Bob");
-    await f.command(mxid, mgmt, `start ${bob.phone}`);
-    const login = (await f.core.repos.logins.getByMxid(mxid))!;
-    const portal = (await f.core.repos.portals.getByContact(login.id, bob.jid))!;
+    const { bob, login, portal } = await chatWithBob(mxid);
 
     await f.stopCore();
     door.held = true; // the connection hangs at the door: thousands of logins would, too
@@ -135,12 +138,14 @@ describe("connection trouble", () => {
   });
 
   it("holds a send for a login it expects until that login's connection was tried", async () => {
-    const mxid = "@queued:test.local";
-    const mgmt = await f.login(mxid, newPhone());
-    const bob = await f.nativeUser("Bob");
-    await f.command(mxid, mgmt, `start ${bob.phone}`);
-    const login = (await f.core.repos.logins.getByMxid(mxid))!;
+    const { bob, login } = await chatWithBob("@queued:test.local");
     await f.stopCore();
+
+    // The gatekeeper's count of who is online (the load bench polls it while thousands connect).
+    const admin = new AdminClient(f.sandbox.httpUrl);
+    const online = async (): Promise<number> => (await admin.online()).partnerUsers;
+    await eventually(async () => (await online()) === 0 || undefined);
+    expect((await admin.online()).nativeUsers).toBeGreaterThanOrEqual(1); // Bob
 
     // At start-up thousands of logins connect a window at a time; this one's turn is later.
     const network = f.newNetwork();
@@ -153,6 +158,7 @@ describe("connection trouble", () => {
       });
       await new Promise((r) => setTimeout(r, 300));
       await network.connect(credentialsOf(login));
+      expect(await online()).toBe(1);
       await sent;
       const [got] = await bob.waitFor(1, 15_000);
       expect(describeContent(got!.content)).toEqual({ kind: "text", text: "before its turn" });
