@@ -16,6 +16,11 @@ export interface RateLimitRule {
   retryAfterHeader?: boolean;
   /** Limit even application services whose registration says `rate_limited: false`. */
   includeExemptAppServices?: boolean;
+  /**
+   * Instead of a 429, drop the connection without an answer (ECONNRESET at the client), as
+   * a server does that closes a kept-alive connection just as it is reused.
+   */
+  reset?: boolean;
 }
 
 export interface RateLimitHandle {
@@ -35,6 +40,7 @@ interface ActiveRule {
 export interface RateLimitDecision {
   retryAfterMs: number;
   header: boolean;
+  reset: boolean;
 }
 
 export class RateLimiter {
@@ -74,7 +80,11 @@ export class RateLimiter {
       }
       a.remaining -= 1;
       a.refusedAt.push(Date.now());
-      return { retryAfterMs: r.retryAfterMs ?? 1000, header: r.retryAfterHeader !== false };
+      return {
+        retryAfterMs: r.retryAfterMs ?? 1000,
+        header: r.retryAfterHeader !== false,
+        reset: r.reset === true,
+      };
     }
     this.rules = this.rules.filter((a) => a.remaining > 0);
     return undefined;

@@ -188,6 +188,10 @@ export class Router {
         userId: requester?.userId,
         exemptAppService: requester?.appService !== undefined && !requester.appService.rateLimited,
       });
+      if (limited?.reset) {
+        req.socket.destroy();
+        return;
+      }
       if (limited) throw limitExceeded(limited.retryAfterMs, limited.header);
       const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let body: JsonObject = {};

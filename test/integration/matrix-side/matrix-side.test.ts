@@ -174,6 +174,31 @@ describe("sending", () => {
     expect(statuses.map((e) => e.getContent().status)).toEqual(["FAIL_PERMANENT"]);
   });
 
+  it("sends again at once when the connection breaks under a send, and posts it once", async () => {
+    const { puppet, roomId } = await openPortal();
+    const reset = fx.hs.rateLimit({
+      path: "/send/",
+      userId: puppet,
+      reset: true,
+      includeExemptAppServices: true,
+    });
+    const eventId = await handle.matrixSide.sendMessage(
+      roomId,
+      puppet,
+      { kind: "text", text: "through a reset" },
+      "login1/reset-1",
+    );
+    expect(reset.refusedAt).toHaveLength(1);
+    const event = await waitForRoomEvent(alice, (e) => e.getId() === eventId);
+    expect(event.getContent().body).toBe("through a reset");
+    const copies = alice
+      .getRoom(roomId)!
+      .getLiveTimeline()
+      .getEvents()
+      .filter((e) => e.getContent().body === "through a reset");
+    expect(copies).toHaveLength(1);
+  });
+
   it("waits out M_LIMIT_EXCEEDED and then sends", async () => {
     const { puppet, roomId } = await openPortal();
     const limit = fx.hs.rateLimit({
