@@ -23,7 +23,7 @@ export const CONFIG_DEFAULTS = {
     space_name: "Gatekeeper chats",
     max_send_attempts: 10,
     message_requests: true,
-    message_status_events: false,
+    message_status_events: true,
     identity_change: "keep-sending",
     edit_window_seconds: 900,
     media: {

@@ -61,7 +61,7 @@ export interface AppserviceMatrixSideOptions {
   networkName: string;
   /**
    * Send statuses for messages that went through ("sent", "delivered") too, not only for
-   * those that wait for a retry or failed (config bridge.message_status_events, off by default as in mautrix bridges).
+   * those that wait for a retry or failed (config bridge.message_status_events, on by default).
    */
   successStatuses?: boolean;
   /** Contact ids in this domain map to puppets by their local part (GKI/1: "lid.gk"). */

@@ -76,9 +76,13 @@ describe("restart after kill -9 (CLI in a child process, SQLite)", () => {
     );
     // And the login survives a kill once verified.
     await killAndRestart();
-    expect(await alice.commandAnswered(mgmt, "status", (b) => b.startsWith("Logged in"))).toContain(
-      `Logged in to Gatekeeper as ${alicePhone}.\nConnection: connected.`,
-    );
+    // Logins connect in the background after a start: "connecting" first, then connected.
+    let status = "";
+    for (let i = 0; i < 40 && !status.includes("Connection: connected."); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 250));
+      status = await alice.commandAnswered(mgmt, "status", (b) => b.startsWith("Logged in"));
+    }
+    expect(status).toContain(`Logged in to Gatekeeper as ${alicePhone}.\nConnection: connected.`);
     portal = await alice.startChat(mgmt, bob.phone);
     aliceJid = (await bob.lookup(alicePhone))!;
     expect(aliceJid).toBeDefined();

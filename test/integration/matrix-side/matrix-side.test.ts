@@ -154,26 +154,6 @@ describe("sending", () => {
     });
   });
 
-  it("leaves out the statuses of messages that went through, by default", async () => {
-    const { roomId } = await openPortal();
-    const eventId = await sendText(alice, roomId, "to Bob");
-    // bridge.message_status_events is off: sent and delivered make no event, a failure does.
-    await handle.matrixSide.sendStatus(roomId, eventId, { status: "sent" });
-    await handle.matrixSide.sendStatus(roomId, eventId, { status: "delivered", to: ["@b:x"] });
-    await handle.matrixSide.sendStatus(roomId, eventId, { status: "failed", reason: "gone" });
-    const status = await waitForRoomEvent(
-      alice,
-      (e) => e.getType() === "com.beeper.message_send_status",
-    );
-    expect(status.getContent().status).toBe("FAIL_PERMANENT");
-    const statuses = alice
-      .getRoom(roomId)!
-      .getLiveTimeline()
-      .getEvents()
-      .filter((e) => e.getType() === "com.beeper.message_send_status");
-    expect(statuses.map((e) => e.getContent().status)).toEqual(["FAIL_PERMANENT"]);
-  });
-
   it("sends again at once when the connection breaks under a send, and posts it once", async () => {
     const { puppet, roomId } = await openPortal();
     const reset = fx.hs.rateLimit({

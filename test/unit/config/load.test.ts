@@ -45,7 +45,7 @@ describe("loading the config", () => {
       spaceName: "Gatekeeper chats",
       maxSendAttempts: 10,
       messageRequests: true,
-      messageStatusEvents: false,
+      messageStatusEvents: true,
       identityChange: "keep-sending",
       editWindowSeconds: 900,
       media: {
