@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Bridge } from "matrix-appservice-bridge";
+import type { Bridge } from "../../../src/matrix/appservice-bridge.js";
 import { AppserviceMatrixSide } from "../../../src/matrix/matrix-side.js";
 
 /** The side on a fake bridge whose bot records the requests it makes. */
