@@ -6,6 +6,7 @@ import type { PendingTransaction, RecordScope } from "./cached-records.js";
 import { knownSession } from "./record-cache.js";
 import type { PeerRecords, SignalRecordCache } from "./record-cache.js";
 import { executorOn, holdConnection } from "./sql-executor.js";
+import type { SqlExecutor } from "./sql-executor.js";
 import { SqlRecords, StaleRecordError } from "./sql-records.js";
 import type { RemoteIdentity, StoredSession } from "./sql-records.js";
 import { StoreJournal } from "./store-journal.js";
@@ -118,16 +119,26 @@ export class AccountScope implements RecordScope {
       const me = {};
       await this.lock(name, me);
       try {
-        const records = new CachedRecords(this, held.exec, undefined, new StoreJournal(), clock);
-        const result = await fn(records);
-        await records.save();
-        return result;
+        return await this.withRecords(held.exec, undefined, clock, fn);
       } finally {
         this.unlock(name);
       }
     } finally {
       await held.release();
     }
+  }
+
+  /** `fn` on fresh records over `exec`, whose changes are saved when it succeeds. */
+  private async withRecords<T>(
+    exec: SqlExecutor,
+    joined: PendingTransaction | undefined,
+    clock: () => number,
+    fn: (records: CachedRecords) => Promise<T>,
+  ): Promise<T> {
+    const records = new CachedRecords(this, exec, joined, new StoreJournal(), clock);
+    const result = await fn(records);
+    await records.save();
+    return result;
   }
 
   private async runIn<T>(
@@ -144,10 +155,7 @@ export class AccountScope implements RecordScope {
       }
       const held = await holdConnection(trx);
       try {
-        const records = new CachedRecords(this, held.exec, joined, new StoreJournal(), clock);
-        const result = await fn(records);
-        await records.save();
-        return result;
+        return await this.withRecords(held.exec, joined, clock, fn);
       } finally {
         await held.release();
       }

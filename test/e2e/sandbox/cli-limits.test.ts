@@ -95,14 +95,11 @@ describe("gatekeeper-sandbox serve --limit", () => {
     }
   });
 
+  /** `gatekeeper-sandbox serve --limit <limit>` in a child process (for the refusals). */
+  const serveWithLimit = (limit: string) => sandboxCli(["serve", "--port", "0", "--limit", limit]);
+
   it("refuses an unknown limit with exit code 2, naming the known ones", async () => {
-    const { code, stderr } = await sandboxCli([
-      "serve",
-      "--port",
-      "0",
-      "--limit",
-      "messagesPerMinute=100",
-    ]);
+    const { code, stderr } = await serveWithLimit("messagesPerMinute=100");
     expect(code).toBe(2);
     expect(stderr).toContain('--limit messagesPerMinute=100: unknown limit "messagesPerMinute"');
     expect(stderr).toContain("messagesPerWindow, messageWindowMs");
@@ -110,13 +107,7 @@ describe("gatekeeper-sandbox serve --limit", () => {
   });
 
   it("refuses a value that is not a positive integer with exit code 2", async () => {
-    const { code, stderr } = await sandboxCli([
-      "serve",
-      "--port",
-      "0",
-      "--limit",
-      "messagesPerWindow=lots",
-    ]);
+    const { code, stderr } = await serveWithLimit("messagesPerWindow=lots");
     expect(code).toBe(2);
     expect(stderr).toContain('messagesPerWindow must be a positive integer, not "lots"');
     for (const bad of ["messagesPerWindow=-1", "messagesPerWindow=0", "idleTimeoutMs=1.5", "x"]) {
