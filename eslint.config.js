@@ -30,6 +30,32 @@ export default tseslint.config(
     },
   },
   {
+    // The GKI/1 library stands alone (docs/architecture.md): it may use src/gen and src/util, never the bridge.
+    files: ["src/gatekeeper/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: [
+                "**/core/**",
+                "**/matrix/**",
+                "**/connector/**",
+                "**/db/**",
+                "**/sandbox/**",
+                "**/provisioning/**",
+                "**/config/**",
+                "**/bridge.js",
+              ],
+              message: "src/gatekeeper is the GKI/1 library and imports nothing of the bridge.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["src/matrix/appservice-bridge.ts"],
     rules: { "no-restricted-imports": "off" },
   },

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import yaml from "js-yaml";
-import { AUTH_PATH } from "../src/gatekeeper/network/index.js";
+import { AUTH_PATH } from "../src/connector/index.js";
 import { Logger } from "../src/matrix/appservice-bridge.js";
 import { startSandbox } from "../src/sandbox/index.js";
 import { startTestHomeserver } from "../test/harness/homeserver/index.js";

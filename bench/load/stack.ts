@@ -12,7 +12,7 @@ import { once } from "node:events";
 import { join, resolve } from "node:path";
 import { execFileSync } from "node:child_process";
 import yaml from "js-yaml";
-import { AUTH_PATH } from "../../src/gatekeeper/network/index.js";
+import { AUTH_PATH } from "../../src/connector/index.js";
 import { AdminClient } from "../../src/sandbox/admin-client.js";
 import type { SandboxInfo } from "../../src/sandbox/index.js";
 import { startPart, waitUntil } from "./proc.js";

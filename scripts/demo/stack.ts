@@ -21,7 +21,7 @@ import { checkRegistration, loadConfig } from "../../src/config/index.js";
 import type { Config, RegistrationDocument } from "../../src/config/index.js";
 import { migrate, openDatabase } from "../../src/db/index.js";
 import { GatekeeperClient } from "../../src/gatekeeper/client/index.js";
-import { AUTH_PATH } from "../../src/gatekeeper/network/index.js";
+import { AUTH_PATH } from "../../src/connector/index.js";
 import { AppServiceRegistration } from "../../src/matrix/appservice-bridge.js";
 import { startSandbox } from "../../src/sandbox/index.js";
 import type { Sandbox, SandboxLogger } from "../../src/sandbox/index.js";

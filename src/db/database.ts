@@ -6,7 +6,7 @@ export type DatabaseConfig =
   | { type: "sqlite"; filename: string /* ":memory:" allowed */ }
   | { type: "postgres"; url: string; schema?: string; poolMax?: number };
 
-export type DatabaseDialect = "sqlite" | "postgres";
+export { type DatabaseDialect, dialectOf } from "../util/sql-dialect.js";
 
 /** Where knex's own warnings go (pool errors, deprecations); knex prints them by default. */
 export interface DatabaseLogger {
@@ -164,14 +164,6 @@ export async function openDatabase(
     );
   }
   return db;
-}
-
-/** Which SQL dialect a knex instance (or transaction) speaks. */
-export function dialectOf(db: Knex): DatabaseDialect {
-  const client: unknown = db.client;
-  const dialect =
-    typeof client === "object" && client !== null && "dialect" in client ? client.dialect : "";
-  return dialect === "postgresql" ? "postgres" : "sqlite";
 }
 
 /** A connection URL without its password, for error messages and logs. */

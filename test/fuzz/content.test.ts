@@ -19,7 +19,7 @@ import {
   encodeContent,
 } from "../../src/gatekeeper/content/index.js";
 import type { ContentKind } from "../../src/gatekeeper/content/index.js";
-import { toBridgeContent, toRemoteMessage } from "../../src/gatekeeper/network/content-mapping.js";
+import { toBridgeContent, toRemoteMessage } from "../../src/connector/content-mapping.js";
 import { MessageSchema, ProtocolMessage_Type } from "../../src/gen/gki_pb.js";
 import type { Message } from "../../src/gen/gki_pb.js";
 import { EXCERPT_LENGTH } from "../../src/util/unicode.js";

@@ -5,7 +5,7 @@ import type { Migration } from "./index.js";
  * Media the bridge hosts for the gatekeeper (docs/protocol.md §11.4): one row per outgoing
  * media message, keyed by the message id chosen once in the outbox, so a resend after a
  * crash sends the same key, hashes and URL instead of a second upload. The encrypted blob
- * itself is a file named by the token (src/gatekeeper/network/media-host.ts).
+ * itself is a file named by the token (src/connector/media-host.ts).
  */
 async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable("gk_media_hosted", (t) => {

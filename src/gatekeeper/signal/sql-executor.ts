@@ -1,6 +1,5 @@
 import type { Knex } from "knex";
-import { dialectOf } from "../../db/database.js";
-import type { DatabaseDialect } from "../../db/database.js";
+import { type DatabaseDialect, dialectOf } from "../../util/sql-dialect.js";
 import { isTransaction } from "./transactions.js";
 
 export type Row = Record<string, unknown>;

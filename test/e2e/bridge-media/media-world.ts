@@ -29,7 +29,7 @@ import { BridgeWorld, PARTNER_ID, PARTNER_SECRET } from "../bridge/fixture.js";
 import type { BridgeSettings, WorldOptions } from "../bridge/fixture.js";
 import type { MatrixActor } from "../bridge/matrix-actor.js";
 import type { NativeActor } from "../bridge/native-actor.js";
-import { AUTH_PATH } from "../../../src/gatekeeper/network/index.js";
+import { AUTH_PATH } from "../../../src/connector/index.js";
 
 export const MB = 1024 * 1024;
 

@@ -25,7 +25,7 @@ import yaml from "js-yaml";
 import { startBridge } from "../../../src/bridge.js";
 import type { RunningBridge } from "../../../src/bridge.js";
 import { parseConfig } from "../../../src/config/index.js";
-import { AUTH_PATH } from "../../../src/gatekeeper/network/index.js";
+import { AUTH_PATH } from "../../../src/connector/index.js";
 import { AppServiceRegistration, Logger } from "../../../src/matrix/appservice-bridge.js";
 import { startSandbox } from "../../../src/sandbox/index.js";
 import type { Sandbox, SandboxLimits } from "../../../src/sandbox/index.js";

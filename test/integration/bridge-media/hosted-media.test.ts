@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decryptMedia } from "../../../src/gatekeeper/media/index.js";
-import { HostedMedia, startPartnerEndpoints } from "../../../src/gatekeeper/network/index.js";
-import type { PartnerEndpoints } from "../../../src/gatekeeper/network/index.js";
+import { HostedMedia, startPartnerEndpoints } from "../../../src/connector/index.js";
+import type { PartnerEndpoints } from "../../../src/connector/index.js";
 import { openTestDatabase, testDatabases } from "../db/databases.js";
 import type { TestDatabase } from "../db/databases.js";
 

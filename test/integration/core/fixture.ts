@@ -20,8 +20,8 @@ import {
   AUTH_PATH,
   GatekeeperNetwork,
   startPartnerEndpoints,
-} from "../../../src/gatekeeper/network/index.js";
-import type { PartnerEndpoints } from "../../../src/gatekeeper/network/index.js";
+} from "../../../src/connector/index.js";
+import type { PartnerEndpoints } from "../../../src/connector/index.js";
 import { startSandbox } from "../../../src/sandbox/index.js";
 import type { Sandbox, SandboxLimits } from "../../../src/sandbox/index.js";
 import { openTestDatabase } from "../db/databases.js";

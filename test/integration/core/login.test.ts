@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AUTH_PATH } from "../../../src/gatekeeper/network/index.js";
+import { AUTH_PATH } from "../../../src/connector/index.js";
 import { rowCacheOf } from "../../../src/db/repositories/index.js";
 import { CoreFixture, PARTNER_ID, PARTNER_SECRET, newPhone } from "./fixture.js";
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPartnerEndpoints, AUTH_PATH } from "../../../src/gatekeeper/network/index.js";
-import type { PartnerEndpoints } from "../../../src/gatekeeper/network/index.js";
+import { startPartnerEndpoints, AUTH_PATH } from "../../../src/connector/index.js";
+import type { PartnerEndpoints } from "../../../src/connector/index.js";
 
 const SECRET = "the-partner-secret-0123";
 

@@ -13,8 +13,8 @@ import {
   toBridgeContent,
   toGatekeeperMessage,
   toRemoteMessage,
-} from "../../../src/gatekeeper/network/content-mapping.js";
-import { toRemoteError } from "../../../src/gatekeeper/network/error-mapping.js";
+} from "../../../src/connector/content-mapping.js";
+import { toRemoteError } from "../../../src/connector/error-mapping.js";
 
 describe("Matrix-side content → GKI/1", () => {
   it("sends text as it is, markup included", () => {

@@ -12,13 +12,10 @@ import type { MediaMessageContent, MediaSource } from "../../../src/core/media.j
 import { MediaRelay } from "../../../src/core/media-relay.js";
 import { MediaUnavailableError } from "../../../src/core/media.js";
 import type { BridgeContent } from "../../../src/core/content.js";
-import { GATEKEEPER_CAPABILITIES } from "../../../src/gatekeeper/network/index.js";
-import { GATEKEEPER_MEDIA_CAPABILITIES } from "../../../src/gatekeeper/network/index.js";
-import {
-  outgoingMimetype,
-  toGatekeeperWaveform,
-} from "../../../src/gatekeeper/network/media-outgoing.js";
-import { fromGatekeeperWaveform } from "../../../src/gatekeeper/network/media-incoming.js";
+import { GATEKEEPER_CAPABILITIES } from "../../../src/connector/index.js";
+import { GATEKEEPER_MEDIA_CAPABILITIES } from "../../../src/connector/index.js";
+import { outgoingMimetype, toGatekeeperWaveform } from "../../../src/connector/media-outgoing.js";
+import { fromGatekeeperWaveform } from "../../../src/connector/media-incoming.js";
 
 /** A source over bytes in memory; `stated` is what the sender claims (may lie). */
 function memory(data: Buffer, stated?: number, opens = { count: 0 }): MediaSource {

@@ -23,7 +23,7 @@ import {
   toBridgeContent,
   toRemoteMessage,
   undecryptableReason,
-} from "../../../src/gatekeeper/network/content-mapping.js";
+} from "../../../src/connector/content-mapping.js";
 import { MessageSchema } from "../../../src/gen/gki_pb.js";
 import type { Message } from "../../../src/gen/gki_pb.js";
 import { EXCERPT_LENGTH } from "../../../src/util/unicode.js";

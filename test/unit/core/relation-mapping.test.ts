@@ -8,12 +8,9 @@ import {
   revokeMessage,
   textMessage,
 } from "../../../src/gatekeeper/content/index.js";
-import {
-  toGatekeeperMessage,
-  toRemoteMessage,
-} from "../../../src/gatekeeper/network/content-mapping.js";
-import { withEditWindow } from "../../../src/gatekeeper/network/relation-mapping.js";
-import { GATEKEEPER_CAPABILITIES } from "../../../src/gatekeeper/network/gatekeeper-network.js";
+import { toGatekeeperMessage, toRemoteMessage } from "../../../src/connector/content-mapping.js";
+import { withEditWindow } from "../../../src/connector/relation-mapping.js";
+import { GATEKEEPER_CAPABILITIES } from "../../../src/connector/gatekeeper-network.js";
 
 const ME = "111111111111111@interop.gk";
 const BOB = "482910375561204@lid.gk";

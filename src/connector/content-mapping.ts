@@ -5,19 +5,19 @@
  * something came; what a message carried besides what it is shown as is said too (never
  * dropped silently). Descriptions quote the contact's words only as a short excerpt.
  */
-import type { Message } from "../../gen/gki_pb.js";
-import type { BridgeContent, RemoteMessage } from "../../core/content.js";
-import { RemoteError } from "../../core/network.js";
-import type { UndecryptableReason } from "../../core/network.js";
-import { describeContent, textMessage } from "../content/index.js";
-import type { ContentErrorCode, ContentKind } from "../content/index.js";
-import type { MessageEvent } from "../client/index.js";
-import { mediaNoun } from "../../core/media.js";
-import { excerpt } from "../../util/unicode.js";
-import type { ContentPart } from "../content/content-kind.js";
+import type { Message } from "../gen/gki_pb.js";
+import type { BridgeContent, RemoteMessage } from "../core/content.js";
+import { RemoteError } from "../core/network.js";
+import type { UndecryptableReason } from "../core/network.js";
+import { describeContent, textMessage } from "../gatekeeper/content/index.js";
+import type { ContentErrorCode, ContentKind } from "../gatekeeper/content/index.js";
+import type { MessageEvent } from "../gatekeeper/client/index.js";
+import { mediaNoun } from "../core/media.js";
+import { excerpt } from "../util/unicode.js";
+import type { ContentPart } from "../gatekeeper/content/content-kind.js";
 import { incomingMediaContent } from "./media-incoming.js";
 import type { IncomingMediaOptions } from "./media-incoming.js";
-import { isRelationContent } from "../../core/relations.js";
+import { isRelationContent } from "../core/relations.js";
 import {
   EMOTE_PREFIX,
   relationFromGatekeeper,

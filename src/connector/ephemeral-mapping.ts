@@ -1,6 +1,6 @@
 /** GKI/1 receipts and chat states as the core sees them (docs/protocol.md §13). */
-import type { RemoteReceipt, RemoteTypingState } from "../../core/network.js";
-import type { ChatStateEvent, ReceiptEvent } from "../client/index.js";
+import type { RemoteReceipt, RemoteTypingState } from "../core/network.js";
+import type { ChatStateEvent, ReceiptEvent } from "../gatekeeper/client/index.js";
 
 export function toRemoteReceipt(event: ReceiptEvent): RemoteReceipt {
   return {

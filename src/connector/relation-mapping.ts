@@ -5,19 +5,19 @@
  * (`fromMe`: the author of the edit, deletion or reaction also wrote the target); the core
  * names it by the target's sender instead, so both directions translate here.
  */
-import type { Message } from "../../gen/gki_pb.js";
-import type { BridgeContent } from "../../core/content.js";
-import type { RemoteCapabilities } from "../../core/network.js";
-import type { MessageRef, RelationContent, ReplyQuote } from "../../core/relations.js";
+import type { Message } from "../gen/gki_pb.js";
+import type { BridgeContent } from "../core/content.js";
+import type { RemoteCapabilities } from "../core/network.js";
+import type { MessageRef, RelationContent, ReplyQuote } from "../core/relations.js";
 import {
   describeContent,
   editMessage,
   reactionMessage,
   revokeMessage,
   textMessage,
-} from "../content/index.js";
-import type { ContentKind, MessageKeyRef, ReplyContext } from "../content/index.js";
-import { excerpt } from "../../util/unicode.js";
+} from "../gatekeeper/content/index.js";
+import type { ContentKind, MessageKeyRef, ReplyContext } from "../gatekeeper/content/index.js";
+import { excerpt } from "../util/unicode.js";
 
 /** Emotes have no GKI/1 form; "/me " is what people on the network understand. */
 export const EMOTE_PREFIX = "/me ";

@@ -6,7 +6,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Knex } from "knex";
-import type { ClientLogger } from "../client/index.js";
+import type { ClientLogger } from "../gatekeeper/client/index.js";
 import { HostedMedia } from "./media-host.js";
 
 export interface NetworkMedia {

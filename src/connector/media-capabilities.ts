@@ -1,9 +1,9 @@
 /**
  * What GKI/1 media can carry (docs/protocol.md §8.2, §11, §15), as the core's capability data.
  */
-import type { RemoteCapabilities } from "../../core/network.js";
-import { MAX_MEDIA_BYTES } from "../client/index.js";
-import { AES_BLOCK_LENGTH, MEDIA_MAC_LENGTH } from "../media/index.js";
+import type { RemoteCapabilities } from "../core/network.js";
+import { MAX_MEDIA_BYTES } from "../gatekeeper/client/index.js";
+import { AES_BLOCK_LENGTH, MEDIA_MAC_LENGTH } from "../gatekeeper/media/index.js";
 
 /**
  * The gatekeeper caps the blob (§15); encryption adds up to one cipher block of padding and

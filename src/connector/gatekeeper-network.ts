@@ -13,22 +13,22 @@ import type {
   RemoteEventHandler,
   RemoteNetwork,
   SendResult,
-} from "../../core/network.js";
-import { RemoteError } from "../../core/network.js";
-import type { BridgeContent } from "../../core/content.js";
+} from "../core/network.js";
+import { RemoteError } from "../core/network.js";
+import type { BridgeContent } from "../core/content.js";
 import {
   GatekeeperClient,
   isTerminalLoginError,
   silentLogger,
   GatekeeperError,
-} from "../client/index.js";
-import type { ClientLogger, GatekeeperClientOptions } from "../client/index.js";
-import { errorText } from "../client/logger.js";
-import { newMessageId } from "../content/index.js";
-import { formatInteropJid } from "../stanza/index.js";
+} from "../gatekeeper/client/index.js";
+import type { ClientLogger, GatekeeperClientOptions } from "../gatekeeper/client/index.js";
+import { errorText } from "../gatekeeper/client/logger.js";
+import { newMessageId } from "../gatekeeper/content/index.js";
+import { formatInteropJid } from "../gatekeeper/stanza/index.js";
 import { deleteAccountData } from "./client-data.js";
 import { toGatekeeperMessage, toRemoteMessage, undecryptableReason } from "./content-mapping.js";
-import { isMediaContent } from "../../core/media.js";
+import { isMediaContent } from "../core/media.js";
 import { GATEKEEPER_MEDIA_CAPABILITIES } from "./media-capabilities.js";
 import type { HostedMedia } from "./media-host.js";
 import type { IncomingMediaOptions } from "./media-incoming.js";

@@ -16,12 +16,12 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import express from "express";
 import type { Knex } from "knex";
-import { bytes, num, numOrNull } from "../../db/repositories/columns.js";
-import { silentLogger } from "../client/index.js";
-import type { ClientLogger } from "../client/index.js";
-import { errorText } from "../client/logger.js";
-import { createEncryptStream } from "../media/index.js";
-import type { MediaType } from "../media/index.js";
+import { bytes, num, numOrNull } from "../db/repositories/columns.js";
+import { silentLogger } from "../gatekeeper/client/index.js";
+import type { ClientLogger } from "../gatekeeper/client/index.js";
+import { errorText } from "../gatekeeper/client/logger.js";
+import { createEncryptStream } from "../gatekeeper/media/index.js";
+import type { MediaType } from "../gatekeeper/media/index.js";
 
 export const MEDIA_PATH_PREFIX = "/_gki/v1/media/";
 const TABLE = "gk_media_hosted";

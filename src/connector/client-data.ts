@@ -4,7 +4,7 @@
  * the network connector, which decides that a login is gone, clears them here.
  */
 import type { Knex } from "knex";
-import { deleteSignalData } from "../signal/index.js";
+import { deleteSignalData } from "../gatekeeper/signal/index.js";
 
 const CLIENT_TABLES = ["gk_client_inbox", "gk_client_sent", "gk_client_accounts"] as const;
 

@@ -8,9 +8,9 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import type { NextFunction, Request, Response } from "express";
-import { silentLogger } from "../client/index.js";
-import type { ClientLogger } from "../client/index.js";
-import { errorText } from "../client/logger.js";
+import { silentLogger } from "../gatekeeper/client/index.js";
+import type { ClientLogger } from "../gatekeeper/client/index.js";
+import { errorText } from "../gatekeeper/client/logger.js";
 
 export const AUTH_PATH = "/_gki/v1/auth";
 

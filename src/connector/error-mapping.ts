@@ -3,9 +3,9 @@
  * told. The wording depends on what was being done (the same 403 means "number refused" at
  * login and "not enlisted" when sending).
  */
-import { RemoteError } from "../../core/network.js";
-import { GatekeeperError } from "../client/index.js";
-import type { GatekeeperErrorCode } from "../client/index.js";
+import { RemoteError } from "../core/network.js";
+import { GatekeeperError } from "../gatekeeper/client/index.js";
+import type { GatekeeperErrorCode } from "../gatekeeper/client/index.js";
 
 export type Operation = "login" | "verify" | "send" | "lookup" | "block" | "logout";
 

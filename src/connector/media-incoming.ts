@@ -12,13 +12,13 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { MediaLimitError, MediaUnavailableError } from "../../core/media.js";
-import type { MediaKind, MediaMessageContent, MediaSource, OpenedMedia } from "../../core/media.js";
-import { downloadUrl } from "../client/index.js";
-import type { GatekeeperClient } from "../client/index.js";
-import type { MediaContent } from "../content/index.js";
-import { MEDIA_MAC_LENGTH, MediaError, createDecryptStream } from "../media/index.js";
-import type { MediaType } from "../media/index.js";
+import { MediaLimitError, MediaUnavailableError } from "../core/media.js";
+import type { MediaKind, MediaMessageContent, MediaSource, OpenedMedia } from "../core/media.js";
+import { downloadUrl } from "../gatekeeper/client/index.js";
+import type { GatekeeperClient } from "../gatekeeper/client/index.js";
+import type { MediaContent } from "../gatekeeper/content/index.js";
+import { MEDIA_MAC_LENGTH, MediaError, createDecryptStream } from "../gatekeeper/media/index.js";
+import type { MediaType } from "../gatekeeper/media/index.js";
 
 /** A whole transfer may take this long (100 MB over a slow link). */
 const DOWNLOAD_TIMEOUT_MS = 15 * 60_000;

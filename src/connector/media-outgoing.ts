@@ -4,12 +4,12 @@
  * carries (URL, key, hashes) is remembered per message id, so a resend of the same
  * message, after a crash or a lost ack, sends exactly the same message.
  */
-import type { Message } from "../../gen/gki_pb.js";
-import type { MediaMessageContent, MediaSource } from "../../core/media.js";
-import { RemoteError } from "../../core/network.js";
-import { mediaMessage } from "../content/index.js";
-import type { MediaRef, ReplyContext } from "../content/index.js";
-import type { MediaType } from "../media/index.js";
+import type { Message } from "../gen/gki_pb.js";
+import type { MediaMessageContent, MediaSource } from "../core/media.js";
+import { RemoteError } from "../core/network.js";
+import { mediaMessage } from "../gatekeeper/content/index.js";
+import type { MediaRef, ReplyContext } from "../gatekeeper/content/index.js";
+import type { MediaType } from "../gatekeeper/media/index.js";
 import type { HostedBlob, HostedMedia } from "./media-host.js";
 
 /** The gatekeeper's JPEG previews are small; a bigger thumbnail is left out. */
