@@ -88,7 +88,7 @@ async function remove(ctx: SandboxContext, session: IqSession, me: Account) {
 }
 
 export const handleEnlistIq: IqHandler = async (ctx, session, me, iq) => {
-  if (me.kind !== "interop") throw new SandboxError(400, "native-accounts-do-not-enlist");
+  if (me.kind !== "interop") throw new SandboxError(403, "native-accounts-do-not-enlist");
   if (iq.type !== "set") throw new SandboxError(400, "enlist-is-set");
   const action = parseEnlistAction(iq.children);
   switch (action.action) {

@@ -137,24 +137,22 @@ export class Delivery {
     this.#stopped = true;
   }
 
-  /** Handles the client's ack of a delivered message, receipt or notification. */
+  /**
+   * Handles the client's ack of a delivered message, receipt or notification (§5.1): it names the
+   * stanza by class, id and `to` (the stanza's sender), and a receipt's also by its type, since the
+   * delivery and read receipts of one message share its id. An ack that matches nothing delivered
+   * on this connection is ignored, so the stanza comes again on the next one.
+   */
   async onAck(ack: AckStanza): Promise<void> {
-    if (ack.id === undefined) return;
+    if (ack.id === undefined || ack.to === undefined) return;
     const kind = ack.class;
     if (kind !== "message" && kind !== "receipt" && kind !== "notification") return;
-    const queue = this.#ctx.store.queue;
-    const base = { kind, stanzaId: ack.id } as const;
-    let removed = 0;
-    if (kind === "message" && ack.to !== undefined) {
-      removed = await queue.acknowledge(this.#jid, this.#lastSeq, { ...base, sender: ack.to });
-    } else if (kind === "receipt") {
-      // Delivery and read receipts of one message share its id; the ack's type tells them apart.
-      removed = await queue.acknowledge(this.#jid, this.#lastSeq, {
-        ...base,
-        type: ack.type ?? "",
-      });
-    }
-    if (removed === 0) await queue.acknowledge(this.#jid, this.#lastSeq, base);
+    await this.#ctx.store.queue.acknowledge(this.#jid, this.#lastSeq, {
+      kind,
+      stanzaId: ack.id,
+      sender: ack.to,
+      ...(kind === "receipt" ? { type: ack.type ?? "" } : {}),
+    });
   }
 
   async #pump(): Promise<void> {

@@ -17,8 +17,10 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** The answer for the sender: an ack with `t`, or a SandboxError turned into a negative ack. */
 export type RouteResult = { t: number };
 
-function requireRecipient(to: string | undefined): string {
+function requireRecipient(sender: Account, to: string | undefined): string {
   if (to === undefined || to === "gk") throw new SandboxError(400, "missing-to");
+  // Not a 404: the sender knows its own address, so saying so reveals nothing (§5.1).
+  if (to === sender.jid) throw new SandboxError(400, "to-self");
   return to;
 }
 
@@ -47,7 +49,7 @@ export async function routeMessage(
   sender: Account,
   m: MessageStanza,
 ): Promise<RouteResult> {
-  const to = requireRecipient(m.to);
+  const to = requireRecipient(sender, m.to);
   const retry = m.retry ?? 0;
   const { queue, contacts } = ctx.store;
 
@@ -104,7 +106,7 @@ export async function routeReceipt(
   sender: Account,
   r: ReceiptStanza,
 ): Promise<RouteResult> {
-  const to = requireRecipient(r.to);
+  const to = requireRecipient(sender, r.to);
   const retry = r.retry?.count ?? 0;
   const { queue, contacts } = ctx.store;
   const dedupeKind = receiptKind(r);

@@ -12,7 +12,6 @@ import {
   acceptNoise,
   generateKeyPair,
   publicKeyFromPrivate,
-  wsMaxPayloadFor,
 } from "../gatekeeper/noise/index.js";
 import { encodeStanza } from "../gatekeeper/stanza/index.js";
 import { SandboxAdmin } from "./admin.js";
@@ -30,6 +29,11 @@ import { Session } from "./session.js";
 import { type SandboxDbConfig, type SandboxStore, openSandboxStore } from "./store/index.js";
 
 export const CHAT_PATH = "/gki/1/chat";
+
+/** The longest WebSocket message the gatekeeper reads: twice the frame cap (2 MiB by default), §3.3. */
+export function wsMessageCapFor(maxFramePayload: number): number {
+  return 2 * maxFramePayload;
+}
 
 export interface SandboxPartnerConfig {
   id: string;
@@ -145,9 +149,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
-      // Room above the frame cap, so a frame a little too large is refused by the Noise layer with
-      // the protocol's 4013 rather than by ws with 1009; far larger messages still stop at ws.
-      maxPayload: 2 * wsMaxPayloadFor(limits.maxFramePayload),
+      // §3.3: twice the frame cap, so a frame a little too large is refused by the Noise layer with
+      // `<stream:error code="413"/>` and 4013; a longer message stops at ws (1009) before it is read.
+      maxPayload: wsMessageCapFor(limits.maxFramePayload),
     });
     const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
       sockets.add(ws);

@@ -25,6 +25,9 @@ import type { Account } from "./store/index.js";
 
 const MINUTE_MS = 60_000;
 
+/** Stanzas only the gatekeeper sends; from a client they are refused as such, whatever they hold (§5). */
+const SERVER_ONLY = new Set(["success", "failure", "stream:error", "notification", "ib"]);
+
 export class Session implements IqSession {
   readonly jid: string;
   #account: Account;
@@ -36,6 +39,8 @@ export class Session implements IqSession {
   #chain: Promise<void> = Promise.resolve();
   #idleTimer: NodeJS.Timeout | undefined;
   #afterReply: (() => void)[] = [];
+  /** Transport frames received so far: the next one's index (its Noise nonce), for `seq` (§5.1). */
+  #framesIn = 0;
   #deliveryStarted = false;
   #closing = false;
 
@@ -66,9 +71,14 @@ export class Session implements IqSession {
     const ctx = this.#ctx;
     ctx.sessions.claim(this);
     this.#conn.on("frame", (frame) => this.#onFrame(frame));
-    this.#conn.on("error", (err) =>
-      ctx.logger.debug("connection error", { jid: this.jid, code: err.code }),
-    );
+    this.#conn.on("error", (err) => {
+      ctx.logger.debug("connection error", { jid: this.jid, code: err.code });
+      // §3.1: the stanza goes out before the connection layer closes with 4013 (sent synchronously,
+      // while the socket is still open; a message too long for the WebSocket layer gets only 1009).
+      if (err.code === "frame-too-large") {
+        this.send({ kind: "stream-error", code: 413, text: "frame-too-large" });
+      }
+    });
     this.#conn.on("close", (code) => this.#onClose(code));
     this.#resetIdle();
     this.send({ kind: "success", t: unixSeconds(ctx), jid: this.jid, enlisted: this.#enlisted });
@@ -149,6 +159,7 @@ export class Session implements IqSession {
   }
 
   #onFrame(frame: Buffer): void {
+    const seq = this.#framesIn++;
     if (this.#closing) return;
     this.#resetIdle();
     let stanza: Stanza;
@@ -159,15 +170,15 @@ export class Session implements IqSession {
       });
     } catch (err) {
       // The codec throws only StanzaError; anything else is still the client's bad frame, never a crash.
-      this.send(
-        errorAck(err instanceof StanzaError ? err : new StanzaError(487, "unreadable frame")),
-      );
-      this.#countBadFrame();
+      const refused = err instanceof StanzaError ? err : new StanzaError(487, "unreadable frame");
+      const answer = this.#refusal(refused, seq);
+      if (answer) this.send(answer);
+      if (answer?.kind !== "iq") this.#countBadFrame();
       return;
     }
     this.#chain = this.#ctx.tasks.track(
       this.#chain
-        .then(() => this.#handle(stanza))
+        .then(() => this.#handle(stanza, seq))
         .catch((err: unknown) =>
           this.#ctx.logger.error("stanza handling failed", { jid: this.jid, error: String(err) }),
         ),
@@ -195,7 +206,7 @@ export class Session implements IqSession {
     );
   }
 
-  async #handle(stanza: Stanza): Promise<void> {
+  async #handle(stanza: Stanza, seq: number): Promise<void> {
     if (this.#closing) return;
     const ctx = this.#ctx;
     const me = await ctx.store.accounts.get(this.jid);
@@ -221,21 +232,49 @@ export class Session implements IqSession {
       case "chatstate":
       case "presence":
         if (!this.#enlisted) {
-          this.send(this.#nack(stanza, 403, "not-enlisted"));
+          this.send(this.#nack(stanza, seq, 403, "not-enlisted"));
           return;
         }
-        return this.#handleRouted(me, stanza);
-      default: {
+        return this.#handleRouted(me, stanza, seq);
+      default:
         // Stanzas only the gatekeeper sends are not something a client may send.
-        const tag = stanza.kind === "stream-error" ? "stream:error" : stanza.kind;
-        const id = "id" in stanza && typeof stanza.id === "string" ? stanza.id : undefined;
-        this.send({ kind: "ack", class: tag, ...(id === undefined ? {} : { id }), error: 488 });
+        this.send(this.#nack(stanza, seq, 488, "server-only"));
         this.#countBadFrame();
-      }
     }
   }
 
-  async #handleRouted(me: Account, stanza: Stanza): Promise<void> {
+  /**
+   * The answer to a stanza the codec refused (§5, §5.1, §5.2): an iq with a usable id gets an iq
+   * error, an iq result or error nothing (it answers nothing we asked), a stanza only the gatekeeper
+   * sends 488 "server-only", anything else the codec's negative ack; `seq` names the frame.
+   */
+  #refusal(err: StanzaError, seq: number): Stanza | null {
+    if (err.tag === "iq" && err.code === 400 && err.id !== undefined) {
+      if (err.type === "result" || err.type === "error") return null;
+      const badType = err.type === undefined || !["get", "set"].includes(err.type);
+      return {
+        kind: "iq",
+        id: err.id,
+        type: "error",
+        from: "gk",
+        children: [],
+        error: { code: 400, text: badType ? "bad-type" : "bad-request" },
+      };
+    }
+    if (err.tag !== undefined && SERVER_ONLY.has(err.tag) && (err.code === 400 || err.code === 488)) {
+      return {
+        kind: "ack",
+        class: err.tag,
+        ...(err.id === undefined ? {} : { id: err.id }),
+        error: 488,
+        text: "server-only",
+        seq,
+      };
+    }
+    return errorAck(err, seq);
+  }
+
+  async #handleRouted(me: Account, stanza: Stanza, seq: number): Promise<void> {
     const ctx = this.#ctx;
     try {
       switch (stanza.kind) {
@@ -271,15 +310,16 @@ export class Session implements IqSession {
       }
     } catch (err) {
       if (err instanceof SandboxError) {
-        this.send(this.#nack(stanza, err.code, err.text));
+        this.send(this.#nack(stanza, seq, err.code, err.text));
         return;
       }
       ctx.logger.error("routing failed", { jid: this.jid, kind: stanza.kind, error: String(err) });
-      this.send(this.#nack(stanza, 500, "internal"));
+      this.send(this.#nack(stanza, seq, 500, "internal"));
     }
   }
 
-  #nack(stanza: Stanza, code: number, text?: string): AckStanza {
+  /** A negative ack names the stanza by id where it has one, and always by its frame's `seq` (§5.1). */
+  #nack(stanza: Stanza, seq: number, code: number, text?: string): AckStanza {
     const id = "id" in stanza && typeof stanza.id === "string" ? stanza.id : undefined;
     return {
       kind: "ack",
@@ -287,6 +327,7 @@ export class Session implements IqSession {
       ...(id === undefined ? {} : { id }),
       error: code,
       ...(text === undefined ? {} : { text }),
+      seq,
     };
   }
 }

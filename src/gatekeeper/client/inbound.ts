@@ -257,7 +257,8 @@ export class Inbound {
     try {
       await this.core.events.emit("receipt", {
         from,
-        ids: [r.id, ...r.ids],
+        // §13: the list does not repeat the first id; a sender that does is not counted twice.
+        ids: [...new Set([r.id, ...r.ids])],
         type: r.type ?? "delivered",
         t: r.t ?? nowSeconds(),
         offline: r.offline === true,

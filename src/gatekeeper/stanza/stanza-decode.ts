@@ -47,7 +47,11 @@ const PRESENCE_TYPES = ["available", "unavailable", "subscribe"] as const;
 
 function contextOf(node: XmlNode): FieldContext {
   const id = node.attrs.id;
-  return { tag: node.tag, id: id !== undefined && isValidId(id) ? id : undefined };
+  return {
+    tag: node.tag,
+    id: id !== undefined && isValidId(id) ? id : undefined,
+    type: node.attrs.type,
+  };
 }
 
 function readMessage(node: XmlNode, ctx: FieldContext): MessageStanza {
@@ -112,6 +116,7 @@ function readAck(node: XmlNode, ctx: FieldContext): AckStanza {
     type: optAttr(node, "type"),
     error: optNum(node, "error", ctx),
     text: optAttr(node, "text"),
+    seq: optNum(node, "seq", ctx),
   };
 }
 
@@ -223,6 +228,10 @@ export function stanzaFromNode(node: XmlNode): Stanza {
         text: optAttr(node, "text"),
       });
     default:
-      throw new StanzaError(488, `unknown stanza <${node.tag}>`, { tag: node.tag, id: ctx.id });
+      throw new StanzaError(488, `unknown stanza <${node.tag}>`, {
+        tag: node.tag,
+        id: ctx.id,
+        text: "unknown-stanza",
+      });
   }
 }

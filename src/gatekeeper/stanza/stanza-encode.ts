@@ -134,6 +134,7 @@ export function stanzaToNode(s: Stanza): XmlNode {
         t: optNumText(s.t, "t", ctx),
         error: optNumText(s.error, "error", ctx),
         text: s.text,
+        seq: optNumText(s.seq, "seq", ctx),
       });
     case "iq":
       return writeIq(s, ctx);

@@ -21,10 +21,16 @@ export function isValidId(s: string): boolean {
 export interface FieldContext {
   tag: string;
   id?: string | undefined;
+  /** The top-level element's raw `type` attribute. */
+  type?: string | undefined;
 }
 
 export function invalid(ctx: FieldContext, message: string): StanzaError {
-  return new StanzaError(400, `<${ctx.tag}>: ${message}`, { tag: ctx.tag, id: ctx.id });
+  return new StanzaError(400, `<${ctx.tag}>: ${message}`, {
+    tag: ctx.tag,
+    id: ctx.id,
+    type: ctx.type,
+  });
 }
 
 export function reqAttr(node: XmlNode, name: string, ctx: FieldContext): string {

@@ -53,6 +53,11 @@ export interface AckStanza {
   type?: string;
   error?: number;
   text?: string;
+  /**
+   * On a negative ack from the gatekeeper: the index of the client's transport frame that carried
+   * the refused stanza (0 = the first frame after the handshake, its Noise nonce), §5.1.
+   */
+  seq?: number;
 }
 
 export interface IqError {

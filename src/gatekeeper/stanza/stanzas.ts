@@ -28,12 +28,19 @@ export function encodeStanza(s: Stanza): Uint8Array {
 }
 
 /**
- * The negative ack for a refused input (§5.1): parse and size errors are `class="frame"` without id,
- * stanza errors carry the stanza's tag and id.
+ * The negative ack for a refused input (§5.1): parse and limit errors are `class="frame"` without
+ * id, stanza errors carry the stanza's tag and id; `text` says why where the codec knows. `seq` (the
+ * index of the frame that carried the input) is how the sender finds what was refused when there is
+ * no id; the gatekeeper always gives it.
  */
-export function errorAck(err: StanzaError): AckStanza {
-  if (err.code === 487 || err.code === 413 || err.tag === undefined) {
-    return { kind: "ack", class: "frame", error: err.code };
-  }
-  return compact({ kind: "ack", class: err.tag, id: err.id, error: err.code });
+export function errorAck(err: StanzaError, seq?: number): AckStanza {
+  const frameLevel = err.code === 487 || err.code === 413 || err.tag === undefined;
+  return compact({
+    kind: "ack",
+    class: frameLevel ? "frame" : (err.tag as string),
+    id: frameLevel ? undefined : err.id,
+    error: err.code,
+    text: err.text,
+    seq,
+  });
 }

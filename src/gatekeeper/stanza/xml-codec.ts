@@ -7,7 +7,14 @@
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { StanzaError } from "./errors.js";
-import { FORBIDDEN_CHAR_RE, parseError, scanStructure, stripAndScan, toText } from "./xml-guard.js";
+import {
+  FORBIDDEN_CHAR_RE,
+  limitError,
+  parseError,
+  scanStructure,
+  stripAndScan,
+  toText,
+} from "./xml-guard.js";
 
 export interface XmlNode {
   tag: string;
@@ -133,13 +140,13 @@ function entryTag(entry: OrderedEntry): string | undefined {
 }
 
 function toXmlNode(entry: OrderedEntry, tag: string, depth: number, limits: XmlLimits): XmlNode {
-  if (depth > limits.maxDepth) throw parseError(`element depth exceeds ${limits.maxDepth}`);
+  if (depth > limits.maxDepth) throw limitError("depth", `element depth exceeds ${limits.maxDepth}`);
   const attrs: Record<string, string> = {};
   const rawAttrs = entry[ATTRS_KEY];
   if (rawAttrs !== undefined && rawAttrs !== null && typeof rawAttrs === "object") {
     const names = Object.keys(rawAttrs);
     if (names.length > limits.maxAttributes) {
-      throw parseError(`more than ${limits.maxAttributes} attributes on <${tag}>`);
+      throw limitError("attributes", `more than ${limits.maxAttributes} attributes on <${tag}>`);
     }
     for (const prefixed of names) {
       const value = (rawAttrs as Record<string, unknown>)[prefixed];
@@ -164,7 +171,7 @@ function toXmlNode(entry: OrderedEntry, tag: string, depth: number, limits: XmlL
       const childTag = entryTag(child);
       if (childTag === undefined) continue;
       if (children.length >= limits.maxChildren) {
-        throw parseError(`more than ${limits.maxChildren} children in <${tag}>`);
+        throw limitError("children", `more than ${limits.maxChildren} children in <${tag}>`);
       }
       children.push(toXmlNode(child, childTag, depth + 1, limits));
     }

@@ -20,13 +20,21 @@ export function parseError(message: string, cause?: unknown): StanzaError {
   return new StanzaError(487, message, { cause });
 }
 
+/** Which limit of docs/protocol.md §5 a stanza broke; the negative ack's `text`. */
+export type XmlLimitName = "size" | "depth" | "attributes" | "children" | "elements";
+
+/** A breach of a size or structure limit: 413, with the limit's name as the ack's text (§5). */
+export function limitError(limit: XmlLimitName, message: string): StanzaError {
+  return new StanzaError(413, message, { text: limit });
+}
+
 /** Decodes bytes or takes a string, enforcing the byte limit before any decoding. */
 export function toText(input: Uint8Array | string, maxBytes: number): string {
   if (typeof input === "string") {
-    if (Buffer.byteLength(input, "utf8") > maxBytes) throw new StanzaError(413, "stanza too large");
+    if (Buffer.byteLength(input, "utf8") > maxBytes) throw limitError("size", "stanza too large");
     return input.startsWith("\uFEFF") ? input.slice(1) : input;
   }
-  if (input.byteLength > maxBytes) throw new StanzaError(413, "stanza too large");
+  if (input.byteLength > maxBytes) throw limitError("size", "stanza too large");
   try {
     // The decoder drops a leading BOM.
     return utf8Decoder.decode(input);
@@ -107,18 +115,18 @@ export function scanStructure(body: string, limits: XmlLimits): void {
     }
     if (j >= body.length) throw parseError("unterminated start tag");
     if (attributes > limits.maxAttributes) {
-      throw parseError(`more than ${limits.maxAttributes} attributes on an element`);
+      throw limitError("attributes", `more than ${limits.maxAttributes} attributes on an element`);
     }
-    if (++elements > maxElements) throw parseError(`more than ${maxElements} elements`);
+    if (++elements > maxElements) throw limitError("elements", `more than ${maxElements} elements`);
     const depth = childCounts.length;
     if (depth > 0) {
       const siblings = (childCounts[depth - 1] as number) + 1;
       if (siblings > limits.maxChildren)
-        throw parseError(`more than ${limits.maxChildren} children`);
+        throw limitError("children", `more than ${limits.maxChildren} children`);
       childCounts[depth - 1] = siblings;
     }
     if (body[j - 1] !== "/") {
-      if (depth + 1 > limits.maxDepth) throw parseError(`element depth exceeds ${limits.maxDepth}`);
+      if (depth + 1 > limits.maxDepth) throw limitError("depth", `element depth exceeds ${limits.maxDepth}`);
       childCounts.push(0);
     }
     i = j + 1;

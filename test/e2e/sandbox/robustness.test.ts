@@ -23,17 +23,27 @@ describe("sandbox robustness (docs/protocol.md §3, §5.1)", () => {
   it("answers malformed XML, a DOCTYPE bomb and an unknown stanza with acks, and stays up", async () => {
     const client = await connected();
     client.sendRaw("<message id='1'");
-    expect(await client.nextOf("ack")).toEqual({ kind: "ack", class: "frame", error: 487 });
+    const first = await client.nextOf("ack");
+    expect(first).toEqual({ kind: "ack", class: "frame", error: 487, seq: expect.any(Number) });
+    // §5.1: seq is the index of the frame that carried the refused stanza, so the next ones follow.
+    const seq = first.seq as number;
     client.sendRaw(
       '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><message id="2">&b;</message>',
     );
-    expect(await client.nextOf("ack")).toEqual({ kind: "ack", class: "frame", error: 487 });
+    expect(await client.nextOf("ack")).toEqual({
+      kind: "ack",
+      class: "frame",
+      error: 487,
+      seq: seq + 1,
+    });
     client.sendRaw('<frobnicate id="abc"/>');
     expect(await client.nextOf("ack")).toEqual({
       kind: "ack",
       class: "frobnicate",
       id: "abc",
       error: 488,
+      text: "unknown-stanza",
+      seq: seq + 2,
     });
     client.sendRaw('<message id="m1" to="nobody"/>');
     expect(await client.nextOf("ack")).toMatchObject({ class: "message", id: "m1", error: 400 });
@@ -64,7 +74,7 @@ describe("sandbox robustness (docs/protocol.md §3, §5.1)", () => {
     next.close();
   });
 
-  it("closes a connection that sends an oversize frame with 4013, and keeps serving others", async () => {
+  it("says 413 and closes with 4013 a connection that sends an oversize frame, and keeps serving others", async () => {
     // Our own side would refuse to seal such a frame; raise our cap to send it anyway.
     const { client } = await RawClient.native(
       sandbox,
@@ -74,6 +84,12 @@ describe("sandbox robustness (docs/protocol.md §3, §5.1)", () => {
     );
     await client.nextOf("ib");
     client.sendRaw(`<iq id="big" type="get" xmlns="w:p"><ping/>${" ".repeat(1_048_576)}</iq>`);
+    // §3.1: the stanza first, then the close.
+    expect(await client.nextOf("stream-error")).toEqual({
+      kind: "stream-error",
+      code: 413,
+      text: "frame-too-large",
+    });
     expect((await client.closed).code).toBe(4013);
     const other = await connected();
     await other.ping();

@@ -371,7 +371,14 @@ describe("stanza errors", () => {
   it("answers an unknown top-level element with 488, tag and id", () => {
     const err = caught(() => parseStanza(`<call id="c-1" to="gk"><offer/></call>`));
     expect(err).toMatchObject({ code: 488, tag: "call", id: "c-1" });
-    expect(errorAck(err)).toEqual({ kind: "ack", class: "call", id: "c-1", error: 488 });
+    expect(errorAck(err)).toEqual({
+      kind: "ack",
+      class: "call",
+      id: "c-1",
+      error: 488,
+      text: "unknown-stanza",
+    });
+    expect(errorAck(err, 7)).toMatchObject({ seq: 7 });
     // The nack itself must be sendable.
     expect(parseStanza(encodeStanza(errorAck(err)))).toEqual(errorAck(err));
   });
@@ -490,6 +497,9 @@ describe("stanza errors", () => {
     const err = caught(() => parseStanza(`<message id="m"`));
     expect(err.code).toBe(487);
     expect(errorAck(err)).toEqual({ kind: "ack", class: "frame", error: 487 });
+    // §5.1: the gatekeeper names the refused frame by its index, since there is no id to give.
+    expect(errorAck(err, 3)).toEqual({ kind: "ack", class: "frame", error: 487, seq: 3 });
+    expect(parseStanza(encodeStanza(errorAck(err, 3)))).toEqual(errorAck(err, 3));
     const big = caught(() =>
       parseStanza(`<ack class="${"x".repeat(100)}"/>`, {
         maxBytes: 50,
@@ -499,7 +509,7 @@ describe("stanza errors", () => {
       }),
     );
     expect(big.code).toBe(413);
-    expect(errorAck(big)).toEqual({ kind: "ack", class: "frame", error: 413 });
+    expect(errorAck(big)).toEqual({ kind: "ack", class: "frame", error: 413, text: "size" });
   });
 });
 

@@ -199,32 +199,38 @@ describe("parseXml: malformed input (487)", () => {
   });
 });
 
+/** docs/protocol.md §5: a limit breach is 413, and the ack's text names the limit. */
+function limitOf(input: string, limits?: Parameters<typeof parseXml>[1]) {
+  const err = caught(() => parseXml(input, limits));
+  return { code: err.code, text: err.text };
+}
+
 describe("parseXml: limits", () => {
   it("allows depth 16 and refuses depth 17", () => {
     expect(depthOf(parseXml(nested(16)))).toBe(16);
-    expect(codeOf(nested(17))).toBe(487);
-    expect(codeOf(nested(1000))).toBe(487);
+    expect(limitOf(nested(17))).toEqual({ code: 413, text: "depth" });
+    expect(limitOf(nested(1000))).toEqual({ code: 413, text: "depth" });
   });
 
   it("allows 32 attributes and refuses 33", () => {
     const attrs = (n: number) => Array.from({ length: n }, (_, i) => `a${i}="${i}"`).join(" ");
     expect(Object.keys(parseXml(`<x ${attrs(32)}/>`).attrs)).toHaveLength(32);
-    expect(codeOf(`<x ${attrs(33)}/>`)).toBe(487);
-    expect(codeOf(`<x><y ${attrs(33)}/></x>`)).toBe(487);
+    expect(limitOf(`<x ${attrs(33)}/>`)).toEqual({ code: 413, text: "attributes" });
+    expect(limitOf(`<x><y ${attrs(33)}/></x>`)).toEqual({ code: 413, text: "attributes" });
   });
 
   it("allows 1024 children and refuses 1025", () => {
     const kids = (n: number) => `<list>${"<item/>".repeat(n)}</list>`;
     expect(parseXml(kids(1024)).children).toHaveLength(1024);
-    expect(codeOf(kids(1025))).toBe(487);
-    expect(codeOf(`<iq>${kids(1025)}</iq>`)).toBe(487);
+    expect(limitOf(kids(1025))).toEqual({ code: 413, text: "children" });
+    expect(limitOf(`<iq>${kids(1025)}</iq>`)).toEqual({ code: 413, text: "children" });
   });
 
   it("refuses input over maxBytes with 413, counting UTF-8 bytes", () => {
     const limits = { ...DEFAULT_XML_LIMITS, maxBytes: 64 };
     const fits = `<a>${"x".repeat(57)}</a>`; // 64 bytes
     expect(parseXml(fits, limits).text).toHaveLength(57);
-    expect(caught(() => parseXml(`<a>${"x".repeat(58)}</a>`, limits)).code).toBe(413);
+    expect(limitOf(`<a>${"x".repeat(58)}</a>`, limits)).toEqual({ code: 413, text: "size" });
     // 40 characters, 80 bytes.
     expect(caught(() => parseXml(`<a>${"é".repeat(33)}</a>`, limits)).code).toBe(413);
     expect(caught(() => parseXml(new TextEncoder().encode(fits + " "), limits)).code).toBe(413);
@@ -238,7 +244,7 @@ describe("parseXml: limits", () => {
   it("applies an optional total element limit", () => {
     const limits = { ...DEFAULT_XML_LIMITS, maxElements: 3 };
     expect(parseXml(`<a><b/><c/></a>`, limits).children).toHaveLength(2);
-    expect(caught(() => parseXml(`<a><b/><c><d/></c></a>`, limits)).code).toBe(487);
+    expect(limitOf(`<a><b/><c><d/></c></a>`, limits)).toEqual({ code: 413, text: "elements" });
     // Without the option the same document parses.
     expect(parseXml(`<a><b/><c><d/></c></a>`).children).toHaveLength(2);
   });
@@ -246,9 +252,9 @@ describe("parseXml: limits", () => {
   it("applies custom depth, attribute and children limits", () => {
     const limits = { maxBytes: 1000, maxDepth: 2, maxAttributes: 1, maxChildren: 2 };
     expect(depthOf(parseXml(`<a><b><c/></b></a>`))).toBe(3);
-    expect(caught(() => parseXml(`<a><b><c/></b></a>`, limits)).code).toBe(487);
-    expect(caught(() => parseXml(`<a x="1" y="2"/>`, limits)).code).toBe(487);
-    expect(caught(() => parseXml(`<a><b/><b/><b/></a>`, limits)).code).toBe(487);
+    expect(limitOf(`<a><b><c/></b></a>`, limits)).toEqual({ code: 413, text: "depth" });
+    expect(limitOf(`<a x="1" y="2"/>`, limits)).toEqual({ code: 413, text: "attributes" });
+    expect(limitOf(`<a><b/><b/><b/></a>`, limits)).toEqual({ code: 413, text: "children" });
     expect(parseXml(`<a x="1"><b/><b/></a>`, limits).children).toHaveLength(2);
   });
 });
