@@ -98,6 +98,24 @@ describe("GatekeeperClient at the protocol's edges (scripted gatekeeper)", () =>
     expect(session.received.some(isAck("receipt", "3EB0000000000000000B"))).toBe(false);
   });
 
+  it("counts a receipt's ids once when its list repeats the first, and acks it naming sender and type (§5.1, §13)", async () => {
+    await startClient();
+    const session = await gk.session(1);
+    const receipts = new Recorder(client, "receipt");
+    session.send({
+      kind: "receipt",
+      id: "3EB0000000000000001A",
+      from: PEER,
+      t: 1,
+      type: "read",
+      ids: ["3EB0000000000000001A", "3EB0000000000000001B", "3EB0000000000000001B"],
+    });
+    const [got] = await receipts.waitFor(1);
+    expect(got?.ids).toEqual(["3EB0000000000000001A", "3EB0000000000000001B"]);
+    const ack = (await session.next(isAck("receipt", "3EB0000000000000001A"))) as AckStanza;
+    expect(ack).toMatchObject({ to: PEER, type: "read" });
+  });
+
   it("acks an undecryptable message, asks for a retry and reports it", async () => {
     await startClient();
     const session = await gk.session(1);
