@@ -287,6 +287,9 @@ export class Connection {
         class: ack.class,
         id: ack.id,
         error: ack.error,
+        text: ack.text,
+        // §5.1: which of our frames it was, when the stanza had no usable id.
+        seq: ack.seq,
       });
     }
   }
