@@ -6,7 +6,7 @@
  *       [--partner-id matrix --partner-auth-url URL --partner-secret-file FILE [--partner-media-origin URL]]
  *       [--public-http-url URL] [--allow-non-eea] [--limit NAME=VALUE ...] [--verbose]
  *   gatekeeper-sandbox user add +4917012345678 [--name Alice] [--opt-in [--partners a,b]] [--admin URL]
- *   gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]
+ *   gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE] [--media-dir DIR]
  *
  * Each command answers --help. The partner secret comes from a file or the environment
  * (SANDBOX_PARTNER_SECRET), so that it does not show in the process list.
@@ -80,14 +80,19 @@ const CHAT_USAGE = `usage: gatekeeper-sandbox chat +4917012345678 [options]
 
   --admin URL                   the sandbox's HTTP URL (default ${DEFAULT_ADMIN})
   --state FILE                  the user's keys and sessions (default: under
-                                $XDG_STATE_HOME/gatekeeper-sandbox; :memory: keeps nothing)`;
+                                $XDG_STATE_HOME/gatekeeper-sandbox; :memory: keeps nothing)
+  --media-dir DIR               save the images, videos, audio and files you receive in DIR
+                                (created if missing; a name taken gets " (1)", …); without
+                                it, a received file is only described
+  In the chat: /send PATH [caption], /voice PATH, /reply ID text, /edit ID text,
+  /react ID [EMOJI], /delete ID; ID is the #A1B2C3 shown in a message's line.`;
 
 const USAGE = `usage:
   gatekeeper-sandbox serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--db FILE.sqlite]
       [--partner-id ID --partner-auth-url URL --partner-secret-file FILE [--partner-media-origin URL]]
       [--public-http-url URL] [--allow-non-eea] [--limit NAME=VALUE ...] [--verbose]
   gatekeeper-sandbox user add +4917012345678 [--name NAME] [--opt-in [--partners a,b|*]] [--admin URL]
-  gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE]
+  gatekeeper-sandbox chat +4917012345678 [--admin URL] [--state FILE] [--media-dir DIR]
   gatekeeper-sandbox COMMAND --help     the command's options`;
 
 export interface CliIo {
@@ -264,7 +269,11 @@ async function chat(args: string[], io: CliIo): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { admin: { type: "string" }, state: { type: "string" } },
+    options: {
+      admin: { type: "string" },
+      state: { type: "string" },
+      "media-dir": { type: "string" },
+    },
   });
   const [phone] = positionals;
   if (phone === undefined || positionals.length > 1)
@@ -277,6 +286,7 @@ async function chat(args: string[], io: CliIo): Promise<void> {
     statePath,
     input: process.stdin,
     output: io.out,
+    ...(values["media-dir"] === undefined ? {} : { mediaDir: values["media-dir"] }),
   });
 }
 

@@ -8,11 +8,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import express from "express";
 import { type WebSocket, WebSocketServer } from "ws";
-import {
-  acceptNoise,
-  generateKeyPair,
-  publicKeyFromPrivate,
-} from "../gatekeeper/noise/index.js";
+import { acceptNoise, generateKeyPair, publicKeyFromPrivate } from "../gatekeeper/noise/index.js";
 import { encodeStanza } from "../gatekeeper/stanza/index.js";
 import { SandboxAdmin } from "./admin.js";
 import { adminRouter } from "./admin-api.js";

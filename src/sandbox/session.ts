@@ -11,7 +11,9 @@ import {
   StanzaError,
   encodeStanza,
   errorAck,
-  parseStanza,
+  isValidId,
+  parseXml,
+  stanzaFromNode,
 } from "../gatekeeper/stanza/index.js";
 import { type SandboxContext, unixSeconds } from "./context.js";
 import { SandboxError } from "./errors.js";
@@ -164,10 +166,20 @@ export class Session implements IqSession {
     this.#resetIdle();
     let stanza: Stanza;
     try {
-      stanza = parseStanza(frame, {
+      const node = parseXml(frame, {
         ...DEFAULT_XML_LIMITS,
         maxBytes: this.#ctx.limits.maxFramePayload,
       });
+      // §5: refused as what it is, whatever it holds, before its fields are read.
+      if (SERVER_ONLY.has(node.tag)) {
+        const id = node.attrs.id;
+        throw new StanzaError(488, `<${node.tag}> is sent only by the gatekeeper`, {
+          tag: node.tag,
+          id: id !== undefined && isValidId(id) ? id : undefined,
+          text: "server-only",
+        });
+      }
+      stanza = stanzaFromNode(node);
     } catch (err) {
       // The codec throws only StanzaError; anything else is still the client's bad frame, never a crash.
       const refused = err instanceof StanzaError ? err : new StanzaError(487, "unreadable frame");
@@ -245,8 +257,8 @@ export class Session implements IqSession {
 
   /**
    * The answer to a stanza the codec refused (§5, §5.1, §5.2): an iq with a usable id gets an iq
-   * error, an iq result or error nothing (it answers nothing we asked), a stanza only the gatekeeper
-   * sends 488 "server-only", anything else the codec's negative ack; `seq` names the frame.
+   * error, an iq result or error nothing (it answers nothing we asked), anything else the codec's
+   * negative ack; `seq` names the frame.
    */
   #refusal(err: StanzaError, seq: number): Stanza | null {
     if (err.tag === "iq" && err.code === 400 && err.id !== undefined) {
@@ -259,16 +271,6 @@ export class Session implements IqSession {
         from: "gk",
         children: [],
         error: { code: 400, text: badType ? "bad-type" : "bad-request" },
-      };
-    }
-    if (err.tag !== undefined && SERVER_ONLY.has(err.tag) && (err.code === 400 || err.code === 488)) {
-      return {
-        kind: "ack",
-        class: err.tag,
-        ...(err.id === undefined ? {} : { id: err.id }),
-        error: 488,
-        text: "server-only",
-        seq,
       };
     }
     return errorAck(err, seq);

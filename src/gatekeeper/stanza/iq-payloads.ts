@@ -73,9 +73,8 @@ export function buildLookupQuery(phones: string[]): XmlNode[] {
 
 export function parseLookupQuery(children: XmlNode[]): string[] {
   const contacts = elementsNamed(requireChild(children, "query").children, "contact");
-  if (contacts.length === 0 || contacts.length > MAX_LOOKUP_CONTACTS) {
-    throw invalid(CTX, "1..20 contacts per lookup");
-  }
+  // The upper bound is the gatekeeper's to enforce, with its own error (§12.1: too-many-contacts).
+  if (contacts.length === 0) throw invalid(CTX, "a lookup needs a contact");
   return contacts.map((c) => {
     const phone = c.text ?? "";
     if (!E164_RE.test(phone)) throw invalid(CTX, "contact is not an E.164 number");

@@ -182,8 +182,8 @@ export function buildBundleRequest(jids: string[]): XmlNode[] {
 
 export function parseBundleRequest(children: XmlNode[]): string[] {
   const users = elementsNamed(requireChild(children, "key").children, "user");
-  if (users.length === 0 || users.length > MAX_BUNDLE_USERS)
-    throw invalid(CTX, "1..20 users per bundle fetch");
+  // The upper bound is the gatekeeper's to enforce, with its own error (§7.3: too-many-users).
+  if (users.length === 0) throw invalid(CTX, "a bundle fetch needs a user");
   return users.map((u) => reqJid(u, "jid", CTX));
 }
 

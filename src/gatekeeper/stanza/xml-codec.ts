@@ -140,7 +140,8 @@ function entryTag(entry: OrderedEntry): string | undefined {
 }
 
 function toXmlNode(entry: OrderedEntry, tag: string, depth: number, limits: XmlLimits): XmlNode {
-  if (depth > limits.maxDepth) throw limitError("depth", `element depth exceeds ${limits.maxDepth}`);
+  if (depth > limits.maxDepth)
+    throw limitError("depth", `element depth exceeds ${limits.maxDepth}`);
   const attrs: Record<string, string> = {};
   const rawAttrs = entry[ATTRS_KEY];
   if (rawAttrs !== undefined && rawAttrs !== null && typeof rawAttrs === "object") {

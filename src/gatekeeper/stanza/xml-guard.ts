@@ -126,7 +126,8 @@ export function scanStructure(body: string, limits: XmlLimits): void {
       childCounts[depth - 1] = siblings;
     }
     if (body[j - 1] !== "/") {
-      if (depth + 1 > limits.maxDepth) throw limitError("depth", `element depth exceeds ${limits.maxDepth}`);
+      if (depth + 1 > limits.maxDepth)
+        throw limitError("depth", `element depth exceeds ${limits.maxDepth}`);
       childCounts.push(0);
     }
     i = j + 1;

@@ -1,3 +1,5 @@
+import { parseIdRef } from "./ids.js";
+
 /** The chat CLI's input language: a line is either a command (`/…`) or text for the current peer. */
 export type ChatCommand =
   | { kind: "help" }
@@ -14,6 +16,15 @@ export type ChatCommand =
   | { kind: "presence"; type: "available" | "unavailable" }
   | { kind: "safety"; jid?: string }
   | { kind: "text"; text: string }
+  /** A file: image, video and audio as such, anything else as a document. */
+  | { kind: "send"; path: string; caption?: string }
+  | { kind: "voice"; path: string }
+  /** `id`: a full message id or its end, as parseIdRef gives it. */
+  | { kind: "reply"; id: string; text: string }
+  | { kind: "edit"; id: string; text: string }
+  /** The empty emoji removes our reaction. */
+  | { kind: "react"; id: string; emoji: string }
+  | { kind: "delete"; id: string }
   | { kind: "empty" }
   | { kind: "invalid"; message: string };
 
@@ -25,10 +36,29 @@ export const HELP = `Commands:
   /typing                   tell the current contact you are typing
   /online, /offline         set your presence
   /safety [JID]             show the safety number with a contact
+  /send PATH [caption]      send a file: images, videos and audio as such, anything else
+                            as a document (up to 100 MiB; "quote" a PATH with spaces)
+  /voice PATH               send an audio file (best Ogg/Opus) as a voice message
+  /reply ID text            reply to a message
+  /edit ID text             change the text (or caption) of a message you sent
+  /react ID EMOJI           react to a message; /react ID alone removes your reaction
+  /delete ID                delete a message you sent, for everyone
   /quit
+ID: the #A1B2C3 a message's line shows (or the full id), of a message in the current chat.
 Anything else is sent as a text message to the current contact.`;
 
 const E164_RE = /^\+\d{8,15}$/;
+
+type MessageCommandName = "send" | "voice" | "reply" | "edit" | "react" | "delete";
+
+const USAGE: Readonly<Record<MessageCommandName, string>> = {
+  send: 'usage: /send PATH [caption] (put a PATH with spaces in "quotes")',
+  voice: "usage: /voice PATH (a voice message has no caption)",
+  reply: "usage: /reply ID text",
+  edit: "usage: /edit ID new text",
+  react: "usage: /react ID EMOJI, or /react ID to remove your reaction",
+  delete: "usage: /delete ID",
+};
 
 export function parseCommand(line: string): ChatCommand {
   const trimmed = line.trim();
@@ -36,7 +66,8 @@ export function parseCommand(line: string): ChatCommand {
   if (!trimmed.startsWith("/")) return { kind: "text", text: line };
   const [name = "", ...args] = trimmed.slice(1).split(/\s+/);
   const arg = args[0];
-  switch (name.toLowerCase()) {
+  const command = name.toLowerCase();
+  switch (command) {
     case "help":
     case "?":
       return { kind: "help" };
@@ -78,9 +109,55 @@ export function parseCommand(line: string): ChatCommand {
       return { kind: "presence", type: "unavailable" };
     case "safety":
       return arg === undefined ? { kind: "safety" } : { kind: "safety", jid: arg };
+    case "send":
+    case "voice":
+    case "reply":
+    case "edit":
+    case "react":
+    case "delete":
+      return parseMessageCommand(command, trimmed.slice(1 + name.length).trim());
     default:
       return { kind: "invalid", message: `unknown command /${name}; /help lists them` };
   }
+}
+
+/** The commands about files and messages: `rest` is the line after the command's name. */
+function parseMessageCommand(name: MessageCommandName, rest: string): ChatCommand {
+  const usage: ChatCommand = { kind: "invalid", message: USAGE[name] };
+  const [first, tail] = takeWord(rest);
+  if (first === undefined || first === "") return usage;
+  if (name === "send")
+    return tail === ""
+      ? { kind: "send", path: first }
+      : { kind: "send", path: first, caption: tail };
+  if (name === "voice") return tail === "" ? { kind: "voice", path: first } : usage;
+  const id = parseIdRef(first);
+  if (id === undefined) {
+    return {
+      kind: "invalid",
+      message: `${first} is not a message id: give the #A1B2C3 a message's line shows, or its full id`,
+    };
+  }
+  switch (name) {
+    case "reply":
+    case "edit":
+      return tail === "" ? usage : { kind: name, id, text: tail };
+    case "react":
+      return /\s/.test(tail) ? usage : { kind: "react", id, emoji: tail };
+    default:
+      return tail === "" ? { kind: "delete", id } : usage;
+  }
+}
+
+/** The first word of `text` (or a "quoted" / 'quoted' stretch) and the rest, trimmed; undefined for an unclosed quote. */
+export function takeWord(text: string): [string | undefined, string] {
+  const quote = text[0];
+  if (quote === '"' || quote === "'") {
+    const end = text.indexOf(quote, 1);
+    return end < 0 ? [undefined, ""] : [text.slice(1, end), text.slice(end + 1).trim()];
+  }
+  const match = /^(\S*)\s*([\s\S]*)$/.exec(text);
+  return [match?.[1] ?? "", match?.[2]?.trim() ?? ""];
 }
 
 export function isPhone(s: string): boolean {

@@ -1,6 +1,10 @@
 /** One-line renderings of what the chat CLI shows. */
 import { type ContentKind, describeContent } from "../../gatekeeper/content/index.js";
 import type { Message } from "../../gen/gki_pb.js";
+import { shortId } from "./ids.js";
+
+/** Shown after a received file when the chat runs without --media-dir. */
+export const MEDIA_DIR_HINT = "(chat --media-dir DIR saves received files)";
 
 export function describeMessage(content: Message): string {
   const kind = describeContent(content);
@@ -13,27 +17,66 @@ export function describeMessage(content: Message): string {
 function describeKind(c: ContentKind): string {
   switch (c.kind) {
     case "text":
-      return c.contextInfo ? `(reply to ${c.contextInfo.stanzaId}) ${c.text}` : c.text;
+      return replyPrefix(c.contextInfo?.stanzaId) + c.text;
     case "image":
     case "video":
     case "document":
-      return `[${c.kind}${c.fileName ? ` ${c.fileName}` : ""}, ${c.media.fileLength} bytes]${c.caption ? ` ${c.caption}` : ""}`;
+      return `${replyPrefix(c.contextInfo?.stanzaId)}[${c.kind}${c.fileName ? ` ${c.fileName}` : ""}, ${c.media.fileLength} bytes]${c.caption ? ` ${c.caption}` : ""}`;
     case "audio":
-      return `[${c.ptt ? "voice message" : "audio"}${c.seconds === undefined ? "" : `, ${c.seconds} s`}]`;
+      return `${replyPrefix(c.contextInfo?.stanzaId)}[${c.ptt ? "voice message" : "audio"}${c.seconds === undefined ? "" : `, ${c.seconds} s`}, ${c.media.fileLength} bytes]`;
     case "reaction":
       return c.emoji === ""
-        ? `[removed a reaction to ${c.key.id}]`
-        : `[reacted ${c.emoji} to ${c.key.id}]`;
+        ? `[removed a reaction to ${shortId(c.key.id)}]`
+        : `[reacted ${c.emoji} to ${shortId(c.key.id)}]`;
     case "revoke":
-      return `[deleted message ${c.key.id}]`;
+      return `[deleted message ${shortId(c.key.id)}]`;
     case "edit":
-      return `[edited ${c.key.id}] ${describeKind(c.newContent)}`;
+      return `[edited ${shortId(c.key.id)}] ${describeKind(c.newContent)}`;
     case "unknown":
       return c.reason === "conflicting"
         ? "[a malformed message: it carried conflicting changes, none applied]"
         : "[a message this client cannot show]";
   }
 }
+
+function replyPrefix(quoted: string | undefined): string {
+  return quoted === undefined ? "" : `(reply to ${shortId(quoted)}) `;
+}
+
+/** Whether a message is something to answer (text, a file), not an edit, deletion or reaction. */
+export function isAddressable(kind: ContentKind): boolean {
+  return kind.kind !== "reaction" && kind.kind !== "revoke" && kind.kind !== "edit";
+}
+
+/**
+ * A received message: `12:00:01 #A1B2C3 Alice: hello`. Edits, deletions and reactions name
+ * the message they change and show no id of their own: nothing can be done with it.
+ */
+export function receivedLine(
+  m: { id: string; t: number; offline: boolean; content: Message },
+  sender: string,
+  note?: string,
+): string {
+  const id = isAddressable(describeContent(m.content)) ? `${shortId(m.id)} ` : "";
+  const away = m.offline ? " (while you were away)" : "";
+  return `${time(m.t)} ${id}${sender}: ${describeMessage(m.content)}${away}${note ? ` ${note}` : ""}`;
+}
+
+/** What we sent: `  sent #A1B2C3 at 12:00:01`, plus what it was when not plain text. */
+export function sentLine(sent: { id: string; t: number }, what?: string): string {
+  return `  sent ${shortId(sent.id)} at ${time(sent.t)}${what ? `: ${what}` : ""}`;
+}
+
+/**
+ * A line safe to print: the contact writes most of what is shown (texts, names, file names),
+ * and a terminal obeys escape sequences, so control characters other than newline and tab
+ * are shown as "�" instead.
+ */
+export function printable(line: string): string {
+  return line.replace(CONTROL_CHARS, "\uFFFD");
+}
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 export function time(t: number): string {
   return new Date(t * 1000).toISOString().slice(11, 19);

@@ -1,0 +1,36 @@
+/** What a chat command could not do; the message is the one line the user is shown. */
+export type ChatErrorCode =
+  /** No current contact: `/to` first. */
+  | "no-peer"
+  /** No message of this session has that id. */
+  | "unknown-id"
+  /** A short id that ends more than one message's id. */
+  | "ambiguous-id"
+  /** The message belongs to another chat than the current one. */
+  | "other-chat"
+  /** Editing or deleting someone else's message. */
+  | "not-yours"
+  /** The message was deleted. */
+  | "deleted"
+  /** The command does not apply to this kind of message (no caption to edit, …). */
+  | "wrong-kind"
+  /** A file to send is missing, unreadable, empty or not a file. */
+  | "bad-file"
+  /** Over the gatekeeper's media cap. */
+  | "too-large"
+  /** The media host refused or failed the upload. */
+  | "upload-failed"
+  /** A received file could not be downloaded, verified or stored. */
+  | "save-failed";
+
+export class ChatError extends Error {
+  override readonly name = "ChatError";
+
+  constructor(
+    readonly code: ChatErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
