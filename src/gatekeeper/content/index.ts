@@ -26,4 +26,4 @@ export {
   textMessage,
 } from "./builders.js";
 export type { MediaOptionsByKind, TextOptions } from "./builders.js";
-export { MESSAGE_ID_PREFIX, isValidMessageId, newMessageId } from "./message-id.js";
+export { MESSAGE_ID_PREFIX, newMessageId } from "./message-id.js";
