@@ -31,7 +31,8 @@ export type GatekeeperErrorCode =
   | "encryption-failed" // Signal could not build a session or encrypt (bad bundle, untrusted identity)
   | "retries-exhausted" // the peer still could not decrypt after 5 retries
   | "identity-unconfirmed" // holdOnIdentityChange: the peer's new identity key awaits confirmIdentity()
-  | "media-failed"; // media upload/download failed (HTTP status in `httpStatus`)
+  | "media-failed" // media upload/download failed (HTTP status in `httpStatus`)
+  | "media-damaged"; // the downloaded blob does not match its file_enc_sha256: fetching again will not help
 
 export interface GatekeeperErrorOptions {
   gkiCode?: number;

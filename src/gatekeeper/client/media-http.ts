@@ -70,7 +70,7 @@ export class MediaTransfer {
         !timingSafeEqual(actual, opts.fileEncSha256)
       ) {
         throw new GatekeeperError(
-          "media-failed",
+          "media-damaged",
           "downloaded media does not match its fileEncSha256",
         );
       }

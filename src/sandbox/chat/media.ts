@@ -226,7 +226,7 @@ function downloadFailure(err: unknown): string {
   if (err instanceof GatekeeperError) {
     if (err.code === "not-found") return "it is no longer on the media host";
     if (err.code === "too-large") return `it is larger than ${mebibytes(MAX_MEDIA_BYTES)}`;
-    if (err.message.includes("fileEncSha256")) return "the download does not match its checksum";
+    if (err.code === "media-damaged") return "the download does not match its checksum";
     return `the download failed: ${err.message}`;
   }
   return `the download failed: ${err instanceof Error ? err.message : String(err)}`;

@@ -178,6 +178,11 @@ describe("gatekeeper-sandbox chat: files and message actions", () => {
       fileSha256: media.fileSha256,
     });
     expect(Buffer.from(plain).equals(bytes)).toBe(true);
+    // A blob that does not match its hash is damaged, not a failed download worth retrying.
+    const wrongHash = Uint8Array.from(media.fileEncSha256).reverse();
+    await expect(
+      bob.downloadMedia(media.directPath ?? media.url, { fileEncSha256: wrongHash }),
+    ).rejects.toMatchObject({ code: "media-damaged" });
   });
 
   it("sends any other file as a document with its name", async () => {
