@@ -14,7 +14,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file gki.proto.
  */
 export const file_gki: GenFile = /*@__PURE__*/
-  fileDesc("Cglna2kucHJvdG8SBmdraS52MSKzAgoNQ2xpZW50UGF5bG9hZBIuCgdwcm9kdWN0GAEgASgOMh0uZ2tpLnYxLkNsaWVudFBheWxvYWQuUHJvZHVjdBISCgpwYXJ0bmVyX2lkGAIgASgJEhIKCmFjY291bnRfaWQYAyABKAkSDQoFdG9rZW4YBCABKAkSDgoGZGV2aWNlGAUgASgNEhoKEnNlbmRfcmVhZF9yZWNlaXB0cxgGIAEoCBIRCgljbGllbnRfaXAYByABKAkSEgoKdXNlcl9hZ2VudBgIIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAkgASgNEhEKCXB1c2hfbmFtZRgKIAEoCSI7CgdQcm9kdWN0EhcKE1BST0RVQ1RfVU5TUEVDSUZJRUQQABILCgdJTlRFUk9QEAESCgoGTkFUSVZFEAIiUgoKTWVzc2FnZUtleRISCgpyZW1vdGVfamlkGAEgASgJEg8KB2Zyb21fbWUYAiABKAgSCgoCaWQYAyABKAkSEwoLcGFydGljaXBhbnQYBCABKAkicgoLQ29udGV4dEluZm8SEQoJc3RhbnphX2lkGAEgASgJEhMKC3BhcnRpY2lwYW50GAIgASgJEicKDnF1b3RlZF9tZXNzYWdlGAMgASgLMg8uZ2tpLnYxLk1lc3NhZ2USEgoKcmVtb3RlX2ppZBgEIAEoCSKfAQoTRXh0ZW5kZWRUZXh0TWVzc2FnZRIMCgR0ZXh0GAEgASgJEhQKDG1hdGNoZWRfdGV4dBgCIAEoCRIVCg1jYW5vbmljYWxfdXJsGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEg0KBXRpdGxlGAYgASgJEikKDGNvbnRleHRfaW5mbxgRIAEoCzITLmdraS52MS5Db250ZXh0SW5mbyKoAgoMSW1hZ2VNZXNzYWdlEgsKA3VybBgBIAEoCRIQCghtaW1ldHlwZRgCIAEoCRIPCgdjYXB0aW9uGAMgASgJEhMKC2ZpbGVfc2hhMjU2GAQgASgMEhMKC2ZpbGVfbGVuZ3RoGAUgASgEEg4KBmhlaWdodBgGIAEoDRINCgV3aWR0aBgHIAEoDRIRCgltZWRpYV9rZXkYCCABKAwSFwoPZmlsZV9lbmNfc2hhMjU2GAkgASgMEhMKC2RpcmVjdF9wYXRoGAsgASgJEhsKE21lZGlhX2tleV90aW1lc3RhbXAYDCABKAMSFgoOanBlZ190aHVtYm5haWwYECABKAwSKQoMY29udGV4dF9pbmZvGBEgASgLMhMuZ2tpLnYxLkNvbnRleHRJbmZvIsICCg9Eb2N1bWVudE1lc3NhZ2USCwoDdXJsGAEgASgJEhAKCG1pbWV0eXBlGAIgASgJEg0KBXRpdGxlGAMgASgJEhMKC2ZpbGVfc2hhMjU2GAQgASgMEhMKC2ZpbGVfbGVuZ3RoGAUgASgEEhIKCnBhZ2VfY291bnQYBiABKA0SEQoJbWVkaWFfa2V5GAcgASgMEhEKCWZpbGVfbmFtZRgIIAEoCRIXCg9maWxlX2VuY19zaGEyNTYYCSABKAwSEwoLZGlyZWN0X3BhdGgYCiABKAkSGwoTbWVkaWFfa2V5X3RpbWVzdGFtcBgLIAEoAxIWCg5qcGVnX3RodW1ibmFpbBgQIAEoDBIpCgxjb250ZXh0X2luZm8YESABKAsyEy5na2kudjEuQ29udGV4dEluZm8SDwoHY2FwdGlvbhgUIAEoCSKQAgoMQXVkaW9NZXNzYWdlEgsKA3VybBgBIAEoCRIQCghtaW1ldHlwZRgCIAEoCRITCgtmaWxlX3NoYTI1NhgDIAEoDBITCgtmaWxlX2xlbmd0aBgEIAEoBBIPCgdzZWNvbmRzGAUgASgNEgsKA3B0dBgGIAEoCBIRCgltZWRpYV9rZXkYByABKAwSFwoPZmlsZV9lbmNfc2hhMjU2GAggASgMEhMKC2RpcmVjdF9wYXRoGAkgASgJEhsKE21lZGlhX2tleV90aW1lc3RhbXAYCiABKAMSKQoMY29udGV4dF9pbmZvGBEgASgLMhMuZ2tpLnYxLkNvbnRleHRJbmZvEhAKCHdhdmVmb3JtGBMgASgMIs8CCgxWaWRlb01lc3NhZ2USCwoDdXJsGAEgASgJEhAKCG1pbWV0eXBlGAIgASgJEhMKC2ZpbGVfc2hhMjU2GAMgASgMEhMKC2ZpbGVfbGVuZ3RoGAQgASgEEg8KB3NlY29uZHMYBSABKA0SEQoJbWVkaWFfa2V5GAYgASgMEg8KB2NhcHRpb24YByABKAkSFAoMZ2lmX3BsYXliYWNrGAggASgIEg4KBmhlaWdodBgJIAEoDRINCgV3aWR0aBgKIAEoDRIXCg9maWxlX2VuY19zaGEyNTYYCyABKAwSEwoLZGlyZWN0X3BhdGgYDSABKAkSGwoTbWVkaWFfa2V5X3RpbWVzdGFtcBgOIAEoAxIWCg5qcGVnX3RodW1ibmFpbBgQIAEoDBIpCgxjb250ZXh0X2luZm8YESABKAsyEy5na2kudjEuQ29udGV4dEluZm8iwwEKD1Byb3RvY29sTWVzc2FnZRIfCgNrZXkYASABKAsyEi5na2kudjEuTWVzc2FnZUtleRIqCgR0eXBlGAIgASgOMhwuZ2tpLnYxLlByb3RvY29sTWVzc2FnZS5UeXBlEicKDmVkaXRlZF9tZXNzYWdlGA4gASgLMg8uZ2tpLnYxLk1lc3NhZ2USFAoMdGltZXN0YW1wX21zGA8gASgDIiQKBFR5cGUSCgoGUkVWT0tFEAASEAoMTUVTU0FHRV9FRElUEA4iXQoPUmVhY3Rpb25NZXNzYWdlEh8KA2tleRgBIAEoCzISLmdraS52MS5NZXNzYWdlS2V5EgwKBHRleHQYAiABKAkSGwoTc2VuZGVyX3RpbWVzdGFtcF9tcxgEIAEoAyL7AgoHTWVzc2FnZRIUCgxjb252ZXJzYXRpb24YASABKAkSKwoNaW1hZ2VfbWVzc2FnZRgDIAEoCzIULmdraS52MS5JbWFnZU1lc3NhZ2USOgoVZXh0ZW5kZWRfdGV4dF9tZXNzYWdlGAYgASgLMhsuZ2tpLnYxLkV4dGVuZGVkVGV4dE1lc3NhZ2USMQoQZG9jdW1lbnRfbWVzc2FnZRgHIAEoCzIXLmdraS52MS5Eb2N1bWVudE1lc3NhZ2USKwoNYXVkaW9fbWVzc2FnZRgIIAEoCzIULmdraS52MS5BdWRpb01lc3NhZ2USKwoNdmlkZW9fbWVzc2FnZRgJIAEoCzIULmdraS52MS5WaWRlb01lc3NhZ2USMQoQcHJvdG9jb2xfbWVzc2FnZRgMIAEoCzIXLmdraS52MS5Qcm90b2NvbE1lc3NhZ2USMQoQcmVhY3Rpb25fbWVzc2FnZRguIAEoCzIXLmdraS52MS5SZWFjdGlvbk1lc3NhZ2U");
+  fileDesc("Cglna2kucHJvdG8SBmdraS52MSLDAgoNQ2xpZW50UGF5bG9hZBIuCgdwcm9kdWN0GAEgASgOMh0uZ2tpLnYxLkNsaWVudFBheWxvYWQuUHJvZHVjdBISCgpwYXJ0bmVyX2lkGAIgASgJEhIKCmFjY291bnRfaWQYAyABKAkSDQoFdG9rZW4YBCABKAkSDgoGZGV2aWNlGAUgASgNEhoKEnNlbmRfcmVhZF9yZWNlaXB0cxgGIAEoCBIRCgljbGllbnRfaXAYByABKAkSEgoKdXNlcl9hZ2VudBgIIAEoCRIYChBwcm90b2NvbF92ZXJzaW9uGAkgASgNEhEKCXB1c2hfbmFtZRgKIAEoCRIOCgZncm91cHMYCyABKAgiOwoHUHJvZHVjdBIXChNQUk9EVUNUX1VOU1BFQ0lGSUVEEAASCwoHSU5URVJPUBABEgoKBk5BVElWRRACIlIKCk1lc3NhZ2VLZXkSEgoKcmVtb3RlX2ppZBgBIAEoCRIPCgdmcm9tX21lGAIgASgIEgoKAmlkGAMgASgJEhMKC3BhcnRpY2lwYW50GAQgASgJIokBCgtDb250ZXh0SW5mbxIRCglzdGFuemFfaWQYASABKAkSEwoLcGFydGljaXBhbnQYAiABKAkSJwoOcXVvdGVkX21lc3NhZ2UYAyABKAsyDy5na2kudjEuTWVzc2FnZRISCgpyZW1vdGVfamlkGAQgASgJEhUKDW1lbnRpb25lZF9qaWQYDyADKAkinwEKE0V4dGVuZGVkVGV4dE1lc3NhZ2USDAoEdGV4dBgBIAEoCRIUCgxtYXRjaGVkX3RleHQYAiABKAkSFQoNY2Fub25pY2FsX3VybBgEIAEoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRINCgV0aXRsZRgGIAEoCRIpCgxjb250ZXh0X2luZm8YESABKAsyEy5na2kudjEuQ29udGV4dEluZm8iqAIKDEltYWdlTWVzc2FnZRILCgN1cmwYASABKAkSEAoIbWltZXR5cGUYAiABKAkSDwoHY2FwdGlvbhgDIAEoCRITCgtmaWxlX3NoYTI1NhgEIAEoDBITCgtmaWxlX2xlbmd0aBgFIAEoBBIOCgZoZWlnaHQYBiABKA0SDQoFd2lkdGgYByABKA0SEQoJbWVkaWFfa2V5GAggASgMEhcKD2ZpbGVfZW5jX3NoYTI1NhgJIAEoDBITCgtkaXJlY3RfcGF0aBgLIAEoCRIbChNtZWRpYV9rZXlfdGltZXN0YW1wGAwgASgDEhYKDmpwZWdfdGh1bWJuYWlsGBAgASgMEikKDGNvbnRleHRfaW5mbxgRIAEoCzITLmdraS52MS5Db250ZXh0SW5mbyLCAgoPRG9jdW1lbnRNZXNzYWdlEgsKA3VybBgBIAEoCRIQCghtaW1ldHlwZRgCIAEoCRINCgV0aXRsZRgDIAEoCRITCgtmaWxlX3NoYTI1NhgEIAEoDBITCgtmaWxlX2xlbmd0aBgFIAEoBBISCgpwYWdlX2NvdW50GAYgASgNEhEKCW1lZGlhX2tleRgHIAEoDBIRCglmaWxlX25hbWUYCCABKAkSFwoPZmlsZV9lbmNfc2hhMjU2GAkgASgMEhMKC2RpcmVjdF9wYXRoGAogASgJEhsKE21lZGlhX2tleV90aW1lc3RhbXAYCyABKAMSFgoOanBlZ190aHVtYm5haWwYECABKAwSKQoMY29udGV4dF9pbmZvGBEgASgLMhMuZ2tpLnYxLkNvbnRleHRJbmZvEg8KB2NhcHRpb24YFCABKAkikAIKDEF1ZGlvTWVzc2FnZRILCgN1cmwYASABKAkSEAoIbWltZXR5cGUYAiABKAkSEwoLZmlsZV9zaGEyNTYYAyABKAwSEwoLZmlsZV9sZW5ndGgYBCABKAQSDwoHc2Vjb25kcxgFIAEoDRILCgNwdHQYBiABKAgSEQoJbWVkaWFfa2V5GAcgASgMEhcKD2ZpbGVfZW5jX3NoYTI1NhgIIAEoDBITCgtkaXJlY3RfcGF0aBgJIAEoCRIbChNtZWRpYV9rZXlfdGltZXN0YW1wGAogASgDEikKDGNvbnRleHRfaW5mbxgRIAEoCzITLmdraS52MS5Db250ZXh0SW5mbxIQCgh3YXZlZm9ybRgTIAEoDCLPAgoMVmlkZW9NZXNzYWdlEgsKA3VybBgBIAEoCRIQCghtaW1ldHlwZRgCIAEoCRITCgtmaWxlX3NoYTI1NhgDIAEoDBITCgtmaWxlX2xlbmd0aBgEIAEoBBIPCgdzZWNvbmRzGAUgASgNEhEKCW1lZGlhX2tleRgGIAEoDBIPCgdjYXB0aW9uGAcgASgJEhQKDGdpZl9wbGF5YmFjaxgIIAEoCBIOCgZoZWlnaHQYCSABKA0SDQoFd2lkdGgYCiABKA0SFwoPZmlsZV9lbmNfc2hhMjU2GAsgASgMEhMKC2RpcmVjdF9wYXRoGA0gASgJEhsKE21lZGlhX2tleV90aW1lc3RhbXAYDiABKAMSFgoOanBlZ190aHVtYm5haWwYECABKAwSKQoMY29udGV4dF9pbmZvGBEgASgLMhMuZ2tpLnYxLkNvbnRleHRJbmZvIsMBCg9Qcm90b2NvbE1lc3NhZ2USHwoDa2V5GAEgASgLMhIuZ2tpLnYxLk1lc3NhZ2VLZXkSKgoEdHlwZRgCIAEoDjIcLmdraS52MS5Qcm90b2NvbE1lc3NhZ2UuVHlwZRInCg5lZGl0ZWRfbWVzc2FnZRgOIAEoCzIPLmdraS52MS5NZXNzYWdlEhQKDHRpbWVzdGFtcF9tcxgPIAEoAyIkCgRUeXBlEgoKBlJFVk9LRRAAEhAKDE1FU1NBR0VfRURJVBAOIl0KD1JlYWN0aW9uTWVzc2FnZRIfCgNrZXkYASABKAsyEi5na2kudjEuTWVzc2FnZUtleRIMCgR0ZXh0GAIgASgJEhsKE3NlbmRlcl90aW1lc3RhbXBfbXMYBCABKAMiYQocU2VuZGVyS2V5RGlzdHJpYnV0aW9uTWVzc2FnZRIQCghncm91cF9pZBgBIAEoCRIvCidheG9sb3RsX3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uX21lc3NhZ2UYAiABKAwiygMKB01lc3NhZ2USFAoMY29udmVyc2F0aW9uGAEgASgJEk0KH3NlbmRlcl9rZXlfZGlzdHJpYnV0aW9uX21lc3NhZ2UYAiABKAsyJC5na2kudjEuU2VuZGVyS2V5RGlzdHJpYnV0aW9uTWVzc2FnZRIrCg1pbWFnZV9tZXNzYWdlGAMgASgLMhQuZ2tpLnYxLkltYWdlTWVzc2FnZRI6ChVleHRlbmRlZF90ZXh0X21lc3NhZ2UYBiABKAsyGy5na2kudjEuRXh0ZW5kZWRUZXh0TWVzc2FnZRIxChBkb2N1bWVudF9tZXNzYWdlGAcgASgLMhcuZ2tpLnYxLkRvY3VtZW50TWVzc2FnZRIrCg1hdWRpb19tZXNzYWdlGAggASgLMhQuZ2tpLnYxLkF1ZGlvTWVzc2FnZRIrCg12aWRlb19tZXNzYWdlGAkgASgLMhQuZ2tpLnYxLlZpZGVvTWVzc2FnZRIxChBwcm90b2NvbF9tZXNzYWdlGAwgASgLMhcuZ2tpLnYxLlByb3RvY29sTWVzc2FnZRIxChByZWFjdGlvbl9tZXNzYWdlGC4gASgLMhcuZ2tpLnYxLlJlYWN0aW9uTWVzc2FnZQ");
 
 /**
  * ---------------------------------------------------------------------------
@@ -89,6 +89,13 @@ export type ClientPayload = Message$1<"gki.v1.ClientPayload"> & {
    * @generated from field: optional string push_name = 10;
    */
   pushName: string;
+
+  /**
+   * The client takes part in groups (docs/protocol.md §19): only such accounts can be added to one.
+   *
+   * @generated from field: optional bool groups = 11;
+   */
+  groups: boolean;
 };
 
 /**
@@ -193,6 +200,13 @@ export type ContextInfo = Message$1<"gki.v1.ContextInfo"> & {
    * @generated from field: optional string remote_jid = 4;
    */
   remoteJid: string;
+
+  /**
+   * Group messages: the JIDs of the members the text mentions (each as "@" + the JID's user part).
+   *
+   * @generated from field: repeated string mentioned_jid = 15;
+   */
+  mentionedJid: string[];
 };
 
 /**
@@ -649,6 +663,35 @@ export const ReactionMessageSchema: GenMessage<ReactionMessage> = /*@__PURE__*/
   messageDesc(file_gki, 9);
 
 /**
+ * A sender's Signal sender key for a group (docs/protocol.md §19.4): travels pairwise, never in
+ * the group's sender-key message itself.
+ *
+ * @generated from message gki.v1.SenderKeyDistributionMessage
+ */
+export type SenderKeyDistributionMessage = Message$1<"gki.v1.SenderKeyDistributionMessage"> & {
+  /**
+   * The group JID.
+   *
+   * @generated from field: optional string group_id = 1;
+   */
+  groupId: string;
+
+  /**
+   * libsignal's serialized SenderKeyDistributionMessage.
+   *
+   * @generated from field: optional bytes axolotl_sender_key_distribution_message = 2;
+   */
+  axolotlSenderKeyDistributionMessage: Uint8Array;
+};
+
+/**
+ * Describes the message gki.v1.SenderKeyDistributionMessage.
+ * Use `create(SenderKeyDistributionMessageSchema)` to create a new message.
+ */
+export const SenderKeyDistributionMessageSchema: GenMessage<SenderKeyDistributionMessage> = /*@__PURE__*/
+  messageDesc(file_gki, 10);
+
+/**
  * @generated from message gki.v1.Message
  */
 export type Message = Message$1<"gki.v1.Message"> & {
@@ -656,6 +699,11 @@ export type Message = Message$1<"gki.v1.Message"> & {
    * @generated from field: optional string conversation = 1;
    */
   conversation: string;
+
+  /**
+   * @generated from field: optional gki.v1.SenderKeyDistributionMessage sender_key_distribution_message = 2;
+   */
+  senderKeyDistributionMessage?: SenderKeyDistributionMessage | undefined;
 
   /**
    * @generated from field: optional gki.v1.ImageMessage image_message = 3;
@@ -698,5 +746,5 @@ export type Message = Message$1<"gki.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
-  messageDesc(file_gki, 10);
+  messageDesc(file_gki, 11);
 
