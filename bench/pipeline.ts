@@ -158,7 +158,8 @@ export async function measure(
     tick("noiseOpen");
     const parsed = parseStanza(received);
     tick("parseStanza");
-    if (parsed.kind !== "message") throw new Error("benchmark: expected a message stanza");
+    if (parsed.kind !== "message" || parsed.enc === undefined)
+      throw new Error("benchmark: expected a one-to-one message stanza");
     const decrypted = await signal.decrypt(parsed.enc.type, parsed.enc.ciphertext);
     tick("signalDecrypt");
     const content = decodeContent(decrypted);

@@ -13,6 +13,8 @@
  *   GET    /admin/online                         → { partnerUsers, nativeUsers } (connected now)
  *   GET    /admin/codes/:phone                   → { phone, code, expiresAt }
  *   GET    /admin/queues                         → [{ recipient, stanzas: [...] }]
+ *   GET    /admin/groups                         → [GroupAdminInfo] (live groups, members in join order)
+ *   GET    /admin/groups/:jid                    → GroupAdminInfo
  *   GET    /admin/partners                       → [PartnerInfo]
  *   POST   /admin/partners {id, authUrl, secret, mediaOrigin, suspended?} → PartnerInfo
  */
@@ -140,6 +142,14 @@ export function adminRouter(admin: SandboxAdmin, logger: SandboxLogger): Router 
   router.get(
     "/queues",
     route(async () => admin.queues()),
+  );
+  router.get(
+    "/groups",
+    route(async () => admin.listGroups()),
+  );
+  router.get(
+    "/groups/:jid",
+    route(async (req) => admin.getGroup(req.params.jid ?? "")),
   );
   router.get(
     "/partners",

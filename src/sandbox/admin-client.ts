@@ -3,6 +3,7 @@
  * and the load bench.
  */
 import type {
+  GroupAdminInfo,
   NewUser,
   PartnerInfo,
   PartnerInput,
@@ -58,6 +59,15 @@ export class AdminClient {
   /** How many partner and native users are connected right now. */
   online(): Promise<{ partnerUsers: number; nativeUsers: number }> {
     return this.#call("GET", "/admin/online");
+  }
+
+  /** Live groups with their members (§19). */
+  groups(): Promise<GroupAdminInfo[]> {
+    return this.#call("GET", "/admin/groups");
+  }
+
+  group(jid: string): Promise<GroupAdminInfo> {
+    return this.#call("GET", `/admin/groups/${encodeURIComponent(jid)}`);
   }
 
   addPartner(input: PartnerInput): Promise<PartnerInfo> {

@@ -5,7 +5,7 @@
 import { isValidPartnerId, parseJid } from "../gatekeeper/stanza/index.js";
 import type { SandboxContext } from "./context.js";
 import { AdminError } from "./errors.js";
-import type { Account, InteropSettings, Partner } from "./store/index.js";
+import type { Account, Group, InteropSettings, MemberRole, Partner } from "./store/index.js";
 
 export interface NewUser {
   phone: string;
@@ -61,6 +61,18 @@ export interface PartnerInput {
 }
 
 export type PartnerInfo = Omit<Partner, "secret">;
+
+/** A group as the operator sees it (§19): members in join order, with their role. */
+export interface GroupAdminInfo {
+  jid: string;
+  subject: string;
+  creator: string;
+  /** Unix milliseconds. */
+  createdAt: number;
+  description: string | null;
+  hasPicture: boolean;
+  members: { jid: string; role: MemberRole }[];
+}
 
 export interface SandboxInfo {
   url: string;
@@ -262,6 +274,31 @@ export class SandboxAdmin {
 
   async listPartners(): Promise<PartnerInfo[]> {
     return (await this.#ctx.store.partners.list()).map(partnerInfo);
+  }
+
+  async listGroups(): Promise<GroupAdminInfo[]> {
+    const out: GroupAdminInfo[] = [];
+    for (const g of await this.#ctx.store.groups.list()) out.push(await this.#groupInfo(g));
+    return out;
+  }
+
+  async getGroup(jid: string): Promise<GroupAdminInfo> {
+    const group = await this.#ctx.store.groups.get(jid);
+    if (!group) throw new AdminError(404, "no-such-group", `no group ${jid}`);
+    return this.#groupInfo(group);
+  }
+
+  async #groupInfo(g: Group): Promise<GroupAdminInfo> {
+    const members = await this.#ctx.store.groups.members(g.jid);
+    return {
+      jid: g.jid,
+      subject: g.subject,
+      creator: g.creator,
+      createdAt: g.createdAt,
+      description: g.description,
+      hasPicture: g.pictureId !== null,
+      members: members.map((m) => ({ jid: m.jid, role: m.role })),
+    };
   }
 
   async #native(phone: string): Promise<Account> {

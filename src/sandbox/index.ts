@@ -8,6 +8,7 @@ export {
 } from "./server.js";
 export {
   SandboxAdmin,
+  type GroupAdminInfo,
   type NewUser,
   type UserInfo,
   type PartnerUserInfo,

@@ -4,6 +4,7 @@ import type { SandboxContext } from "./context.js";
 import { handleEnlistIq } from "./enlistment.js";
 import { handleUsyncIq } from "./directory.js";
 import { SandboxError } from "./errors.js";
+import { handleGroupIq } from "./groups/index.js";
 import type { IqHandler, IqSession } from "./iq-context.js";
 import { handleEncryptIq } from "./prekeys.js";
 import { handleBlocklistIq, handleInteropIq, handleMediaIq } from "./settings.js";
@@ -20,6 +21,7 @@ const HANDLERS: Readonly<Record<string, IqHandler>> = {
   blocklist: handleBlocklistIq,
   "w:m": handleMediaIq,
   interop: handleInteropIq,
+  "w:g2": handleGroupIq,
 };
 
 /** Namespaces a partner user may use before its number is verified (§4.3). */

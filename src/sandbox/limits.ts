@@ -41,6 +41,16 @@ export interface SandboxLimits {
   enlistCodeLength: number;
   enlistMaxAttempts: number;
   enlistRequestIntervalMs: number;
+  /** Members per group, the creator included. §19.7 */
+  groupMembersMax: number;
+  /** Groups an account may create per 24 h. §19.7 */
+  groupsCreatedPerDay: number;
+  /** Subject length in characters. §19.7 */
+  groupSubjectMax: number;
+  /** Description length in characters. §19.7 */
+  groupDescriptionMax: number;
+  /** Group picture (JPEG) size. §19.7 */
+  groupPictureMaxBytes: number;
 }
 
 const MINUTE = 60_000;
@@ -69,6 +79,11 @@ export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   enlistCodeLength: 6,
   enlistMaxAttempts: 5,
   enlistRequestIntervalMs: MINUTE,
+  groupMembersMax: 1024,
+  groupsCreatedPerDay: 10,
+  groupSubjectMax: 100,
+  groupDescriptionMax: 2048,
+  groupPictureMaxBytes: 256 * 1024,
 });
 
 /** Defaults overridden by `overrides`; rejects values that are not positive integers. */

@@ -106,7 +106,13 @@ export async function login(
   if (!result.ok) return result;
 
   const pushName = payload.pushName === "" ? undefined : payload.pushName;
-  await ctx.store.accounts.recordLogin(result.account.jid, sendReadReceipts, pushName);
+  // §19.1: the last login's word on groups is what counts.
+  await ctx.store.accounts.recordLogin(
+    result.account.jid,
+    sendReadReceipts,
+    pushName,
+    payload.groups,
+  );
   const account = (await ctx.store.accounts.get(result.account.jid)) ?? result.account;
   return { ...result, account };
 }

@@ -118,7 +118,12 @@ async function fetchBundles(
   if (jids.length > ctx.limits.bundleUsersPerFetch) throw new SandboxError(400, "too-many-users");
   const items: BundleResultItem[] = [];
   for (const jid of jids) {
-    const target = await reachableAccount(ctx, me, jid);
+    // Members of one group need pairwise sessions for their sender keys (§19.5), whoever they are.
+    const target =
+      (await reachableAccount(ctx, me, jid)) ??
+      (jid !== me.jid && (await ctx.store.groups.shareGroup(me.jid, jid))
+        ? await ctx.store.accounts.get(jid)
+        : null);
     const bundle = target ? await ctx.store.keys.takeBundle(jid) : null;
     if (!bundle) {
       items.push({ jid, error: 404 });

@@ -2,9 +2,14 @@
  * Presence and chat states (docs/protocol.md §13), both ephemeral: held in
  * memory, sent only to connected peers, never queued or acked.
  */
-import type { ChatStateStanza, PresenceStanza } from "../gatekeeper/stanza/index.js";
+import {
+  type ChatStateStanza,
+  type PresenceStanza,
+  isGroupJid,
+} from "../gatekeeper/stanza/index.js";
 import { reachableAccount } from "./consent.js";
 import type { SandboxContext, SessionHandle } from "./context.js";
+import { routeGroupChatState } from "./groups/index.js";
 import type { Account } from "./store/index.js";
 
 interface PresenceState {
@@ -88,6 +93,7 @@ export async function routeChatState(
   c: ChatStateStanza,
 ): Promise<void> {
   if (c.to === undefined) return;
+  if (isGroupJid(c.to)) return routeGroupChatState(ctx, sender, c);
   const peer = ctx.sessions.get(c.to);
   if (!peer) return;
   const { contacts } = ctx.store;

@@ -11,6 +11,7 @@ import {
   type Stanza,
   type XmlNode,
   encodeStanza,
+  isGroupJid,
   parseStanza,
 } from "../gatekeeper/stanza/index.js";
 import { type SandboxContext, unixSeconds } from "./context.js";
@@ -23,6 +24,8 @@ export interface EnqueueInput {
   stanzaId: string;
   /** Receipt type ("" = delivery) or notification type. */
   type?: string;
+  /** A group message's sender or a group receipt's reader: the client's ack names it (§19.5). */
+  participant?: string;
   stanza: Stanza;
 }
 
@@ -35,6 +38,7 @@ export async function enqueue(ctx: SandboxContext, input: EnqueueInput): Promise
     kind: input.kind,
     stanzaId: input.stanzaId,
     type: input.type ?? "",
+    participant: input.participant ?? "",
     payload: encodeStanza(input.stanza),
     createdAt: now,
     expiresAt: now + ctx.limits.queueTtlMs,
@@ -42,13 +46,18 @@ export async function enqueue(ctx: SandboxContext, input: EnqueueInput): Promise
   ctx.sessions.kick(input.recipient);
 }
 
-/** Queues `<notification id type from t>children</notification>` for `recipient`. */
+/**
+ * Queues `<notification id type from [participant] t>children</notification>` for `recipient`.
+ * `participant` (a group change's actor, §19.4) is shown, not matched: the gatekeeper's own
+ * notification ids are unique, so an ack names one by id and `to` alone.
+ */
 export async function notify(
   ctx: SandboxContext,
   recipient: string,
   type: string,
   from: string,
   children: XmlNode[] = [],
+  participant?: string,
 ): Promise<void> {
   const id = randomBytes(8).toString("hex").toUpperCase();
   await enqueue(ctx, {
@@ -57,7 +66,15 @@ export async function notify(
     kind: "notification",
     stanzaId: id,
     type,
-    stanza: { kind: "notification", id, type, from, t: unixSeconds(ctx), children },
+    stanza: {
+      kind: "notification",
+      id,
+      type,
+      from,
+      ...(participant === undefined ? {} : { participant }),
+      t: unixSeconds(ctx),
+      children,
+    },
   });
 }
 
@@ -140,8 +157,10 @@ export class Delivery {
   /**
    * Handles the client's ack of a delivered message, receipt or notification (§5.1): it names the
    * stanza by class, id and `to` (the stanza's sender), and a receipt's also by its type, since the
-   * delivery and read receipts of one message share its id. An ack that matches nothing delivered
-   * on this connection is ignored, so the stanza comes again on the next one.
+   * delivery and read receipts of one message share its id. A group message or receipt is named
+   * by `to` = the group and its `participant` too (§19.5): ids are unique only per sender, and a
+   * one-to-one stanza has none. An ack that matches nothing delivered on this connection is
+   * ignored, so the stanza comes again on the next one.
    */
   async onAck(ack: AckStanza): Promise<void> {
     if (ack.id === undefined || ack.to === undefined) return;
@@ -152,6 +171,9 @@ export class Delivery {
       stanzaId: ack.id,
       sender: ack.to,
       ...(kind === "receipt" ? { type: ack.type ?? "" } : {}),
+      ...(kind !== "notification" && isGroupJid(ack.to)
+        ? { participant: ack.participant ?? "" }
+        : {}),
     });
   }
 

@@ -4,10 +4,16 @@
  * with the server time. The sandbox relays the `<enc>` bytes as they came; it
  * never sees, parses or stores content.
  */
-import type { MessageStanza, ReceiptStanza, Stanza } from "../gatekeeper/stanza/index.js";
+import {
+  type MessageStanza,
+  type ReceiptStanza,
+  type Stanza,
+  isGroupJid,
+} from "../gatekeeper/stanza/index.js";
 import { reachableAccount } from "./consent.js";
 import { type SandboxContext, unixSeconds } from "./context.js";
 import { SandboxError } from "./errors.js";
+import { routeGroupMessage, routeGroupReceipt } from "./groups/index.js";
 import { enqueue } from "./queue.js";
 import { retryAfterSeconds } from "./rate-limit.js";
 import type { Account } from "./store/index.js";
@@ -49,7 +55,13 @@ export async function routeMessage(
   sender: Account,
   m: MessageStanza,
 ): Promise<RouteResult> {
+  if (m.to !== undefined && isGroupJid(m.to)) return routeGroupMessage(ctx, sender, m);
   const to = requireRecipient(sender, m.to);
+  // The codec reads a message by its addresses; to a user it must be one-to-one (§8.1).
+  const enc = m.enc;
+  if (enc === undefined || m.skmsg !== undefined || m.participants !== undefined) {
+    throw new SandboxError(400, "bad-enc");
+  }
   const retry = m.retry ?? 0;
   const { queue, contacts } = ctx.store;
 
@@ -82,7 +94,7 @@ export async function routeMessage(
     ...(m.retry === undefined ? {} : { retry: m.retry }),
     // The sender's push name travels with each message, so a first message shows a name.
     ...(sender.name ? { notify: sender.name } : {}),
-    enc: m.enc,
+    enc,
   };
   await enqueue(ctx, {
     recipient: recipient.jid,
@@ -106,6 +118,7 @@ export async function routeReceipt(
   sender: Account,
   r: ReceiptStanza,
 ): Promise<RouteResult> {
+  if (r.to !== undefined && isGroupJid(r.to)) return routeGroupReceipt(ctx, sender, r);
   const to = requireRecipient(sender, r.to);
   const retry = r.retry?.count ?? 0;
   const { queue, contacts } = ctx.store;

@@ -7,7 +7,7 @@ import {
   buildInteropSettings,
   buildMediaConnResult,
   isMediaConnRequest,
-  isValidJid,
+  isUserJid,
   parseBlocklistChange,
   parseInteropSettings,
 } from "../gatekeeper/stanza/index.js";
@@ -18,8 +18,7 @@ export const handleBlocklistIq: IqHandler = async (ctx, _session, me, iq) => {
   const { contacts } = ctx.store;
   if (iq.type === "get") return buildBlocklist(await contacts.blockedBy(me.jid));
   const change = parseBlocklistChange(iq.children);
-  if (change.jid === me.jid || !isValidJid(change.jid) || change.jid === "gk")
-    throw new SandboxError(400, "bad-jid");
+  if (change.jid === me.jid || !isUserJid(change.jid)) throw new SandboxError(400, "bad-jid");
   if (change.action === "block") await contacts.block(me.jid, change.jid, ctx.now());
   else await contacts.unblock(me.jid, change.jid);
   return [];

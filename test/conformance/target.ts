@@ -39,6 +39,8 @@ export interface Limits {
   enlistCodeLength: number;
   enlistMaxAttempts: number;
   enlistRequestIntervalMs: number;
+  groupMembersMax: number;
+  groupsCreatedPerDay: number;
 }
 
 export const SPEC_LIMITS: Readonly<Limits> = Object.freeze({
@@ -58,6 +60,8 @@ export const SPEC_LIMITS: Readonly<Limits> = Object.freeze({
   enlistCodeLength: 6,
   enlistMaxAttempts: 5,
   enlistRequestIntervalMs: 60_000,
+  groupMembersMax: 1024,
+  groupsCreatedPerDay: 10,
 });
 
 /** Limits a test file may shrink on the in-process sandbox (not the spec's fixed numbers). */
@@ -73,6 +77,8 @@ export type Tunable = Partial<
     | "mediaMaxBytes"
     | "enlistCodeTtlSeconds"
     | "enlistRequestIntervalMs"
+    | "groupMembersMax"
+    | "groupsCreatedPerDay"
   >
 >;
 

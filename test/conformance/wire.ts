@@ -45,6 +45,8 @@ export interface PayloadFields {
   userAgent?: string;
   protocolVersion?: number;
   pushName?: string;
+  /** §19.1: the client takes part in groups. */
+  groups?: boolean;
 }
 
 /** The login payload of handshake message 3 (§4.1). */

@@ -6,6 +6,7 @@ import { mediaMigration } from "./004_media.js";
 import { richMigration } from "./005_rich.js";
 import { receiptsMigration } from "./006_receipts.js";
 import { portalsByContactMigration } from "./007_portals_by_contact.js";
+import { senderKeysMigration } from "./008_sender_keys.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
@@ -26,6 +27,7 @@ export const migrations: readonly Migration[] = [
   richMigration,
   receiptsMigration,
   portalsByContactMigration,
+  senderKeysMigration,
 ];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";

@@ -3,7 +3,7 @@ import { MessageSchema } from "../../gen/gki_pb.js";
 import type { Message } from "../../gen/gki_pb.js";
 import { ContentError, decodeContent } from "../content/index.js";
 import { SignalError } from "../signal/index.js";
-import { parseCountResult } from "../stanza/index.js";
+import { isGroupJid, parseCountResult } from "../stanza/index.js";
 import type { MessageStanza, NotificationStanza, ReceiptStanza, Stanza } from "../stanza/index.js";
 import type { Connection } from "./connection.js";
 import { nowSeconds, peerAddress } from "./context.js";
@@ -105,6 +105,19 @@ export class Inbound {
       conn.ack({ class: "message", id: m.id, error: 400, text: "missing from" });
       return;
     }
+    const enc = m.enc;
+    if (enc === undefined || isGroupJid(from)) {
+      // §19.1: a client that does not log in with `groups` is never in one; refuse, never loop.
+      conn.ack({
+        class: "message",
+        id: m.id,
+        to: from,
+        ...(m.participant === undefined ? {} : { participant: m.participant }),
+        error: 400,
+        text: "groups-unsupported",
+      });
+      return;
+    }
     const account = await this.core.accountReady();
     const ack = (error?: number): void =>
       conn.ack({ class: "message", id: m.id, to: from, ...(error === undefined ? {} : { error }) });
@@ -128,7 +141,7 @@ export class Inbound {
       // Decrypted before, but the application never finished with it: no second decrypt.
       content = fromBinary(MessageSchema, known.plaintext);
     } else {
-      const outcome = await this.decrypt(account, m, from, { retry, t, offline });
+      const outcome = await this.decrypt(account, m, enc, from, { retry, t, offline });
       if (outcome.kind === "transient") throw outcome.error; // not acked: redelivered later
       if (outcome.kind === "duplicate") {
         ack();
@@ -164,6 +177,7 @@ export class Inbound {
   private async decrypt(
     account: AccountState,
     m: MessageStanza,
+    enc: NonNullable<MessageStanza["enc"]>,
     from: string,
     meta: { retry: number; t: number; offline: boolean },
   ): Promise<DecryptOutcome> {
@@ -172,8 +186,8 @@ export class Inbound {
         this.core.db.transaction(async (trx): Promise<DecryptOutcome> => {
           const plaintext = await account.signal.decrypt(
             peerAddress(from),
-            m.enc.type,
-            m.enc.ciphertext,
+            enc.type,
+            enc.ciphertext,
             trx,
           );
           let content: Message;

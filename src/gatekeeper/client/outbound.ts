@@ -6,7 +6,7 @@ import { SignalError } from "../signal/index.js";
 import {
   buildBundleRequest,
   isBundleError,
-  isValidJid,
+  isUserJid,
   parseBundleResult,
 } from "../stanza/index.js";
 import type { AckStanza, MessageStanza, ReceiptStanza } from "../stanza/index.js";
@@ -272,7 +272,7 @@ async function refuseUnconfirmed(account: AccountState, to: string): Promise<voi
 }
 
 function checkJid(jid: string): void {
-  if (!isValidJid(jid) || jid === "gk") throw new GatekeeperError("bad-request", "not a user JID");
+  if (!isUserJid(jid)) throw new GatekeeperError("bad-request", "not a user JID");
 }
 
 function timeoutError(timeoutMs: number | undefined): GatekeeperError {

@@ -26,6 +26,9 @@ export const OWNER_TABLES = [
   "signal_prekeys",
   "signal_signed_prekeys",
   "signal_kyber_prekeys",
+  "signal_sender_keys",
+  "signal_group_distributions",
+  "signal_group_recipients",
   ACCOUNTS,
 ] as const;
 

@@ -8,6 +8,11 @@ export interface SignalAddress {
 }
 
 export const MIN_DEVICE_ID = 1;
+/**
+ * A GKI/1 account has one device, id 1 (§7.1 `<device id="1"/>`): a peer's address is its
+ * JID and device 1, as the client's REMOTE_DEVICE_ID says.
+ */
+export const ACCOUNT_DEVICE_ID = 1;
 export const MAX_DEVICE_ID = 127; // libsignal refuses anything else
 const MAX_NAME_LENGTH = 255; // the width of the name/owner columns
 
@@ -22,6 +27,13 @@ export function validateAddress(address: SignalAddress): void {
       `device id ${String(deviceId)} of ${name} is outside ${MIN_DEVICE_ID}..${MAX_DEVICE_ID}`,
     );
   }
+}
+
+/** The address of the account `jid` (its one device). */
+export function accountAddress(jid: string): SignalAddress {
+  const address = { name: jid, deviceId: ACCOUNT_DEVICE_ID };
+  validateAddress(address);
+  return address;
 }
 
 export function toProtocolAddress(address: SignalAddress): ProtocolAddress {

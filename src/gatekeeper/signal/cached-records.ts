@@ -1,6 +1,6 @@
 import type { SignalAddress } from "./address.js";
 import type { Bytes } from "./bytes.js";
-import { emptyPeer, knownSession, mergePeer } from "./record-cache.js";
+import { emptyPeer, knownSession, mergePeer, senderKeySlot } from "./record-cache.js";
 import type { PeerRecords } from "./record-cache.js";
 import type { SqlExecutor } from "./sql-executor.js";
 import { SqlRecords } from "./sql-records.js";
@@ -9,9 +9,11 @@ import type {
   RemoteIdentity,
   SignalRecords,
   StoredKyberPreKey,
+  StoredSenderKey,
   StoredSession,
 } from "./sql-records.js";
 import type { StoreJournal } from "./store-journal.js";
+import { StaleRecordError } from "./errors.js";
 
 /** Where the records of one account are cached; see AccountScope. */
 export interface RecordScope {
@@ -147,6 +149,60 @@ export class CachedRecords implements SignalRecords {
       (p) => (p.identity = next),
       () => this.sql.putIdentity(next, previous),
     );
+  }
+
+  // ---- sender keys (groups): cached with the sender's other records
+
+  async senderKey(sender: SignalAddress, distributionId: string): Promise<StoredSenderKey | null> {
+    const slot = senderKeySlot(sender.deviceId, distributionId);
+    const known = this.known(sender.name, (p) => p?.senderKeys.get(slot));
+    if (known !== undefined) return known;
+    const stored = await this.sql.senderKey(sender, distributionId);
+    this.remember(sender.name, (p) => p.senderKeys.set(slot, stored));
+    return stored;
+  }
+
+  async putSenderKey(
+    sender: SignalAddress,
+    distributionId: string,
+    groupJid: string,
+    record: Bytes,
+  ): Promise<void> {
+    const previous = await this.senderKey(sender, distributionId);
+    // The row keeps its group: a key of another group makes the write stale, not moved.
+    const next: StoredSenderKey = {
+      record,
+      groupJid: previous?.groupJid ?? groupJid,
+      updatedAt: Math.max(this.clock(), (previous?.updatedAt ?? 0) + 1),
+    };
+    if (previous && previous.groupJid !== groupJid) {
+      throw new StaleRecordError(`the sender key ${distributionId} of ${sender.name}`);
+    }
+    this.write(
+      sender.name,
+      (p) => p.senderKeys.set(senderKeySlot(sender.deviceId, distributionId), next),
+      () => this.sql.senderKeys.replace(sender, distributionId, next, previous),
+    );
+  }
+
+  async deleteSenderKey(sender: SignalAddress, distributionId: string): Promise<boolean> {
+    if (!(await this.senderKey(sender, distributionId))) return false;
+    this.write(
+      sender.name,
+      (p) => p.senderKeys.set(senderKeySlot(sender.deviceId, distributionId), null),
+      () => this.sql.deleteSenderKey(sender, distributionId),
+    );
+    return true;
+  }
+
+  async deleteGroupSenderKeys(name: string, groupJid: string): Promise<void> {
+    // Read under the peer lock: what the database holds is what the cache may know of.
+    const keys = await this.sql.senderKeys.ofGroup(name, groupJid);
+    if (keys.length === 0) return;
+    const none = (p: PeerRecords) => {
+      for (const k of keys) p.senderKeys.set(senderKeySlot(k.deviceId, k.distributionId), null);
+    };
+    this.write(name, none, () => this.sql.deleteGroupSenderKeys(name, groupJid));
   }
 
   // ---- prekeys: read when asked (only a pkmsg needs them), written with the rest

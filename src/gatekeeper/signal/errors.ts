@@ -4,6 +4,8 @@ import type { Bytes } from "./bytes.js";
 /**
  * What went wrong, so the caller can act:
  * - no-session: nothing to decrypt/encrypt with; ask the sender to retry (fetch a bundle).
+ * - no-sender-key: a group message whose sender key we never received (a distribution
+ *   missed, or from another group); send a retry receipt to the group (§19.5).
  * - invalid-message: truncated, garbled or forged ciphertext; session state is unchanged.
  * - duplicate-message: already decrypted once (a redelivery); safe to ack and drop.
  * - untrusted-identity: the peer's identity key changed and policy blocks it until confirmed.
@@ -17,6 +19,7 @@ import type { Bytes } from "./bytes.js";
  */
 export type SignalErrorCode =
   | "no-session"
+  | "no-sender-key"
   | "invalid-message"
   | "duplicate-message"
   | "untrusted-identity"
@@ -40,6 +43,18 @@ export class SignalError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SignalError";
     if (options?.identityKey) this.identityKey = options.identityKey;
+  }
+}
+
+/**
+ * A write found its row no longer as it was read: written meanwhile by someone who does not
+ * share our cache (another process, or SQL behind the account's back). Nothing was written;
+ * the operation can run again on fresh reads.
+ */
+export class StaleRecordError extends SignalError {
+  constructor(what: string) {
+    super("storage", `${what} changed in the database since it was read`);
+    this.name = "StaleRecordError";
   }
 }
 
@@ -84,6 +99,8 @@ export function toSignalError(
       return new SignalError("invalid-address", err.message, { cause: err });
     case ErrorCode.InvalidSession:
       return new SignalError("no-session", err.message, { cause: err });
+    case ErrorCode.InvalidSenderKeySession:
+      return new SignalError("no-sender-key", err.message, { cause: err });
     default:
       break;
   }

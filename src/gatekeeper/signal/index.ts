@@ -5,6 +5,9 @@ export type { SignalStoresOptions } from "./signal-stores.js";
 export { DbIdentityKeyStore } from "./identity-key-store.js";
 export type { RemoteIdentity, TrustPolicy, TrustState } from "./identity-key-store.js";
 export { DbSessionStore } from "./session-store.js";
+export { DbSenderKeyStore } from "./sender-key-store.js";
+export { GroupCipher, distributionIdOf } from "./group-cipher.js";
+export type { MarkDistributedOptions } from "./group-cipher.js";
 export { DbPreKeyStore } from "./prekey-store.js";
 export { DbSignedPreKeyStore } from "./signed-prekey-store.js";
 export { DbKyberPreKeyStore } from "./kyber-prekey-store.js";
@@ -19,6 +22,8 @@ export {
   fromProtocolAddress,
   validateAddress,
   formatAddress,
+  accountAddress,
+  ACCOUNT_DEVICE_ID,
   MIN_DEVICE_ID,
   MAX_DEVICE_ID,
 } from "./address.js";

@@ -1,4 +1,4 @@
-import type { RemoteIdentity, StoredSession } from "./sql-records.js";
+import type { RemoteIdentity, StoredSenderKey, StoredSession } from "./sql-records.js";
 
 /**
  * What is known of one peer's Signal rows. A slot that is undefined is not known (read the
@@ -10,10 +10,17 @@ export interface PeerRecords {
   /** `sessions` names every device that has a session: any other has none. */
   allSessions: boolean;
   identity: RemoteIdentity | null | undefined;
+  /** The peer's sender keys (groups, §19.5) per senderKeySlot(device id, distribution id). */
+  senderKeys: Map<string, StoredSenderKey | null>;
 }
 
 export function emptyPeer(): PeerRecords {
-  return { sessions: new Map(), allSessions: false, identity: undefined };
+  return { sessions: new Map(), allSessions: false, identity: undefined, senderKeys: new Map() };
+}
+
+/** Where a sender key is kept in PeerRecords.senderKeys. */
+export function senderKeySlot(deviceId: number, distributionId: string): string {
+  return `${deviceId}/${distributionId}`;
 }
 
 export function knownSession(
@@ -35,13 +42,16 @@ export function mergePeer(into: PeerRecords, from: PeerRecords): void {
     for (const [deviceId, session] of from.sessions) into.sessions.set(deviceId, session);
   }
   if (from.identity !== undefined) into.identity = from.identity;
+  for (const [slot, key] of from.senderKeys) into.senderKeys.set(slot, key);
 }
 
 /**
  * Peers whose records the default cache keeps, across every account of the process. An
  * entry costs about 5–7 KB (a session record with its post-quantum ratchet state is 4–6 KB
  * serialized, plus the identity row and the map), so the default stays around 10–15 MB
- * however many logins the process holds.
+ * however many logins the process holds. Each of the peer's sender keys (one per group we
+ * share, and per rotation) adds about 100 bytes, plus ~40 per message key libsignal keeps for
+ * a group message skipped and not yet received (at most 2000).
  */
 export const DEFAULT_CACHE_PEERS = 2048;
 

@@ -18,6 +18,7 @@ import { toProtocolAddress, validateAddress } from "./address.js";
 import type { SignalAddress } from "./address.js";
 import { copyBytes } from "./bytes.js";
 import { safetyNumber } from "./fingerprint.js";
+import { GroupCipher } from "./group-cipher.js";
 import type { Bytes } from "./bytes.js";
 import { SignalError, toSignalError } from "./errors.js";
 import type { SignalErrorCode } from "./errors.js";
@@ -63,6 +64,8 @@ export interface SignalAccountOptions {
  * see AccountScope. Write Signal rows only through this class while it is in use.
  */
 export class SignalAccount {
+  /** Sender Keys: encrypting for and decrypting from groups (§19.5). */
+  readonly groups: GroupCipher;
   private scope: AccountScope;
   private readonly localAddress: ProtocolAddress;
 
@@ -73,6 +76,13 @@ export class SignalAccount {
   ) {
     this.scope = accountScope(db, local, this.cache);
     this.localAddress = ProtocolAddress.new(local.owner, local.deviceId);
+    this.groups = new GroupCipher({
+      db,
+      owner: local.owner,
+      localAddress: this.localAddress,
+      clock: () => this.clock(),
+      onPeer: (name, trx, fn) => this.onPeer(name, trx, fn),
+    });
   }
 
   /** Loads the account of `owner`, creating its identity and registration id if absent. */

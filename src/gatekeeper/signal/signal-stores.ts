@@ -5,6 +5,7 @@ import { DbIdentityKeyStore } from "./identity-key-store.js";
 import type { TrustPolicy } from "./identity-key-store.js";
 import { DbKyberPreKeyStore } from "./kyber-prekey-store.js";
 import { DbPreKeyStore } from "./prekey-store.js";
+import { DbSenderKeyStore } from "./sender-key-store.js";
 import { DbSessionStore } from "./session-store.js";
 import { DbSignedPreKeyStore } from "./signed-prekey-store.js";
 import { executorOn } from "./sql-executor.js";
@@ -22,7 +23,8 @@ export interface SignalStoresOptions {
 }
 
 /**
- * The five libsignal stores of one account (`owner`) on its records. On a knex instance or
+ * The libsignal stores of one account (`owner`) on its records (the five of one-to-one
+ * sessions, and a sender key store per group). On a knex instance or
  * a transaction (SignalStores.on) every read and write goes straight to the database, so a
  * decrypt and the caller's own rows commit or roll back together; SignalAccount builds them
  * on cached records instead.
@@ -54,6 +56,11 @@ export class SignalStores {
 
   get owner(): string {
     return this.records.owner;
+  }
+
+  /** The sender key store of group `groupJid` (§19.5) on the same records. */
+  senderKey(groupJid: string): DbSenderKeyStore {
+    return new DbSenderKeyStore(this.records, groupJid);
   }
 
   /** Stores for `owner` on `dbOrTrx` (a Knex instance or a Knex.Transaction), uncached. */

@@ -1,9 +1,15 @@
 import type { SignalAddress } from "./address.js";
 import { bytesFromDb, bytesToDb, numberFromDb } from "./bytes.js";
 import type { Bytes } from "./bytes.js";
-import { SignalError } from "./errors.js";
+import { StaleRecordError } from "./errors.js";
+
+export { StaleRecordError } from "./errors.js";
 import type { SqlExecutor, Row } from "./sql-executor.js";
+import { SqlSenderKeys } from "./sql-sender-keys.js";
+import type { StoredSenderKey } from "./sql-sender-keys.js";
 import type { StoreJournal } from "./store-journal.js";
+
+export type { StoredSenderKey } from "./sql-sender-keys.js";
 
 /**
  * first-use: seen once, never changed. changed: replaced under trust-on-change, not yet
@@ -75,6 +81,18 @@ export interface SignalRecords {
   saveKyberPreKey(key: NewKey, lastResort: boolean): Promise<void>;
   /** A one-time Kyber prekey is deleted; a last-resort one is stamped with the time. */
   markKyberPreKeyUsed(id: number): Promise<void>;
+  senderKey(sender: SignalAddress, distributionId: string): Promise<StoredSenderKey | null>;
+  /** Saves the sender key of `groupJid`; one stored for another group is not overwritten. */
+  putSenderKey(
+    sender: SignalAddress,
+    distributionId: string,
+    groupJid: string,
+    record: Bytes,
+  ): Promise<void>;
+  /** True if there was one. */
+  deleteSenderKey(sender: SignalAddress, distributionId: string): Promise<boolean>;
+  /** Deletes every sender key of peer `name` (each device) distributed for `groupJid`. */
+  deleteGroupSenderKeys(name: string, groupJid: string): Promise<void>;
 }
 
 const SESSION_KEY = "owner = ? and name = ? and device_id = ?";
@@ -136,26 +154,18 @@ function rowToIdentity(row: Row): RemoteIdentity {
 const isTrue = (v: unknown): boolean => v === true || v === 1;
 const optionalToDb = (b: Bytes | null): Buffer | null => (b === null ? null : bytesToDb(b));
 
-/**
- * A write found its row no longer as it was read: written meanwhile by someone who does not
- * share our cache (another process, or SQL behind the account's back). Nothing was written;
- * the operation can run again on fresh reads.
- */
-export class StaleRecordError extends SignalError {
-  constructor(what: string) {
-    super("storage", `${what} changed in the database since it was read`);
-    this.name = "StaleRecordError";
-  }
-}
-
 /** SignalRecords executed at once on the database. */
 export class SqlRecords implements SignalRecords {
+  readonly senderKeys: SqlSenderKeys;
+
   constructor(
     private readonly exec: SqlExecutor,
     readonly owner: string,
     readonly journal: StoreJournal,
     private readonly clock: () => number,
-  ) {}
+  ) {
+    this.senderKeys = new SqlSenderKeys(exec, owner, journal, clock);
+  }
 
   private first(sql: string, params: unknown[]): Promise<Row | undefined> {
     return this.journal.guard(async () => (await this.exec.all(sql, params))[0]);
@@ -306,6 +316,26 @@ export class SqlRecords implements SignalRecords {
   async markKyberPreKeyUsed(id: number): Promise<void> {
     const found = await this.kyberPreKey(id);
     if (found) await this.kyberPreKeyUsed(id, found.lastResort);
+  }
+
+  // ---- sender keys (sql-sender-keys.ts)
+
+  senderKey(sender: SignalAddress, distributionId: string): Promise<StoredSenderKey | null> {
+    return this.senderKeys.get(sender, distributionId);
+  }
+  putSenderKey(
+    sender: SignalAddress,
+    distributionId: string,
+    groupJid: string,
+    record: Bytes,
+  ): Promise<void> {
+    return this.senderKeys.put(sender, distributionId, groupJid, record);
+  }
+  deleteSenderKey(sender: SignalAddress, distributionId: string): Promise<boolean> {
+    return this.senderKeys.delete(sender, distributionId);
+  }
+  deleteGroupSenderKeys(name: string, groupJid: string): Promise<void> {
+    return this.senderKeys.deleteGroup(name, groupJid);
   }
 
   /** markKyberPreKeyUsed once it is known whether `id` is a last-resort key. */

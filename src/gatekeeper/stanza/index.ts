@@ -3,8 +3,11 @@ export { StanzaError, type StanzaErrorCode } from "./errors.js";
 export {
   JID_SERVER,
   type Jid,
+  formatGroupJid,
   formatInteropJid,
   formatLidJid,
+  isGroupJid,
+  isUserJid,
   isValidAccountId,
   isValidJid,
   isValidPartnerId,
@@ -21,3 +24,4 @@ export {
 export { isValidId } from "./stanza-fields.js";
 export * from "./stanzas.js";
 export * from "./iq-payloads.js";
+export * from "./group-payloads.js";

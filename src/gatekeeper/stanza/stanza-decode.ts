@@ -3,6 +3,8 @@
  * (400 with the stanza's tag and id) and, as §5 requires, ignores every other attribute and element.
  */
 import { StanzaError } from "./errors.js";
+import { isGroupJid } from "./jid.js";
+import { checkMessageShape, checkReceiptShape } from "./message-shape.js";
 import {
   type FieldContext,
   childNamed,
@@ -29,8 +31,11 @@ import {
 import type {
   AckStanza,
   ChatStateStanza,
+  Enc,
   IqStanza,
+  MessageParticipant,
   MessageStanza,
+  PairwiseEncType,
   NotificationStanza,
   PresenceStanza,
   ReceiptStanza,
@@ -39,7 +44,7 @@ import type {
 import type { XmlNode } from "./xml-codec.js";
 
 const MESSAGE_TYPES = ["text", "media"] as const;
-const ENC_TYPES = ["pkmsg", "msg"] as const;
+const ENC_TYPES = ["pkmsg", "msg", "skmsg"] as const;
 const RECEIPT_TYPES = ["read", "played", "retry"] as const;
 const IQ_TYPES = ["get", "set", "result", "error"] as const;
 const CHAT_STATES = ["composing", "paused"] as const;
@@ -52,6 +57,42 @@ function contextOf(node: XmlNode): FieldContext {
     id: id !== undefined && isValidId(id) ? id : undefined,
     type: node.attrs.type,
   };
+}
+
+function readEnc(enc: XmlNode, ctx: FieldContext): Enc {
+  if (reqAttr(enc, "v", ctx) !== "2") throw invalid(ctx, "unsupported enc v");
+  const type = reqEnum(enc, "type", ENC_TYPES, ctx);
+  const ciphertext = decodeBase64(enc.text ?? "", "<enc>", ctx);
+  if (ciphertext.length === 0) throw invalid(ctx, "empty <enc>");
+  const mediatype = optAttr(enc, "mediatype");
+  return { v: 2, type, ...(mediatype === undefined ? {} : { mediatype }), ciphertext };
+}
+
+/** The encs of a group message outside `<participants>`: at most one pairwise, one skmsg. */
+function groupEncs(node: XmlNode, ctx: FieldContext): Pick<MessageStanza, "enc" | "skmsg"> {
+  const out: Pick<MessageStanza, "enc" | "skmsg"> = {};
+  for (const child of node.children) {
+    if (child.tag !== "enc") continue;
+    const enc = readEnc(child, ctx);
+    if (enc.type === "skmsg") {
+      if (out.skmsg) throw invalid(ctx, "more than one skmsg <enc>");
+      out.skmsg = { ...enc, type: "skmsg" };
+    } else {
+      if (out.enc) throw invalid(ctx, "more than one pairwise <enc>");
+      out.enc = { ...enc, type: enc.type };
+    }
+  }
+  return out;
+}
+
+function readParticipants(node: XmlNode, ctx: FieldContext): MessageParticipant[] {
+  return node.children
+    .filter((c) => c.tag === "to")
+    .map((to) => {
+      const enc = readEnc(reqChild(to, "enc", ctx), ctx);
+      if (enc.type === "skmsg") throw invalid(ctx, "skmsg <enc> inside a <to>");
+      return { jid: reqJid(to, "jid", ctx), enc: { ...enc, type: enc.type } };
+    });
 }
 
 function readMessage(node: XmlNode, ctx: FieldContext): MessageStanza {
@@ -67,16 +108,28 @@ function readMessage(node: XmlNode, ctx: FieldContext): MessageStanza {
     retry: optNum(node, "retry", ctx),
     notify: optAttr(node, "notify"),
   };
-  const enc = reqChild(node, "enc", ctx);
-  if (reqAttr(enc, "v", ctx) !== "2") throw invalid(ctx, "unsupported enc v");
-  const type = reqEnum(enc, "type", ENC_TYPES, ctx);
-  const ciphertext = decodeBase64(enc.text ?? "", "<enc>", ctx);
-  if (ciphertext.length === 0) throw invalid(ctx, "empty <enc>");
-  const mediatype = optAttr(enc, "mediatype");
-  return {
-    ...head,
-    enc: { v: 2, type, ...(mediatype === undefined ? {} : { mediatype }), ciphertext },
-  };
+  const group =
+    (head.to !== undefined && isGroupJid(head.to)) ||
+    (head.from !== undefined && isGroupJid(head.from));
+  let message: MessageStanza;
+  if (!group) {
+    // One-to-one (§8.1): the first <enc>; anything else in the stanza is ignored as before.
+    if (childNamed(node, "participants"))
+      throw invalid(ctx, "<participants> outside a group message");
+    message = { ...head, enc: readEnc(reqChild(node, "enc", ctx), ctx) as Enc<PairwiseEncType> };
+  } else {
+    const participantsNode = childNamed(node, "participants");
+    const participants = participantsNode ? readParticipants(participantsNode, ctx) : [];
+    message = {
+      ...head,
+      participant: optJid(node, "participant", ctx),
+      ...groupEncs(node, ctx),
+      // An empty <participants/> says nothing: read as absent, as the encoder writes it.
+      ...(participants.length > 0 ? { participants } : {}),
+    };
+  }
+  checkMessageShape(compact(message), ctx);
+  return message;
 }
 
 function readReceipt(node: XmlNode, ctx: FieldContext): ReceiptStanza {
@@ -92,6 +145,7 @@ function readReceipt(node: XmlNode, ctx: FieldContext): ReceiptStanza {
     id,
     to: optJid(node, "to", ctx),
     from: optJid(node, "from", ctx),
+    participant: optJid(node, "participant", ctx),
     t: optNum(node, "t", ctx),
     type: optEnum(node, "type", RECEIPT_TYPES, ctx),
     offline: optFlag(node, "offline", ctx),
@@ -112,6 +166,7 @@ function readAck(node: XmlNode, ctx: FieldContext): AckStanza {
     id: optId(node, "id", ctx),
     to: optJid(node, "to", ctx),
     from: optJid(node, "from", ctx),
+    participant: optJid(node, "participant", ctx),
     t: optNum(node, "t", ctx),
     type: optAttr(node, "type"),
     error: optNum(node, "error", ctx),
@@ -151,6 +206,7 @@ function readNotification(node: XmlNode, ctx: FieldContext): NotificationStanza 
     type: reqString(node, "type", ctx),
     from: optJid(node, "from", ctx),
     to: optJid(node, "to", ctx),
+    participant: optJid(node, "participant", ctx),
     t: optNum(node, "t", ctx),
     offline: optFlag(node, "offline", ctx),
     children: node.children,
@@ -164,6 +220,7 @@ function readChatState(node: XmlNode, ctx: FieldContext): ChatStateStanza {
     kind: "chatstate",
     to: optJid(node, "to", ctx),
     from: optJid(node, "from", ctx),
+    participant: optJid(node, "participant", ctx),
     state: child.tag as ChatStateStanza["state"],
     media: optEnum(child, "media", ["audio"] as const, ctx),
   };
@@ -189,8 +246,11 @@ export function stanzaFromNode(node: XmlNode): Stanza {
   switch (node.tag) {
     case "message":
       return compact(readMessage(node, ctx));
-    case "receipt":
-      return compact(readReceipt(node, ctx));
+    case "receipt": {
+      const receipt = compact(readReceipt(node, ctx));
+      checkReceiptShape(receipt, ctx);
+      return receipt;
+    }
     case "ack":
       return compact(readAck(node, ctx));
     case "iq": {

@@ -14,7 +14,8 @@ import {
   registrationNode,
   textEl,
 } from "./stanza-fields.js";
-import type { IqStanza, MessageStanza, ReceiptStanza, Stanza } from "./stanza-types.js";
+import { checkMessageShape, checkReceiptShape, messageRoute } from "./message-shape.js";
+import type { Enc, IqStanza, MessageStanza, ReceiptStanza, Stanza } from "./stanza-types.js";
 import type { XmlNode } from "./xml-codec.js";
 
 const optNumText = (n: number | undefined, name: string, ctx: FieldContext): string | undefined =>
@@ -29,30 +30,50 @@ function nonEmpty(v: string, name: string, ctx: FieldContext): string {
   return v;
 }
 
-function writeMessage(s: MessageStanza, ctx: FieldContext): XmlNode {
-  if (s.enc.ciphertext.length === 0) throw invalid(ctx, "empty ciphertext");
-  const enc = textEl("enc", encodeBase64(s.enc.ciphertext), {
+function encNode(e: Enc): XmlNode {
+  return textEl("enc", encodeBase64(e.ciphertext), {
     v: "2",
-    type: s.enc.type,
-    mediatype: s.enc.mediatype,
+    type: e.type,
+    mediatype: e.mediatype,
   });
+}
+
+function writeMessage(s: MessageStanza, ctx: FieldContext): XmlNode {
+  checkMessageShape(s, ctx);
+  const children: XmlNode[] = [];
+  if (s.participants !== undefined && s.participants.length > 0) {
+    children.push(
+      el(
+        "participants",
+        {},
+        s.participants.map((p) =>
+          el("to", { jid: jidText(p.jid, "to jid", ctx) }, [encNode(p.enc)]),
+        ),
+      ),
+    );
+  }
+  if (s.enc !== undefined) children.push(encNode(s.enc));
+  if (s.skmsg !== undefined) children.push(encNode(s.skmsg));
+  const group = messageRoute(s) !== "direct";
   return el(
     "message",
     {
       id: idText(s.id, "id", ctx),
       to: optJidText(s.to, "to", ctx),
       from: optJidText(s.from, "from", ctx),
+      participant: group ? optJidText(s.participant, "participant", ctx) : undefined,
       type: s.type,
       t: optNumText(s.t, "t", ctx),
       offline: s.offline ? "1" : undefined,
       retry: optNumText(s.retry, "retry", ctx),
       notify: s.notify,
     },
-    [enc],
+    children,
   );
 }
 
 function writeReceipt(s: ReceiptStanza, ctx: FieldContext): XmlNode {
+  checkReceiptShape(s, ctx);
   const children: XmlNode[] = [];
   if (s.ids.length > 0) {
     children.push(
@@ -79,6 +100,7 @@ function writeReceipt(s: ReceiptStanza, ctx: FieldContext): XmlNode {
       id: idText(s.id, "id", ctx),
       to: optJidText(s.to, "to", ctx),
       from: optJidText(s.from, "from", ctx),
+      participant: optJidText(s.participant, "participant", ctx),
       type: s.type,
       t: optNumText(s.t, "t", ctx),
       offline: s.offline ? "1" : undefined,
@@ -130,6 +152,7 @@ export function stanzaToNode(s: Stanza): XmlNode {
         id: optIdText(s.id, "id", ctx),
         to: optJidText(s.to, "to", ctx),
         from: optJidText(s.from, "from", ctx),
+        participant: optJidText(s.participant, "participant", ctx),
         type: s.type,
         t: optNumText(s.t, "t", ctx),
         error: optNumText(s.error, "error", ctx),
@@ -146,6 +169,7 @@ export function stanzaToNode(s: Stanza): XmlNode {
           type: nonEmpty(s.type, "type", ctx),
           from: optJidText(s.from, "from", ctx),
           to: optJidText(s.to, "to", ctx),
+          participant: optJidText(s.participant, "participant", ctx),
           t: optNumText(s.t, "t", ctx),
           offline: s.offline ? "1" : undefined,
         },
@@ -154,7 +178,11 @@ export function stanzaToNode(s: Stanza): XmlNode {
     case "chatstate":
       return el(
         "chatstate",
-        { to: optJidText(s.to, "to", ctx), from: optJidText(s.from, "from", ctx) },
+        {
+          to: optJidText(s.to, "to", ctx),
+          from: optJidText(s.from, "from", ctx),
+          participant: optJidText(s.participant, "participant", ctx),
+        },
         [el(s.state, { media: s.media })],
       );
     case "presence":

@@ -5,17 +5,46 @@
 import type { XmlNode } from "./xml-codec.js";
 
 export type MessageType = "text" | "media";
-export type EncType = "pkmsg" | "msg";
+/** A pairwise Signal message: PreKeySignalMessage or SignalMessage (§8.1). */
+export type PairwiseEncType = "pkmsg" | "msg";
+/** `skmsg` is a group's SenderKeyMessage (§19.5). */
+export type EncType = PairwiseEncType | "skmsg";
 export type ReceiptType = "read" | "played" | "retry";
 export type IqType = "get" | "set" | "result" | "error";
 export type ChatState = "composing" | "paused";
 export type PresenceType = "available" | "unavailable" | "subscribe";
 
+/** One `<enc v="2" type [mediatype]>BASE64</enc>`. */
+export interface Enc<T extends EncType = EncType> {
+  v: 2;
+  type: T;
+  mediatype?: string;
+  ciphertext: Uint8Array;
+}
+
+/** `<to jid><enc/></to>` inside a group message's `<participants>` (§19.5): pairwise to one member. */
+export interface MessageParticipant {
+  jid: string;
+  enc: Enc<PairwiseEncType>;
+}
+
+/**
+ * A message stanza, one-to-one (§8.1) or group (§19.5). The codec checks which shapes may appear:
+ * - one-to-one (neither `to` nor `from` a group): `enc` required, no `skmsg`, no `participants`;
+ * - a group message as sent (`to` = G): `skmsg`, and pairwise encs only inside `participants`;
+ *   a retry resend (`retry` set) may carry `participants` alone, without `skmsg`;
+ * - a group message as delivered (`from` = G): `participant` (the sender), `skmsg` and/or the
+ *   member's own pairwise `enc`, never `participants`.
+ */
 export interface MessageStanza {
   kind: "message";
   id: string;
+  /** A user, or a group when sent to one. */
   to?: string;
+  /** A user, or the group when delivered from one. */
   from?: string;
+  /** On delivery from a group: the member who sent it. */
+  participant?: string;
   t?: number;
   type: MessageType;
   /** Wire `offline="1"`: delivered from the offline queue. */
@@ -23,7 +52,12 @@ export interface MessageStanza {
   retry?: number;
   /** The sender's push name, added by the gatekeeper on delivery (wire `notify`). */
   notify?: string;
-  enc: { v: 2; type: EncType; mediatype?: string; ciphertext: Uint8Array };
+  /** The pairwise `<enc>` outside `<participants>`: always in a one-to-one message. */
+  enc?: Enc<PairwiseEncType>;
+  /** The group's `<enc type="skmsg">` (§19.5). */
+  skmsg?: Enc<"skmsg">;
+  /** `<participants>`: per-member pairwise encs of a group message as sent (§19.5). */
+  participants?: MessageParticipant[];
 }
 
 export interface ReceiptStanza {
@@ -31,6 +65,8 @@ export interface ReceiptStanza {
   id: string;
   to?: string;
   from?: string;
+  /** Group receipts (§19.6): the message's sender as sent, the reader as delivered. */
+  participant?: string;
   t?: number;
   /** Absent = delivery receipt. */
   type?: ReceiptType;
@@ -49,6 +85,8 @@ export interface AckStanza {
   id?: string;
   to?: string;
   from?: string;
+  /** Acking a group stanza: its `participant` (§19.5), since ids are unique only per sender. */
+  participant?: string;
   t?: number;
   type?: string;
   error?: number;
@@ -86,6 +124,8 @@ export interface NotificationStanza {
   type: string;
   from?: string;
   to?: string;
+  /** Group notifications (§19.4): who made the change (`gk` for the gatekeeper). */
+  participant?: string;
   t?: number;
   offline?: boolean;
   children: XmlNode[];
@@ -95,6 +135,8 @@ export interface ChatStateStanza {
   kind: "chatstate";
   to?: string;
   from?: string;
+  /** On delivery from a group: the member whose state it is (§19.6). */
+  participant?: string;
   state: ChatState;
   media?: "audio";
 }

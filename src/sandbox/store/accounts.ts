@@ -26,6 +26,8 @@ export interface Account {
   name: string | null;
   interop: InteropSettings;
   sendReadReceipts: boolean;
+  /** The last login said `ClientPayload.groups` (§19.1): only such accounts can be added to a group. */
+  groups: boolean;
   createdAt: number;
   lastSeenAt: number | null;
 }
@@ -63,6 +65,7 @@ function toAccount(row: Row): Account {
       inbox: inbox === "combined" ? "combined" : "separate",
     },
     sendReadReceipts: toBool(row.send_read_receipts),
+    groups: toBool(row.groups),
     createdAt: toNum(row.created_at),
     lastSeenAt: toNumOrNull(row.last_seen_at),
   };
@@ -182,8 +185,13 @@ export class AccountStore {
     jid: string,
     sendReadReceipts: boolean,
     pushName: string | undefined,
+    groups = false,
   ): Promise<void> {
-    const update: Row = { send_read_receipts: sendReadReceipts, last_seen_at: this.now() };
+    const update: Row = {
+      send_read_receipts: sendReadReceipts,
+      groups,
+      last_seen_at: this.now(),
+    };
     if (pushName !== undefined && pushName !== "") update.name = pushName;
     await this.db(TABLE).where({ jid }).update(update);
   }

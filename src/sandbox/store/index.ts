@@ -4,6 +4,7 @@ import { openDatabase } from "../../db/index.js";
 import { AccountStore } from "./accounts.js";
 import { ContactStore } from "./contacts.js";
 import { EnlistmentStore } from "./enlistments.js";
+import { GroupStore } from "./groups.js";
 import { KeyStore } from "./keys.js";
 import { type BlobStore, DiskBlobStore, MediaStore, MemoryBlobStore } from "./media.js";
 import { migrateSandbox } from "./migrations.js";
@@ -23,6 +24,7 @@ export interface SandboxStore {
   accounts: AccountStore;
   contacts: ContactStore;
   enlistments: EnlistmentStore;
+  groups: GroupStore;
   keys: KeyStore;
   queue: QueueStore;
   partners: PartnerStore;
@@ -51,6 +53,7 @@ export async function openSandboxStore(
     accounts: new AccountStore(db, now),
     contacts: new ContactStore(db),
     enlistments: new EnlistmentStore(db),
+    groups: new GroupStore(db),
     keys: new KeyStore(db, now),
     queue: new QueueStore(db),
     partners: new PartnerStore(db, now),
@@ -64,3 +67,5 @@ export async function openSandboxStore(
 export type { Account, AccountKind, InboxMode, InteropSettings } from "./accounts.js";
 export type { Partner } from "./partners.js";
 export type { QueuedKind, QueuedStanza } from "./queue.js";
+export type { Group, GroupMember, MemberRole } from "./groups.js";
+export { isAdminRole } from "./groups.js";

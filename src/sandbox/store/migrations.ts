@@ -149,7 +149,50 @@ const queueByStanza: SandboxMigration = {
   },
 };
 
-export const sandboxMigrations: readonly SandboxMigration[] = [initial, queueByStanza];
+/**
+ * Groups (docs/protocol.md §19): who takes part in groups (the last login's
+ * `ClientPayload.groups`), the groups with their members in join order, and the
+ * `participant` of queued group stanzas, which a client's ack must name (§19.5).
+ * A deleted group keeps its row (`deleted_at`) so that its JID is never reused.
+ */
+const groups: SandboxMigration = {
+  name: "003_sandbox_groups",
+  async up(knex) {
+    await knex.schema.alterTable("sb_accounts", (t) => {
+      t.boolean("groups").notNullable().defaultTo(false);
+    });
+    // "" for one-to-one stanzas and notifications; the sender (message) or reader (receipt) in a group.
+    await knex.schema.alterTable("sb_queue", (t) => {
+      t.string("participant", 128).notNullable().defaultTo("");
+    });
+    await knex.schema.createTable("sb_groups", (t) => {
+      t.string("jid", 64).primary();
+      t.text("subject").notNullable();
+      t.bigInteger("subject_t").notNullable(); // Unix seconds
+      t.string("subject_owner", 128).notNullable();
+      t.string("creator", 128).notNullable();
+      t.bigInteger("created_at").notNullable(); // Unix milliseconds
+      t.string("description_id", 64).nullable();
+      t.text("description").nullable();
+      t.string("picture_id", 64).nullable();
+      t.binary("picture").nullable();
+      t.string("picture_mimetype", 64).nullable();
+      t.bigInteger("deleted_at").nullable();
+      t.index(["creator", "created_at"]);
+    });
+    await knex.schema.createTable("sb_group_members", (t) => {
+      t.increments("seq").primary(); // join order
+      t.string("group_jid", 64).notNullable();
+      t.string("member", 128).notNullable();
+      t.string("role", 16).notNullable(); // "superadmin" | "admin" | "member"
+      t.bigInteger("joined_at").notNullable();
+      t.unique(["group_jid", "member"]);
+      t.index(["member"]);
+    });
+  },
+};
+
+export const sandboxMigrations: readonly SandboxMigration[] = [initial, queueByStanza, groups];
 
 export const SANDBOX_MIGRATIONS_TABLE = "sandbox_migrations";
 

@@ -14,6 +14,8 @@ export interface QueuedStanza {
   kind: QueuedKind;
   stanzaId: string;
   type: string;
+  /** A group stanza's `participant` (the sender of a message, the reader of a receipt); else "". */
+  participant: string;
   /** The encoded stanza as delivered (without offline="1"). */
   payload: Buffer;
   size: number;
@@ -27,6 +29,7 @@ export interface NewQueuedStanza {
   kind: QueuedKind;
   stanzaId: string;
   type?: string;
+  participant?: string;
   payload: Uint8Array;
   createdAt: number;
   expiresAt: number;
@@ -41,6 +44,7 @@ function toQueued(row: Row): QueuedStanza {
     kind: kind === "receipt" ? "receipt" : kind === "notification" ? "notification" : "message",
     stanzaId: toStr(row.stanza_id),
     type: toStr(row.type),
+    participant: toStr(row.participant ?? ""),
     payload: toBuf(row.payload),
     size: toNum(row.size),
     createdAt: toNum(row.created_at),
@@ -59,6 +63,7 @@ export class QueueStore {
         kind: s.kind,
         stanza_id: s.stanzaId,
         type: s.type ?? "",
+        participant: s.participant ?? "",
         payload: Buffer.from(s.payload),
         size: s.payload.length,
         created_at: s.createdAt,
@@ -93,19 +98,26 @@ export class QueueStore {
 
   /**
    * Removes what an ack acknowledges among the recipient's stanzas up to
-   * `maxSeq` (those already delivered): kind and id, and sender / type where
-   * given. Returns how many were removed.
+   * `maxSeq` (those already delivered): kind and id, and sender / type /
+   * participant where given. Returns how many were removed.
    */
   async acknowledge(
     recipient: string,
     maxSeq: number,
-    match: { kind: QueuedKind; stanzaId: string; sender?: string; type?: string },
+    match: {
+      kind: QueuedKind;
+      stanzaId: string;
+      sender?: string;
+      type?: string;
+      participant?: string;
+    },
   ): Promise<number> {
     const q = this.db("sb_queue")
       .where({ recipient, kind: match.kind, stanza_id: match.stanzaId })
       .andWhere("seq", "<=", maxSeq);
     if (match.sender !== undefined) q.andWhere({ sender: match.sender });
     if (match.type !== undefined) q.andWhere({ type: match.type });
+    if (match.participant !== undefined) q.andWhere({ participant: match.participant });
     return q.delete();
   }
 

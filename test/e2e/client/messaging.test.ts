@@ -200,7 +200,7 @@ describe("GatekeeperClient: two native users", () => {
     const markers = [text, "cap-marker", "plan.pdf", "IMAGE-PLAINTEXT", "VOICE-PLAINTEXT"];
     for (const entry of queued!) {
       const stanza = parseStanza(entry.payload);
-      if (stanza.kind !== "message") throw new Error(`unexpected ${stanza.kind}`);
+      if (stanza.kind !== "message" || !stanza.enc) throw new Error(`unexpected ${stanza.kind}`);
       const wire = Buffer.from(entry.payload);
       const ciphertext = Buffer.from(stanza.enc.ciphertext);
       for (const marker of markers) {

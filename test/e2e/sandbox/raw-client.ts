@@ -31,6 +31,8 @@ export interface PayloadFields {
   clientIp?: string;
   protocolVersion?: number;
   pushName?: string;
+  /** §19.1: the client takes part in groups. */
+  groups?: boolean;
 }
 
 export interface ConnectOptions {

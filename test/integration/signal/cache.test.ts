@@ -191,7 +191,12 @@ describe.each(testDatabases())("Signal record cache on %s", (kind) => {
 });
 
 describe("SignalRecordCache", () => {
-  const known = () => ({ sessions: new Map(), allSessions: false, identity: null });
+  const known = () => ({
+    sessions: new Map(),
+    allSessions: false,
+    identity: null,
+    senderKeys: new Map(),
+  });
 
   it("keeps the most recently written entries", () => {
     const cache = new SignalRecordCache(2);
