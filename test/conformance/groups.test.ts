@@ -139,13 +139,17 @@ describe("§19.3 Group iqs", () => {
     close(a, d);
   });
 
-  it("§19.3 any other group request from a non-member is 403 not-a-participant", async (ctx) => {
+  it("§19.3 any other group request from a non-member is 404 item-not-found, as for an unknown group", async (ctx) => {
     need(ctx, "admin");
     const [a, d] = [await nativeUser(), await nativeUser()];
     const g = await group(a, []);
     expect(iqError(await g2(d, g, "set", el("subject", {}, "x")))).toEqual({
-      code: "403",
-      text: "not-a-participant",
+      code: "404",
+      text: "item-not-found",
+    });
+    expect(iqError(await g2(d, "123456789012345678@g.gk", "set", el("subject", {}, "x")))).toEqual({
+      code: "404",
+      text: "item-not-found",
     });
     close(a, d);
   });

@@ -183,11 +183,8 @@ async function inGroup(
   const group = await groups.get(jid);
   if (!group) throw new SandboxError(404, "item-not-found");
   const role = await groups.role(jid, me.jid);
-  if (role === null) {
-    // §19.3: a query does not reveal that the group exists; other requests say why.
-    if (req.op === "query") throw new SandboxError(404, "item-not-found");
-    throw new SandboxError(403, "not-a-participant");
-  }
+  // §19.3: to a non-member a group looks exactly like one that does not exist.
+  if (role === null) throw new SandboxError(404, "item-not-found");
   if (req.op === "query") return buildGroupQueryResult(await groupInfo(ctx, group));
   if (req.op === "picture-get") {
     const picture = await groups.picture(jid);

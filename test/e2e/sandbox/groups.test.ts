@@ -262,7 +262,7 @@ describe("group iqs and notifications (§19.2–§19.4)", () => {
     ).toMatchObject({ code: 403, text: "not-admin" });
     expect(
       (await g2(d.client, g, "set", buildGroupMembership("add", [d.jid]))).error,
-    ).toMatchObject({ code: 403, text: "not-a-participant" });
+    ).toMatchObject({ code: 404, text: "item-not-found" });
     const notMember = parseMembershipResult(
       "remove",
       ok(await g2(a.client, g, "set", buildGroupMembership("remove", [d.jid]))),
