@@ -663,7 +663,7 @@ export const ReactionMessageSchema: GenMessage<ReactionMessage> = /*@__PURE__*/
   messageDesc(file_gki, 9);
 
 /**
- * A sender's Signal sender key for a group (docs/protocol.md §19.4): travels pairwise, never in
+ * A sender's Signal sender key for a group (docs/protocol.md §19.5): travels pairwise, never in
  * the group's sender-key message itself.
  *
  * @generated from message gki.v1.SenderKeyDistributionMessage

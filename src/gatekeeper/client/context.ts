@@ -19,6 +19,8 @@ export interface ClientCore {
   readonly keys: KeyManager;
   /** Sends to a peer whose identity change was not confirmed are refused. */
   readonly holdOnIdentityChange: boolean;
+  /** The client logged in with `groups` (docs §19.1); without it group stanzas are refused. */
+  readonly groups: boolean;
   /** The logged-in account's state; throws before the first login. */
   account(): AccountState;
   /** The account's state, waiting for the first login to establish it. */

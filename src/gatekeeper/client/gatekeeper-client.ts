@@ -9,6 +9,9 @@ import { peerAddress } from "./context.js";
 import type { AccountState, ClientCore } from "./context.js";
 import { GatekeeperError } from "./errors.js";
 import { EventHub } from "./events.js";
+import { GroupApi } from "./group-api.js";
+import { GroupOutbound } from "./group-outbound.js";
+import { GroupDirectory } from "./groups.js";
 import type { EventHandler } from "./events.js";
 import { INBOX_RETENTION_MS, InboxRepository } from "./inbox-repository.js";
 import { Inbound } from "./inbound.js";
@@ -50,6 +53,8 @@ export class GatekeeperClient {
   private readonly keys: KeyManager;
   private readonly outbound: Outbound;
   private readonly inbound: Inbound;
+  /** Groups (docs §19): create, members, info, send; see GroupApi. */
+  readonly groups: GroupApi;
   private readonly media: MediaTransfer;
   private readonly session: SessionManager;
   private readonly subscriptions = new Set<string>();
@@ -97,6 +102,7 @@ export class GatekeeperClient {
       peerLocks: new KeyedLock(),
       keys: this.keys,
       holdOnIdentityChange: options.holdOnIdentityChange ?? false,
+      groups: options.groups ?? false,
       account: () => this.account(),
       accountReady: () => this.accountReady(),
       waitForConnection: (deadline) => this.session.waitForConnection(deadline),
@@ -107,7 +113,10 @@ export class GatekeeperClient {
       },
     };
     this.outbound = new Outbound(core);
-    this.inbound = new Inbound(core, this.outbound);
+    const directory = new GroupDirectory(core, () => this.session.connectionForIq());
+    const groupOutbound = new GroupOutbound(core, this.outbound, directory);
+    this.groups = new GroupApi(directory, groupOutbound, () => options.account.sendReadReceipts);
+    this.inbound = new Inbound(core, this.outbound, groupOutbound, directory);
     this.media = new MediaTransfer((refresh) => this.mediaConn(refresh));
   }
 
@@ -248,7 +257,7 @@ export class GatekeeperClient {
     this.session.current?.close(1000, "settings changed");
   }
 
-  /** Typing notifications are ephemeral: rejects "not-connected" when offline. */
+  /** Typing notifications (to a user or a group) are ephemeral: rejects "not-connected" when offline. */
   async sendChatState(to: string, state: "composing" | "paused", media?: "audio"): Promise<void> {
     const stanza = {
       kind: "chatstate" as const,

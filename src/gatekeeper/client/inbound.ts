@@ -3,12 +3,15 @@ import { MessageSchema } from "../../gen/gki_pb.js";
 import type { Message } from "../../gen/gki_pb.js";
 import { ContentError, decodeContent } from "../content/index.js";
 import { SignalError } from "../signal/index.js";
-import { isGroupJid, parseCountResult } from "../stanza/index.js";
+import { GROUP_NOTIFICATION_TYPE, isGroupJid, parseCountResult } from "../stanza/index.js";
 import type { MessageStanza, NotificationStanza, ReceiptStanza, Stanza } from "../stanza/index.js";
 import type { Connection } from "./connection.js";
 import { nowSeconds, peerAddress } from "./context.js";
 import type { AccountState, ClientCore } from "./context.js";
 import { HandlerError } from "./events.js";
+import { GroupInbound } from "./group-inbound.js";
+import type { GroupOutbound } from "./group-outbound.js";
+import type { GroupDirectory } from "./groups.js";
 import { errorText } from "./logger.js";
 import { MAX_RETRIES } from "./outbound.js";
 import type { Outbound } from "./outbound.js";
@@ -35,11 +38,16 @@ const NO_SENDER = "";
  */
 export class Inbound {
   private readonly lanes = new KeyedLanes(MAX_CONCURRENT_SENDERS);
+  private readonly groups: GroupInbound;
 
   constructor(
     private readonly core: ClientCore,
     private readonly outbound: Outbound,
-  ) {}
+    groupOutbound: GroupOutbound,
+    directory: GroupDirectory,
+  ) {
+    this.groups = new GroupInbound(core, groupOutbound, directory, (err) => this.reportError(err));
+  }
 
   /** Queues a stanza that arrived on `conn`. */
   push(stanza: Stanza, conn: Connection): void {
@@ -73,7 +81,9 @@ export class Inbound {
       case "notification":
         return this.onNotification(stanza, conn);
       case "chatstate":
-        if (stanza.from) {
+        if (stanza.from && isGroupJid(stanza.from)) {
+          if (this.core.groups) await this.groups.onChatState(stanza, stanza.from);
+        } else if (stanza.from) {
           const media = stanza.media === undefined ? {} : { media: stanza.media };
           await this.core.events.emitQuietly("chatstate", {
             from: stanza.from,
@@ -105,17 +115,11 @@ export class Inbound {
       conn.ack({ class: "message", id: m.id, error: 400, text: "missing from" });
       return;
     }
+    if (isGroupJid(from) && this.core.groups) return this.groups.onMessage(m, from, conn);
     const enc = m.enc;
     if (enc === undefined || isGroupJid(from)) {
       // §19.1: a client that does not log in with `groups` is never in one; refuse, never loop.
-      conn.ack({
-        class: "message",
-        id: m.id,
-        to: from,
-        ...(m.participant === undefined ? {} : { participant: m.participant }),
-        error: 400,
-        text: "groups-unsupported",
-      });
+      refuseGroupStanza(conn, "message", m.id, from, m.participant);
       return;
     }
     const account = await this.core.accountReady();
@@ -263,6 +267,11 @@ export class Inbound {
       conn.ack({ class: "receipt", id: r.id, error: 400, text: "missing from" });
       return;
     }
+    if (isGroupJid(from)) {
+      if (this.core.groups) return this.groups.onReceipt(r, from, conn);
+      refuseGroupStanza(conn, "receipt", r.id, from, r.participant, r.type);
+      return;
+    }
     if (r.type === "retry") {
       await this.outbound.handleRetryReceipt(r, from, conn);
       ack();
@@ -287,6 +296,8 @@ export class Inbound {
   // ---------------------------------------------------------------- notifications
 
   private async onNotification(n: NotificationStanza, conn: Connection): Promise<void> {
+    if (n.type === GROUP_NOTIFICATION_TYPE && this.core.groups)
+      return this.groups.onNotification(n, conn);
     const account = await this.core.accountReady();
     if (n.type === "encrypt") {
       const count = safeCount(n);
@@ -328,6 +339,26 @@ type DecryptOutcome =
   | { kind: "failed"; code: string }
   | { kind: "duplicate" }
   | { kind: "transient"; error: Error };
+
+/** A group stanza to a client without `groups`: refused, so the gatekeeper drops it (§19.1). */
+function refuseGroupStanza(
+  conn: Connection,
+  cls: "message" | "receipt",
+  id: string,
+  from: string,
+  participant: string | undefined,
+  type?: string,
+): void {
+  conn.ack({
+    class: cls,
+    id,
+    to: from,
+    ...(participant === undefined ? {} : { participant }),
+    ...(type === undefined ? {} : { type }),
+    error: 400,
+    text: "groups-unsupported",
+  });
+}
 
 function safeCount(n: NotificationStanza): number | undefined {
   try {

@@ -1,5 +1,6 @@
 /** The GKI/1 client: one GatekeeperClient per account (docs/protocol.md). */
 export { GatekeeperClient } from "./gatekeeper-client.js";
+export type { GroupApi } from "./group-api.js";
 export { USER_AGENT } from "./session-manager.js";
 export { GatekeeperError, isTerminalLoginError } from "./errors.js";
 export type { GatekeeperErrorCode, GatekeeperErrorOptions } from "./errors.js";
@@ -23,6 +24,8 @@ export type {
   DuplicateEvent,
   GatekeeperClientEvents,
   GatekeeperClientOptions,
+  GroupChangeEvent,
+  GroupParticipantResult,
   IdentityChangeEvent,
   LookupEntry,
   MessageEvent,

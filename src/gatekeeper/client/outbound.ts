@@ -4,6 +4,7 @@ import type { Message } from "../../gen/gki_pb.js";
 import { encodeContent, newMessageId } from "../content/index.js";
 import { SignalError } from "../signal/index.js";
 import {
+  MAX_BUNDLE_USERS,
   buildBundleRequest,
   isBundleError,
   isUserJid,
@@ -141,7 +142,7 @@ export class Outbound {
    * Runs `attempt` on the current connection until it yields an ack; a dropped connection
    * means waiting for the next one and trying again. Rejects "timeout" after timeoutMs.
    */
-  private untilAcked(
+  untilAcked(
     timeoutMs: number | undefined,
     attempt: (conn: Connection, account: AccountState) => Promise<{ ack: Promise<AckStanza> }>,
   ): Promise<AckStanza> {
@@ -220,31 +221,87 @@ export class Outbound {
   }
 
   private async fetchSession(conn: Connection, account: AccountState, jid: string): Promise<void> {
-    const result = await conn.iq({
-      type: "get",
-      xmlns: "encrypt",
-      to: "gk",
-      children: buildBundleRequest([jid]),
-    });
-    const item = parseBundleResult(result.children).find((u) => u.jid === jid);
-    if (!item)
-      throw new GatekeeperError("protocol-error", `the bundle answer does not name ${jid}`);
-    if (isBundleError(item)) {
-      const code =
-        item.error === 404 ? "unreachable" : item.error === 403 ? "forbidden" : "protocol-error";
-      throw new GatekeeperError(code, `no key bundle for ${jid} (${item.error})`, {
-        gkiCode: item.error,
+    const failed = (await this.fetchSessions(conn, account, [jid], { locked: true })).get(jid);
+    if (failed) throw failed;
+  }
+
+  /**
+   * Fetches the bundles of `jids` (20 per iq, docs §7.3) and builds a session with each;
+   * answers the ones that failed, with why. `locked`: the caller holds the peers' locks;
+   * otherwise each session is built under its peer's lock, unless one appeared meanwhile.
+   */
+  async fetchSessions(
+    conn: Connection,
+    account: AccountState,
+    jids: readonly string[],
+    opts: { locked: boolean },
+  ): Promise<Map<string, GatekeeperError>> {
+    const failed = new Map<string, GatekeeperError>();
+    for (let i = 0; i < jids.length; i += MAX_BUNDLE_USERS) {
+      const chunk = jids.slice(i, i + MAX_BUNDLE_USERS);
+      const result = await conn.iq({
+        type: "get",
+        xmlns: "encrypt",
+        to: "gk",
+        children: buildBundleRequest(chunk),
       });
+      const items = new Map(parseBundleResult(result.children).map((u) => [u.jid, u]));
+      for (const jid of chunk) {
+        const item = items.get(jid);
+        if (!item) {
+          failed.set(
+            jid,
+            new GatekeeperError("protocol-error", `the bundle answer does not name ${jid}`),
+          );
+        } else if (isBundleError(item)) {
+          const code =
+            item.error === 404
+              ? "unreachable"
+              : item.error === 403
+                ? "forbidden"
+                : "protocol-error";
+          failed.set(
+            jid,
+            new GatekeeperError(code, `no key bundle for ${jid} (${item.error})`, {
+              gkiCode: item.error,
+            }),
+          );
+        } else {
+          const build = async (): Promise<void> => {
+            const address = peerAddress(jid);
+            if (!opts.locked && (await account.signal.hasSession(address))) return;
+            await account.signal.processBundle(address, {
+              registrationId: item.registrationId,
+              deviceId: REMOTE_DEVICE_ID,
+              identityKey: item.identityKey,
+              ...(item.preKey ? { preKey: item.preKey } : {}),
+              signedPreKey: item.signedPreKey,
+              kyberPreKey: item.kyberPreKey,
+            });
+          };
+          try {
+            await (opts.locked ? build() : this.core.peerLocks.run(jid, build));
+          } catch (err) {
+            failed.set(jid, asGatekeeperError(err));
+          }
+        }
+      }
     }
+    return failed;
+  }
+
+  /**
+   * Encrypts padded plaintext pairwise to `to`, over an existing session (see fetchSessions);
+   * with holdOnIdentityChange, refuses a peer whose key change was not confirmed.
+   */
+  async encryptPairwise(
+    account: AccountState,
+    to: string,
+    plaintext: Uint8Array,
+  ): Promise<{ type: "pkmsg" | "msg"; ciphertext: Uint8Array }> {
+    if (this.core.holdOnIdentityChange) await refuseUnconfirmed(account, to);
     try {
-      await account.signal.processBundle(peerAddress(jid), {
-        registrationId: item.registrationId,
-        deviceId: REMOTE_DEVICE_ID,
-        identityKey: item.identityKey,
-        ...(item.preKey ? { preKey: item.preKey } : {}),
-        signedPreKey: item.signedPreKey,
-        kyberPreKey: item.kyberPreKey,
-      });
+      return await account.signal.encrypt(peerAddress(to), plaintext);
     } catch (err) {
       throw asGatekeeperError(err);
     }
@@ -275,11 +332,11 @@ function checkJid(jid: string): void {
   if (!isUserJid(jid)) throw new GatekeeperError("bad-request", "not a user JID");
 }
 
-function timeoutError(timeoutMs: number | undefined): GatekeeperError {
+export function timeoutError(timeoutMs: number | undefined): GatekeeperError {
   return new GatekeeperError("timeout", `not acked by the gatekeeper within ${timeoutMs} ms`);
 }
 
-function asGatekeeperError(err: unknown): GatekeeperError {
+export function asGatekeeperError(err: unknown): GatekeeperError {
   if (err instanceof GatekeeperError) return err;
   if (err instanceof SignalError) {
     return new GatekeeperError(

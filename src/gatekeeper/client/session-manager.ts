@@ -190,6 +190,7 @@ export class SessionManager {
       userAgent: account.userAgent ?? USER_AGENT,
       protocolVersion: 1,
       ...(account.pushName === undefined ? {} : { pushName: account.pushName }),
+      ...(this.options.groups ? { groups: true } : {}),
     });
     return toBinary(ClientPayloadSchema, payload);
   }

@@ -1,5 +1,6 @@
 import type { Knex } from "knex";
 import type { Message } from "../../gen/gki_pb.js";
+import type { GroupChange } from "../stanza/index.js";
 import type { GatekeeperError } from "./errors.js";
 import type { ClientLogger } from "./logger.js";
 
@@ -26,6 +27,11 @@ export interface GatekeeperClientOptions {
    * gatekeeper's own apps do.
    */
   holdOnIdentityChange?: boolean;
+  /**
+   * Take part in groups (docs §19): sent as `ClientPayload.groups` at login. Without it the
+   * gatekeeper never adds this account to a group, and group stanzas are refused.
+   */
+  groups?: boolean;
   logger?: ClientLogger;
 }
 
@@ -101,7 +107,10 @@ export interface UploadedMedia {
 
 export interface MessageEvent {
   id: string;
+  /** The sender; in a group the member who sent it. */
   from: string;
+  /** The group the message was sent in (docs §19.5); absent for a one-to-one message. */
+  group?: string;
   /** Server time the message was accepted (Unix seconds). */
   t: number;
   /** Delivered from the offline queue. */
@@ -112,7 +121,10 @@ export interface MessageEvent {
 }
 
 export interface ReceiptEvent {
+  /** Who sent the receipt; in a group the member who read (or got) our message. */
   from: string;
+  /** The group of the messages (docs §19.6). */
+  group?: string;
   ids: string[];
   type: ReceiptKind;
   t: number;
@@ -121,6 +133,8 @@ export interface ReceiptEvent {
 
 export interface ChatStateEvent {
   from: string;
+  /** Typing in a group (docs §19.6). */
+  group?: string;
   state: "composing" | "paused";
   media?: "audio";
 }
@@ -139,6 +153,7 @@ export interface IdentityChangeEvent {
 
 export interface UndecryptableEvent {
   from: string;
+  group?: string;
   id: string;
   /** Why: a SignalError code ("no-session", "invalid-message", …) or "bad-protobuf" / "bad-padding". */
   code: string;
@@ -160,13 +175,34 @@ export interface ConnectionStateEvent {
 
 export interface DuplicateEvent {
   from: string;
+  group?: string;
   id: string;
 }
 
 export interface SendFailedEvent {
+  /** The peer who could not decrypt; in a group, the member who asked for the retries. */
   to: string;
+  group?: string;
   id: string;
   error: GatekeeperError;
+}
+
+/** A change of a group we are in, after the client's view of the group was updated (docs §19.4). */
+export interface GroupChangeEvent {
+  group: string;
+  /** Who made the change; `gk` when the gatekeeper did. */
+  actor: string;
+  t?: number;
+  change: GroupChange;
+  offline: boolean;
+}
+
+/** A participant of a group request that failed for that participant alone (docs §19.3). */
+export interface GroupParticipantResult {
+  jid: string;
+  /** Absent when it succeeded; 403, 404, 406, 409 or 429 otherwise. */
+  error?: number;
+  text?: string;
 }
 
 /** Events of a GatekeeperClient. Handlers may be async; stanzas are acked only after they resolved. */
@@ -183,6 +219,8 @@ export interface GatekeeperClientEvents {
   duplicate: DuplicateEvent;
   /** A message the peer still could not decrypt after the last retry (docs §8.3). */
   sendFailed: SendFailedEvent;
+  /** A group we are in changed: created, members, admins, subject, description, picture. */
+  groupChange: GroupChangeEvent;
   /** Something failed in the background: a handler threw, a key upload failed, … */
   error: Error;
 }
