@@ -1,6 +1,7 @@
 /**
  * Groups (docs/protocol.md §19): the children of `w:g2` iqs and their results (§19.3), the
- * `<group>` element (§19.2) and the changes a `w:gp2` notification announces (§19.4).
+ * `<group>` element (§19.2); the changes a `w:gp2` notification announces (§19.4) are in
+ * group-changes.ts.
  * Builders are the client's side, parsers the gatekeeper's (and back for results). Parsers
  * throw StanzaError 400 (tag "iq") on a bad shape and ignore unknown elements and attributes;
  * limits (subject and description length, picture size) are the gatekeeper's to enforce.
@@ -26,7 +27,6 @@ import {
   requireChild,
   textEl,
 } from "./stanza-fields.js";
-import type { NotificationStanza } from "./stanza-types.js";
 import type { XmlNode } from "./xml-codec.js";
 
 /** The iq namespace of groups (§19.3) and the notification type of their changes (§19.4). */
@@ -107,7 +107,8 @@ export interface GroupPicture {
   bytes: Uint8Array;
 }
 
-const isTrue = (v: string | undefined): boolean => v === "true" || v === "1";
+/** @internal Shared with group-changes.ts. */
+export const isTrue = (v: string | undefined): boolean => v === "true" || v === "1";
 
 function userJid(node: XmlNode, name: string): string {
   const jid = reqJid(node, name, CTX);
@@ -121,11 +122,13 @@ function groupJid(node: XmlNode, name: string): string {
   return jid;
 }
 
-function participantNodes(jids: string[]): XmlNode[] {
+/** @internal */
+export function participantNodes(jids: string[]): XmlNode[] {
   return jids.map((jid) => el("participant", { jid: jidText(jid, "participant", CTX) }));
 }
 
-function participantJids(node: XmlNode): string[] {
+/** @internal */
+export function participantJids(node: XmlNode): string[] {
   return elementsNamed(node.children, "participant").map((p) => userJid(p, "jid"));
 }
 
@@ -417,79 +420,4 @@ export function buildMembershipResult(op: MembershipOp, results: ParticipantResu
 
 export function parseMembershipResult(op: MembershipOp, children: XmlNode[]): ParticipantResult[] {
   return readResults(requireChild(children, op));
-}
-
-// ---------------------------------------------------------------- notifications (§19.4)
-
-/** The one child of a `w:gp2` notification for `change`. */
-export function buildGroupChange(change: GroupChange): XmlNode {
-  switch (change.type) {
-    case "create":
-      return el("create", {}, [buildGroupInfo(change.group)]);
-    case "add":
-    case "remove":
-    case "promote":
-    case "demote":
-    case "leave":
-      return el(change.type, {}, participantNodes(change.participants));
-    case "subject":
-      return el("subject", {
-        subject: change.subject,
-        s_t: numText(change.subjectTime, "s_t", CTX),
-      });
-    case "description":
-      if ("deleted" in change) {
-        return el("description", { id: idText(change.id, "description id", CTX), delete: "true" });
-      }
-      return textEl("description", change.text, { id: idText(change.id, "description id", CTX) });
-    case "picture":
-      if ("deleted" in change) return el("picture", { delete: "true" });
-      return el("picture", { id: idText(change.id, "picture id", CTX) });
-  }
-}
-
-/** The change in a `w:gp2` notification's children: the first element it knows. */
-export function parseGroupChange(children: XmlNode[]): GroupChange {
-  for (const node of children) {
-    switch (node.tag) {
-      case "create":
-        return { type: "create", group: parseGroupInfo(requireChild(node.children, "group")) };
-      case "add":
-      case "remove":
-      case "promote":
-      case "demote":
-      case "leave":
-        return { type: node.tag, participants: participantJids(node) };
-      case "subject":
-        return {
-          type: "subject",
-          subject: reqAttr(node, "subject", CTX),
-          subjectTime: reqNum(node, "s_t", CTX),
-        };
-      case "description": {
-        const id = reqId(node, "id", CTX);
-        if (isTrue(node.attrs.delete)) return { type: "description", id, deleted: true };
-        return { type: "description", id, text: node.text ?? "" };
-      }
-      case "picture":
-        if (isTrue(node.attrs.delete)) return { type: "picture", deleted: true };
-        return { type: "picture", id: reqId(node, "id", CTX) };
-      default:
-        continue;
-    }
-  }
-  throw invalid(CTX, "a group notification without a change");
-}
-
-/** Reads a `<notification type="w:gp2" from="G" participant>`; 400 when it is not one. */
-export function parseGroupNotification(n: NotificationStanza): GroupNotification {
-  if (n.type !== GROUP_NOTIFICATION_TYPE) throw invalid(CTX, "not a group notification");
-  if (n.from === undefined || !isGroupJid(n.from)) throw invalid(CTX, "from is not a group");
-  if (n.participant === undefined) throw invalid(CTX, "a group notification without participant");
-  return {
-    group: n.from,
-    actor: n.participant,
-    ...(n.t === undefined ? {} : { t: n.t }),
-    change: parseGroupChange(n.children),
-  };
 }

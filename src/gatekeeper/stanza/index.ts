@@ -25,3 +25,4 @@ export { isValidId } from "./stanza-fields.js";
 export * from "./stanzas.js";
 export * from "./iq-payloads.js";
 export * from "./group-payloads.js";
+export { buildGroupChange, parseGroupChange, parseGroupNotification } from "./group-changes.js";
