@@ -23,6 +23,13 @@ export class MediaTransfer {
   constructor(private readonly mediaConn: (refresh: boolean) => Promise<MediaConn>) {}
 
   async upload(blob: Uint8Array, opts: { timeoutMs?: number } = {}): Promise<UploadedMedia> {
+    // The gatekeeper would answer 413 (docs §15) only after the whole blob went up.
+    if (blob.length > MAX_MEDIA_BYTES) {
+      throw new GatekeeperError(
+        "too-large",
+        `the encrypted file is ${blob.length} bytes; the gatekeeper takes at most ${MAX_MEDIA_BYTES}`,
+      );
+    }
     const encSha256 = sha256(blob).toString("base64url");
     const response = await this.withToken(async (conn) =>
       fetchOrFail(`${trimSlash(conn.host)}/media/upload`, {

@@ -6,7 +6,11 @@ import {
   loginFailureError,
   nackError,
 } from "../../../src/gatekeeper/client/errors.js";
-import { downloadUrl } from "../../../src/gatekeeper/client/media-http.js";
+import {
+  MAX_MEDIA_BYTES,
+  MediaTransfer,
+  downloadUrl,
+} from "../../../src/gatekeeper/client/media-http.js";
 import { mediaTypeOf } from "../../../src/gatekeeper/client/outbound.js";
 import { mediaMessage, textMessage } from "../../../src/gatekeeper/content/index.js";
 
@@ -67,6 +71,18 @@ describe("media locations (docs §11.3, §11.4)", () => {
       GatekeeperError,
     );
     expect(() => downloadUrl(host, "not a url", sha)).toThrow(/neither a path nor a URL/);
+  });
+
+  it("refuses to upload a blob over the gatekeeper's cap before asking for a media connection", async () => {
+    let asked = false;
+    const transfer = new MediaTransfer(async () => {
+      asked = true;
+      throw new Error("no media connection in this test");
+    });
+    await expect(transfer.upload(new Uint8Array(MAX_MEDIA_BYTES + 1))).rejects.toMatchObject({
+      code: "too-large",
+    });
+    expect(asked).toBe(false);
   });
 
   it("derives the enc mediatype hint from the content", () => {
