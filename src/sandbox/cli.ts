@@ -85,7 +85,10 @@ const CHAT_USAGE = `usage: gatekeeper-sandbox chat +4917012345678 [options]
                                 (created if missing; a name taken gets " (1)", …); without
                                 it, a received file is only described
   In the chat: /send PATH [caption], /voice PATH, /reply ID text, /edit ID text,
-  /react ID [EMOJI], /delete ID; ID is the #A1B2C3 shown in a message's line.`;
+  /react ID [EMOJI], /delete ID; ID is the #A1B2C3 shown in a message's line.
+  Groups: /groups, /group create "Subject" +49…|JID …, /group add|remove|promote|demote
+  +49…|JID …, /group subject TEXT, /group info, /group leave; /to GROUPJID (or /group N,
+  /group SUBJECT) makes a group the current conversation.`;
 
 const USAGE = `usage:
   gatekeeper-sandbox serve [--port ${DEFAULT_PORT}] [--host 127.0.0.1] [--db FILE.sqlite]

@@ -1,7 +1,7 @@
 /** What each chat command does, on the real GKI/1 client. */
 import { clone } from "@bufbuild/protobuf";
 import { type Message, MessageSchema } from "../../gen/gki_pb.js";
-import type { GatekeeperClient } from "../../gatekeeper/client/index.js";
+import type { GatekeeperClient, SendResult } from "../../gatekeeper/client/index.js";
 import {
   type ReplyContext,
   describeContent,
@@ -10,8 +10,13 @@ import {
   revokeMessage,
   textMessage,
 } from "../../gatekeeper/content/index.js";
+import type { MessageKeyRef } from "../../gatekeeper/content/index.js";
+import { isGroupJid } from "../../gatekeeper/stanza/index.js";
 import { ChatError } from "./chat-error.js";
 import { type ChatCommand, HELP, isPhone } from "./commands.js";
+import type { GroupBook } from "./group-book.js";
+import { chooseGroup, groupCall, runGroup } from "./group-actions.js";
+import { looksLikeGroupRef } from "./group-commands.js";
 import { type LoggedMessage, type MessageLog, shortId } from "./ids.js";
 import { checkCaption, readFileToSend, uploadFile } from "./media.js";
 import { sentLine } from "./render.js";
@@ -20,14 +25,22 @@ export interface RunContext {
   client: GatekeeperClient;
   say: (line: string) => void;
   names: Map<string, string>;
+  /** The current conversation: a contact's JID or a group's. */
   peer: string | undefined;
+  groups: GroupBook;
   log: MessageLog;
   /** Our own JID: the sender of what we write. */
   ownJid: string;
 }
 
-/** Runs one command; returns the new current peer when it changes. Throws ChatError on bad input. */
-export async function run(command: ChatCommand, ctx: RunContext): Promise<string | undefined> {
+/**
+ * Runs one command; returns the new current conversation when it changes (null: none any
+ * more). Throws ChatError on bad input.
+ */
+export async function run(
+  command: ChatCommand,
+  ctx: RunContext,
+): Promise<string | null | undefined> {
   const { client, say, names } = ctx;
   switch (command.kind) {
     case "help":
@@ -48,7 +61,11 @@ export async function run(command: ChatCommand, ctx: RunContext): Promise<string
       }
       return undefined;
     case "to":
-      return choosePeer(command.target, ctx);
+      return isGroupJid(command.target) || looksLikeGroupRef(command.target)
+        ? chooseGroup(command.target, ctx)
+        : choosePeer(command.target, ctx);
+    case "group":
+      return runGroup(command.group, ctx);
     case "optin":
       await client.setInteropSettings({
         enabled: true,
@@ -84,6 +101,9 @@ export async function run(command: ChatCommand, ctx: RunContext): Promise<string
       return undefined;
     case "safety": {
       const jid = command.jid ?? currentPeer(ctx);
+      if (isGroupJid(jid)) {
+        throw new ChatError("wrong-kind", "a group has no safety number: /safety MEMBERJID");
+      }
       say(`  safety number with ${names.get(jid) ?? jid}: ${await client.fingerprint(jid)}`);
       return undefined;
     }
@@ -127,8 +147,27 @@ async function choosePeer(target: string, ctx: RunContext): Promise<string | und
 
 function currentPeer(ctx: RunContext): string {
   if (ctx.peer === undefined)
-    throw new ChatError("no-peer", "choose a contact first: /to +4917012345678");
+    throw new ChatError(
+      "no-peer",
+      "choose a contact first: /to +4917012345678, or a group: /groups",
+    );
   return ctx.peer;
+}
+
+/** Sends to a contact, or to every member of a group (docs §19.5). */
+function sendTo(ctx: RunContext, to: string, content: Message): Promise<SendResult> {
+  if (!isGroupJid(to)) return ctx.client.sendMessage(to, content);
+  return groupCall(ctx, to, () => ctx.client.groups.send(to, content));
+}
+
+/**
+ * The key of a message a reaction, edit or deletion is about. In a group it names the chat
+ * (the group) and, for someone else's message, its sender (docs §19.6).
+ */
+function keyOf(message: LoggedMessage): MessageKeyRef {
+  const key: MessageKeyRef = { id: message.id, fromMe: message.fromMe, remoteJid: message.chat };
+  if (isGroupJid(message.chat) && !message.fromMe) key.participant = message.sender;
+  return key;
 }
 
 /** Sends a message with content of its own (text, a file), remembered so that commands can name it. */
@@ -138,7 +177,7 @@ async function sendContent(
   content: Message,
   what?: string,
 ): Promise<void> {
-  const sent = await ctx.client.sendMessage(to, content);
+  const sent = await sendTo(ctx, to, content);
   ctx.log.record({ id: sent.id, chat: to, sender: ctx.ownJid, fromMe: true, content });
   ctx.say(sentLine(sent, what));
 }
@@ -169,7 +208,7 @@ function target(ctx: RunContext, ref: string, ownFor?: string): LoggedMessage {
   if (message.chat !== peer) {
     throw new ChatError(
       "other-chat",
-      `${id} is in the chat with ${name(message.chat)}, not the current one: /to ${message.chat} first`,
+      `${id} is in ${isGroupJid(message.chat) ? ctx.groups.label(message.chat) : `the chat with ${name(message.chat)}`}, not the current one: /to ${message.chat} first`,
     );
   }
   if (ownFor !== undefined && !message.fromMe) {
@@ -199,11 +238,10 @@ async function reply(ctx: RunContext, ref: string, text: string): Promise<void> 
 async function edit(ctx: RunContext, ref: string, text: string): Promise<void> {
   const original = target(ctx, ref, "edit");
   const replacement = editedContent(original, text);
-  await ctx.client.sendMessage(
+  await sendTo(
+    ctx,
     original.chat,
-    editMessage({ id: original.id, fromMe: true, remoteJid: original.chat }, replacement, {
-      timestampMs: Date.now(),
-    }),
+    editMessage(keyOf(original), replacement, { timestampMs: Date.now() }),
   );
   original.content = replacement;
   ctx.say(`  edited ${shortId(original.id)}`);
@@ -228,11 +266,10 @@ function editedContent(original: LoggedMessage, text: string): Message {
 
 async function react(ctx: RunContext, ref: string, emoji: string): Promise<void> {
   const message = target(ctx, ref);
-  await ctx.client.sendMessage(
+  await sendTo(
+    ctx,
     message.chat,
-    reactionMessage({ id: message.id, fromMe: message.fromMe, remoteJid: message.chat }, emoji, {
-      senderTimestampMs: Date.now(),
-    }),
+    reactionMessage(keyOf(message), emoji, { senderTimestampMs: Date.now() }),
   );
   ctx.say(
     emoji === ""
@@ -243,15 +280,7 @@ async function react(ctx: RunContext, ref: string, emoji: string): Promise<void>
 
 async function remove(ctx: RunContext, ref: string): Promise<void> {
   const message = target(ctx, ref, "delete");
-  await ctx.client.sendMessage(
-    message.chat,
-    revokeMessage(
-      { id: message.id, fromMe: true, remoteJid: message.chat },
-      {
-        timestampMs: Date.now(),
-      },
-    ),
-  );
+  await sendTo(ctx, message.chat, revokeMessage(keyOf(message), { timestampMs: Date.now() }));
   message.deleted = true;
   ctx.say(`  deleted ${shortId(message.id)}`);
 }

@@ -2,6 +2,16 @@
 export type ChatErrorCode =
   /** No current contact: `/to` first. */
   | "no-peer"
+  /** A group command without a current group: `/group JID` first. */
+  | "no-group"
+  /** A group we are not in, or none of ours has that number or subject. */
+  | "unknown-group"
+  /** A subject that more than one of our groups' subjects fits. */
+  | "ambiguous-group"
+  /** A number nobody reachable has. */
+  | "unknown-number"
+  /** The gatekeeper refused a group request: not an admin (403), bad subject (400), … */
+  | "group-refused"
   /** No message of this session has that id. */
   | "unknown-id"
   /** A short id that ends more than one message's id. */

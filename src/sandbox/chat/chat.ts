@@ -18,6 +18,8 @@ import { AdminClient } from "../admin-client.js";
 import { run } from "./actions.js";
 import { ChatError } from "./chat-error.js";
 import { parseCommand } from "./commands.js";
+import { GroupBook } from "./group-book.js";
+import { groupChangeLine, namesFor } from "./group-render.js";
 import { MessageLog, shortId } from "./ids.js";
 import { saveMedia } from "./media.js";
 import { MEDIA_DIR_HINT, printable, receivedLine } from "./render.js";
@@ -65,7 +67,11 @@ async function chatWith(
 ): Promise<void> {
   const say = (line: string): void => opts.output(printable(line));
   const names = new Map<string, string>();
+  const groups = new GroupBook();
   const label = (jid: string): string => names.get(jid) ?? jid;
+  /** " in [Family]" after who did something, for what happened in a group. */
+  const inGroup = (group: string | undefined): string =>
+    group === undefined ? "" : ` in ${groups.label(group)}`;
   let peer: string | undefined;
 
   const client = new GatekeeperClient({
@@ -73,6 +79,7 @@ async function chatWith(
     serverStaticKey: Buffer.from(info.publicKey, "base64"),
     db,
     account: { product: "native", accountId: creds.accountId, token: creds.token },
+    groups: true,
   });
   const log = new MessageLog();
   // Saved before the line is shown, so that the line can say where (or why not).
@@ -87,23 +94,46 @@ async function chatWith(
   client.on("message", async (m) => {
     const kind = describeContent(m.content);
     const note = isMedia(kind) ? await mediaNote(kind, m.id) : undefined;
-    say(receivedLine(m, label(m.from), note));
-    log.received(m.from, m.id, m.content);
-    peer ??= m.from;
-    await client.sendReceipt(m.from, [m.id], "read").catch(() => undefined);
+    // A member we never looked up is named as their app names them.
+    if (m.group !== undefined && m.pushName && !names.has(m.from)) names.set(m.from, m.pushName);
+    const group = m.group === undefined ? undefined : groups.label(m.group);
+    say(receivedLine(m, label(m.from), { note, group }));
+    log.received(m.from, m.id, m.content, m.group ?? m.from);
+    peer ??= m.group ?? m.from;
+    // In a group, read receipts go to the member who sent it (docs §19.6).
+    const read =
+      m.group === undefined
+        ? client.sendReceipt(m.from, [m.id], "read")
+        : client.groups.sendReceipt(m.group, m.from, [m.id], "read");
+    await read.catch(() => undefined);
   });
   client.on("receipt", (r) =>
-    say(`  ✓ ${r.type} by ${label(r.from)}: ${r.ids.map(shortId).join(", ")}`),
+    say(`  ✓ ${r.type} by ${label(r.from)}${inGroup(r.group)}: ${r.ids.map(shortId).join(", ")}`),
   );
   client.on("chatstate", (c) =>
-    say(`  ${label(c.from)} ${c.state === "composing" ? "is typing…" : "stopped typing"}`),
+    say(
+      `  ${label(c.from)}${inGroup(c.group)} ${c.state === "composing" ? "is typing…" : "stopped typing"}`,
+    ),
   );
+  client.on("groupChange", (e) => {
+    // A new group's line already shows its subject; a renamed one its old subject.
+    if (e.change.type === "create") groups.apply(e.group, e.change);
+    // Our own create and leave were told by the command's answer (with who could not be
+    // added); every other change of ours is shown as the gatekeeper announces it.
+    const ours = e.actor === creds.jid && !e.offline;
+    if (ours && (e.change.type === "create" || e.change.type === "leave")) return;
+    const line = groupChangeLine(e, groups.label(e.group), namesFor(creds.jid, names));
+    groups.apply(e.group, e.change);
+    say(line);
+  });
   client.on("presence", (p) =>
     say(`  ${label(p.from)} is ${p.type === "available" ? "online" : "offline"}`),
   );
   client.on("identityChange", (e) => say(`  ! the safety number with ${label(e.jid)} changed`));
   client.on("sendFailed", (e) =>
-    say(`  ! could not deliver ${shortId(e.id)} to ${label(e.to)}: ${e.error.message}`),
+    say(
+      `  ! could not deliver ${shortId(e.id)} to ${label(e.to)}${inGroup(e.group)}: ${e.error.message}`,
+    ),
   );
   client.on("connectionState", (s) =>
     say(`  [${s.state}${s.error ? `: ${s.error.message}` : ""}]`),
@@ -119,8 +149,8 @@ async function chatWith(
       if (command.kind === "quit") break;
       try {
         const ownJid = client.jid ?? creds.jid;
-        const next = await run(command, { client, say, names, peer, log, ownJid });
-        if (next !== undefined) peer = next;
+        const next = await run(command, { client, say, names, peer, groups, log, ownJid });
+        if (next !== undefined) peer = next ?? undefined;
       } catch (err) {
         say(`  ! ${err instanceof Error ? err.message : String(err)}`);
       }

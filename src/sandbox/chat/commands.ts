@@ -1,12 +1,23 @@
+import {
+  type GroupCommand,
+  groupRef,
+  looksLikeGroupRef,
+  parseGroupCommand,
+} from "./group-commands.js";
 import { parseIdRef } from "./ids.js";
+import { takeWord } from "./words.js";
+
+export { takeWord };
 
 /** The chat CLI's input language: a line is either a command (`/…`) or text for the current peer. */
 export type ChatCommand =
   | { kind: "help" }
   | { kind: "quit" }
   | { kind: "lookup"; phones: string[] }
-  /** Talk to a JID, or to the JID a phone number resolves to. */
+  /** Talk to a JID, to the JID a phone number resolves to, or in a group (JID, number, subject). */
   | { kind: "to"; target: string }
+  /** `/group …` and `/groups` (docs/protocol.md §19). */
+  | { kind: "group"; group: GroupCommand }
   | { kind: "optin"; partners: string[] | "*" }
   | { kind: "optout" }
   | { kind: "block"; jid: string }
@@ -29,7 +40,8 @@ export type ChatCommand =
   | { kind: "invalid"; message: string };
 
 export const HELP = `Commands:
-  /to +4917… | JID          chat with a contact (a number is looked up first)
+  /to +4917… | JID          chat with a contact (a number is looked up first), or in a
+                            group: /to GROUPJID, or its number or subject as /groups shows
   /lookup +4917… [+49…]     look numbers up in the directory
   /optin [partner,…|*]      allow interop (default: all partners); /optout to stop
   /block JID, /unblock JID, /blocklist
@@ -43,9 +55,21 @@ export const HELP = `Commands:
   /edit ID text             change the text (or caption) of a message you sent
   /react ID EMOJI           react to a message; /react ID alone removes your reaction
   /delete ID                delete a message you sent, for everyone
+Groups:
+  /groups                   list your groups, numbered
+  /group GROUPJID|N|SUBJECT make a group the current conversation (as /to)
+  /group create "Subject" +4917…|JID [more]
+                            create a group with you as its admin, and chat in it
+  /group add|remove|promote|demote +4917…|JID [more]
+                            change the current group's members or admins (admins only)
+  /group subject TEXT       rename the current group (admins only)
+  /group description TEXT   set its description; "/group description -" deletes it
+  /group info               its subject, description and members with their roles
+  /group leave              leave the current group
   /quit
 ID: the #A1B2C3 a message's line shows (or the full id), of a message in the current chat.
-Anything else is sent as a text message to the current contact.`;
+Anything else is sent as a text message to the current contact or group; in a group, text,
+files, /reply, /react, /edit and /delete go to the group.`;
 
 const E164_RE = /^\+\d{8,15}$/;
 
@@ -80,10 +104,24 @@ export function parseCommand(line: string): ChatCommand {
       }
       return { kind: "lookup", phones: args };
     }
-    case "to":
-      return arg === undefined
-        ? { kind: "invalid", message: "usage: /to +4917012345678 or /to JID" }
-        : { kind: "to", target: arg };
+    case "to": {
+      if (arg === undefined) {
+        return { kind: "invalid", message: "usage: /to +4917012345678, /to JID or /to GROUP" };
+      }
+      // A group's subject may have spaces; a number or a JID is one word.
+      const rest = trimmed.slice(1 + name.length).trim();
+      return { kind: "to", target: looksLikeGroupRef(arg) ? (groupRef(rest) ?? arg) : arg };
+    }
+    case "groups":
+      return args.length === 0
+        ? { kind: "group", group: { op: "list" } }
+        : { kind: "invalid", message: "usage: /groups" };
+    case "group": {
+      const parsed = parseGroupCommand(trimmed.slice(1 + name.length).trim());
+      return "invalid" in parsed
+        ? { kind: "invalid", message: parsed.invalid }
+        : { kind: "group", group: parsed };
+    }
     case "optin":
       return {
         kind: "optin",
@@ -147,17 +185,6 @@ function parseMessageCommand(name: MessageCommandName, rest: string): ChatComman
     default:
       return tail === "" ? { kind: "delete", id } : usage;
   }
-}
-
-/** The first word of `text` (or a "quoted" / 'quoted' stretch) and the rest, trimmed; undefined for an unclosed quote. */
-export function takeWord(text: string): [string | undefined, string] {
-  const quote = text[0];
-  if (quote === '"' || quote === "'") {
-    const end = text.indexOf(quote, 1);
-    return end < 0 ? [undefined, ""] : [text.slice(1, end), text.slice(end + 1).trim()];
-  }
-  const match = /^(\S*)\s*([\s\S]*)$/.exec(text);
-  return [match?.[1] ?? "", match?.[2]?.trim() ?? ""];
 }
 
 export function isPhone(s: string): boolean {

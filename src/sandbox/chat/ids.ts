@@ -27,9 +27,9 @@ export function parseIdRef(text: string): string | undefined {
 
 export interface LoggedMessage {
   id: string;
-  /** The contact whose chat it is in. */
+  /** The contact whose chat it is in, or the group. */
   chat: string;
-  /** Who wrote it: the contact or we. */
+  /** Who wrote it: the contact (in a group, the member) or we. */
   sender: string;
   fromMe: boolean;
   content: Message;
@@ -55,19 +55,20 @@ export class MessageLog {
   }
 
   /**
-   * A message from `from`: a text or file is remembered; the contact's edit or deletion of
-   * one of their own messages is applied to it (they cannot change ours).
+   * A message from `from` in `chat` (the group, or the contact's own chat): a text or file
+   * is remembered; the sender's edit or deletion of one of their own messages in the same
+   * chat is applied to it (they cannot change ours, or anyone else's).
    */
-  received(from: string, id: string, content: Message): void {
+  received(from: string, id: string, content: Message, chat = from): void {
     const kind = describeContent(content);
     if (kind.kind !== "edit" && kind.kind !== "revoke") {
       if (kind.kind !== "reaction") {
-        this.record({ id, chat: from, sender: from, fromMe: false, content });
+        this.record({ id, chat, sender: from, fromMe: false, content });
       }
       return;
     }
     const target = this.#byId.get(kind.key.id);
-    if (!kind.key.fromMe || target?.sender !== from) return;
+    if (!kind.key.fromMe || target?.sender !== from || target.chat !== chat) return;
     if (kind.kind === "revoke") target.deleted = true;
     else if (content.protocolMessage?.editedMessage)
       target.content = content.protocolMessage.editedMessage;

@@ -49,17 +49,21 @@ export function isAddressable(kind: ContentKind): boolean {
 }
 
 /**
- * A received message: `12:00:01 #A1B2C3 Alice: hello`. Edits, deletions and reactions name
- * the message they change and show no id of their own: nothing can be done with it.
+ * A received message: `12:00:01 #A1B2C3 Alice: hello`, in a group `12:00:01 [Family]
+ * #A1B2C3 Bob: hi` (`group`: the group's label). Edits, deletions and reactions name the
+ * message they change and show no id of their own: nothing can be done with it. `note`:
+ * where a received file went.
  */
 export function receivedLine(
   m: { id: string; t: number; offline: boolean; content: Message },
   sender: string,
-  note?: string,
+  opts: { note?: string; group?: string } = {},
 ): string {
+  const where = opts.group === undefined ? "" : `${opts.group} `;
   const id = isAddressable(describeContent(m.content)) ? `${shortId(m.id)} ` : "";
   const away = m.offline ? " (while you were away)" : "";
-  return `${time(m.t)} ${id}${sender}: ${describeMessage(m.content)}${away}${note ? ` ${note}` : ""}`;
+  const note = opts.note ? ` ${opts.note}` : "";
+  return `${time(m.t)} ${where}${id}${sender}: ${describeMessage(m.content)}${away}${note}`;
 }
 
 /** What we sent: `  sent #A1B2C3 at 12:00:01`, plus what it was when not plain text. */

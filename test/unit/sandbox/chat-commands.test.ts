@@ -98,3 +98,89 @@ describe("the chat tool's commands", () => {
     expect(HELP).toContain("#A1B2C3");
   });
 });
+
+describe("the chat tool's group commands", () => {
+  const group = (line: string) => {
+    const parsed = parseCommand(line);
+    return parsed.kind === "group" ? parsed.group : parsed;
+  };
+  const usage = (line: string) => {
+    const parsed = parseCommand(line);
+    return parsed.kind === "invalid" ? parsed.message : `not refused: ${JSON.stringify(parsed)}`;
+  };
+
+  it("/group create takes a subject, quoted when it has spaces, and numbers or JIDs", () => {
+    expect(group('/group create "Family chat" +4917012345678 bob@lid.gk')).toEqual({
+      op: "create",
+      subject: "Family chat",
+      members: ["+4917012345678", "bob@lid.gk"],
+    });
+    expect(group("/group create Family +4917012345678,+4917012345679")).toEqual({
+      op: "create",
+      subject: "Family",
+      members: ["+4917012345678", "+4917012345679"],
+    });
+    expect(usage('/group create "Family"')).toMatch(/^usage: \/group create "Subject"/);
+    expect(usage('/group create "Family +4917012345678')).toMatch(/^usage: \/group create/);
+    expect(usage("/group create Family bob")).toMatch(/^bob is neither a number .* nor a JID/);
+  });
+
+  it("/group add, remove, promote and demote take one or more members", () => {
+    expect(group("/group add +4917012345678 carol@lid.gk")).toEqual({
+      op: "add",
+      members: ["+4917012345678", "carol@lid.gk"],
+    });
+    for (const op of ["remove", "promote", "demote"]) {
+      expect(group(`/group ${op} bob@lid.gk`)).toEqual({ op, members: ["bob@lid.gk"] });
+      expect(usage(`/group ${op}`)).toBe(`usage: /group ${op} +4917…|JID [more]`);
+    }
+  });
+
+  it("/group subject and description take the rest of the line; description - deletes", () => {
+    expect(group("/group subject  New  name ")).toEqual({ op: "subject", subject: "New  name" });
+    expect(group("/group description Sundays at 5")).toEqual({
+      op: "description",
+      text: "Sundays at 5",
+    });
+    expect(group("/group description -")).toEqual({ op: "description", text: null });
+    expect(usage("/group subject")).toMatch(/^usage: \/group subject/);
+  });
+
+  it("/group info, leave and /groups take nothing more", () => {
+    expect(group("/group info")).toEqual({ op: "info" });
+    expect(group("/GROUP Leave")).toEqual({ op: "leave" });
+    expect(group("/groups")).toEqual({ op: "list" });
+    expect(group("/group list")).toEqual({ op: "list" });
+    expect(usage("/group leave now")).toMatch(/^usage: \/group leave/);
+    expect(usage("/groups all")).toBe("usage: /groups");
+  });
+
+  it("/group with anything else picks a group by JID, number or subject", () => {
+    expect(group("/group 120363000000000001@g.gk")).toEqual({
+      op: "pick",
+      ref: "120363000000000001@g.gk",
+    });
+    expect(group("/group 2")).toEqual({ op: "pick", ref: "2" });
+    expect(group("/group Family chat")).toEqual({ op: "pick", ref: "Family chat" });
+    expect(group("/group 'Info'")).toEqual({ op: "pick", ref: "Info" });
+    expect(usage("/group")).toMatch(/^usage: \/group create\|add/);
+  });
+
+  it("/to takes a group's JID, or its subject with spaces, as well as a contact", () => {
+    expect(parseCommand("/to 120363000000000001@g.gk")).toEqual({
+      kind: "to",
+      target: "120363000000000001@g.gk",
+    });
+    expect(parseCommand("/to Family chat")).toEqual({ kind: "to", target: "Family chat" });
+    expect(parseCommand("/to +4917012345678 x")).toEqual({
+      kind: "to",
+      target: "+4917012345678",
+    });
+  });
+
+  it("lists the group commands in /help", () => {
+    for (const name of ["/groups", "/group create", "/group add", "/group subject", "/group info"])
+      expect(HELP).toContain(name);
+    expect(HELP).toContain("/group leave");
+  });
+});

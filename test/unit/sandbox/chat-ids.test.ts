@@ -100,4 +100,17 @@ describe("the chat tool's message ids", () => {
     );
     expect(log.get("3EB0000000000000EEEE")?.deleted).toBeUndefined();
   });
+
+  it("keeps a group message in the group's chat, changed only by its sender there", () => {
+    const GROUP = "120363000000000001@g.gk";
+    const log = new MessageLog();
+    log.received(BOB, "3EB00000000000000011", textMessage("in the group"), GROUP);
+    expect(log.get("3EB00000000000000011")).toMatchObject({ chat: GROUP, sender: BOB });
+    const key = { id: "3EB00000000000000011", fromMe: true, remoteJid: GROUP };
+    // An edit that comes one to one does not change what was said in the group.
+    log.received(BOB, "3EB00000000000000012", editMessage(key, textMessage("elsewhere")));
+    expect(log.get("3EB00000000000000011")?.content.conversation).toBe("in the group");
+    log.received(BOB, "3EB00000000000000013", editMessage(key, textMessage("fixed")), GROUP);
+    expect(log.get("3EB00000000000000011")?.content.conversation).toBe("fixed");
+  });
 });

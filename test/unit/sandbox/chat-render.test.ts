@@ -15,6 +15,11 @@ import {
   receivedLine,
   sentLine,
 } from "../../../src/sandbox/chat/render.js";
+import {
+  groupChangeLine,
+  groupInfoLines,
+  participantFailure,
+} from "../../../src/sandbox/chat/group-render.js";
 
 const key = { remoteJid: "a@lid.gk", fromMe: true, id: "M1" };
 
@@ -87,11 +92,13 @@ describe("the chat tool's rendering", () => {
 
     it("say kind, size and caption, and where the file went or the hint", () => {
       const image = mediaMessage("image", ref, { caption: "look" });
-      expect(receivedLine({ ...at, content: image }, "Bob", MEDIA_DIR_HINT)).toBe(
+      expect(receivedLine({ ...at, content: image }, "Bob", { note: MEDIA_DIR_HINT })).toBe(
         `00:00:00 #A1B2C3 Bob: [image, 1234 bytes] look (while you were away) ${MEDIA_DIR_HINT}`,
       );
       const doc = mediaMessage("document", ref, { fileName: "a.pdf" });
-      expect(receivedLine({ ...at, content: doc }, "Bob", "→ saved to /tmp/a.pdf")).toMatch(
+      expect(
+        receivedLine({ ...at, content: doc }, "Bob", { note: "→ saved to /tmp/a.pdf" }),
+      ).toMatch(
         /\[document a\.pdf, 1234 bytes\] \(while you were away\) → saved to \/tmp\/a\.pdf$/,
       );
     });
@@ -114,5 +121,115 @@ describe("the chat tool's rendering", () => {
     );
     expect(printable(hostile)).toBe("00:00:00 #00ABCD Bob: hi\uFFFD[2J\uFFFD");
     expect(printable("two\nlines\tand a tab")).toBe("two\nlines\tand a tab");
+  });
+
+  describe("groups", () => {
+    const ME = "me@lid.gk";
+    const names = new Map([
+      ["alice@lid.gk", "Alice"],
+      ["carol@lid.gk", "Carol"],
+      ["dan@lid.gk", "Dan"],
+    ]);
+    const view = { me: ME, name: (jid: string) => (jid === ME ? "you" : (names.get(jid) ?? jid)) };
+    const by = (actor: string, change: Parameters<typeof groupChangeLine>[0]["change"]) =>
+      groupChangeLine({ actor, change, offline: false }, "[Family]", view);
+    const group = {
+      jid: "1@g.gk",
+      subject: "Family",
+      subjectTime: 0,
+      subjectOwner: "alice@lid.gk",
+      creator: "alice@lid.gk",
+      creation: 0,
+      participants: [
+        { jid: "alice@lid.gk", role: "superadmin" as const },
+        { jid: ME, role: "member" as const },
+        { jid: "carol@lid.gk", role: "admin" as const },
+      ],
+    };
+
+    it("show a group message with the group before the id and the member", () => {
+      const line = receivedLine(
+        { id: "3EB01111111111A1B2C3", t: 43201, offline: false, content: textMessage("hi") },
+        "Bob",
+        { group: "[Family]" },
+      );
+      expect(line).toBe("12:00:01 [Family] #A1B2C3 Bob: hi");
+    });
+
+    it("show each change of a group as one line", () => {
+      const alice = "alice@lid.gk";
+      expect(by(alice, { type: "add", participants: ["carol@lid.gk"] })).toBe(
+        "[Family] Alice added Carol",
+      );
+      expect(by(alice, { type: "add", participants: ["carol@lid.gk", "dan@lid.gk", ME] })).toBe(
+        "[Family] Alice added Carol, Dan and you",
+      );
+      expect(by(alice, { type: "remove", participants: [ME] })).toBe("[Family] Alice removed you");
+      expect(by("carol@lid.gk", { type: "leave", participants: ["carol@lid.gk"] })).toBe(
+        "[Family] Carol left",
+      );
+      expect(by(alice, { type: "promote", participants: ["dan@lid.gk"] })).toBe(
+        "[Family] Alice made Dan an admin",
+      );
+      expect(by("gk", { type: "promote", participants: ["dan@lid.gk"] })).toBe(
+        "[Family] the gatekeeper made Dan an admin",
+      );
+      expect(by(ME, { type: "demote", participants: ["dan@lid.gk"] })).toBe(
+        "[Family] you made Dan no longer admin",
+      );
+      expect(by(alice, { type: "subject", subject: "Fam", subjectTime: 1 })).toBe(
+        '[Family] Alice changed the subject to "Fam"',
+      );
+      expect(by(alice, { type: "description", id: "D1", text: "Sundays" })).toBe(
+        "[Family] Alice changed the description: Sundays",
+      );
+      expect(by(alice, { type: "description", id: "D2", deleted: true })).toBe(
+        "[Family] Alice deleted the description",
+      );
+      expect(by(alice, { type: "picture", id: "P1" })).toBe(
+        "[Family] Alice changed the group picture",
+      );
+      expect(by(alice, { type: "picture", deleted: true })).toBe(
+        "[Family] Alice removed the group picture",
+      );
+    });
+
+    it("say that we were added, to which subject, and mark what came while away", () => {
+      expect(
+        groupChangeLine(
+          { actor: "alice@lid.gk", change: { type: "create", group }, offline: true },
+          "[Family]",
+          view,
+        ),
+      ).toBe('[Family] Alice added you to "Family" (3 members) (while you were away)');
+      expect(by(ME, { type: "create", group: { ...group, creator: ME } })).toBe(
+        '[Family] you created "Family" with Alice and Carol',
+      );
+    });
+
+    it("say why a participant was not added, removed or promoted", () => {
+      const fail = (op: "create" | "add" | "remove", error: number, text?: string) =>
+        participantFailure(op, { jid: "dan@lid.gk", error, ...(text ? { text } : {}) }, view.name);
+      expect(fail("add", 404)).toBe("Dan: unknown, or not reachable by you (404)");
+      expect(fail("create", 406)).toBe("Dan: their app does not take part in groups (406)");
+      expect(fail("add", 409)).toBe("Dan: already a member (409)");
+      expect(fail("remove", 409)).toBe("Dan: not a member (409)");
+      expect(fail("remove", 403, "superadmin")).toMatch(
+        /creator cannot be removed .* \(403 superadmin\)$/,
+      );
+      expect(fail("add", 429, "group-full")).toBe("Dan: the group is full (429 group-full)");
+    });
+
+    it("/group info shows the subject and every member with their role", () => {
+      expect(groupInfoLines({ ...group, description: { id: "D", text: "us" } }, view.name)).toEqual(
+        [
+          '  "Family" (1@g.gk), 3 members',
+          "  description: us",
+          "    Alice (superadmin)",
+          "    you",
+          "    Carol (admin)",
+        ],
+      );
+    });
   });
 });
