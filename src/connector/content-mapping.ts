@@ -27,6 +27,13 @@ import {
 } from "./relation-mapping.js";
 import type { ChatEnds } from "./relation-mapping.js";
 
+/** Who sent a message, who received it, and whether in a group. */
+interface ChatOf {
+  from: string;
+  ownJid?: string | undefined;
+  group?: boolean;
+}
+
 /** `chat` (who is who) is needed for edits, deletions and reactions. */
 export function toGatekeeperMessage(content: BridgeContent, chat?: ChatEnds): Message {
   if (isRelationContent(content)) {
@@ -51,12 +58,14 @@ export function toRemoteMessage(
   ownJid?: string,
 ): RemoteMessage {
   const kind = describeContent(event.content);
-  const content = toBridgeContent(kind, media, { from: event.from, ownJid });
+  const group = event.group !== undefined;
+  const content = toBridgeContent(kind, media, { from: event.from, ownJid, group });
   // A description already says it; anything else needs a notice of its own.
   const notShown = content.kind === "unsupported" ? undefined : notShownNotice(kind);
   return {
     id: event.id,
     sender: event.from,
+    ...(event.group === undefined ? {} : { group: event.group }),
     timestamp: event.t * 1000,
     offline: event.offline,
     ...(event.pushName === undefined ? {} : { senderName: event.pushName }),
@@ -73,7 +82,7 @@ export function toRemoteMessage(
 export function toBridgeContent(
   kind: ContentKind,
   media?: IncomingMediaOptions,
-  chat?: { from: string; ownJid?: string | undefined },
+  chat?: ChatOf,
 ): BridgeContent {
   const content = shownContent(kind, media, chat);
   const notShown = notShownNotice(kind);
@@ -96,9 +105,9 @@ export function notShownNotice(kind: ContentKind): string | undefined {
 function shownContent(
   kind: ContentKind,
   media?: IncomingMediaOptions,
-  chat?: { from: string; ownJid?: string | undefined },
+  chat?: ChatOf,
 ): BridgeContent {
-  const relation = chat && relationFromGatekeeper(kind, chat.from, chat.ownJid);
+  const relation = chat && relationFromGatekeeper(kind, chat.from, chat.ownJid, chat.group);
   if (relation) return relation;
   switch (kind.kind) {
     case "text": {

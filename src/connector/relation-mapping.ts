@@ -22,12 +22,14 @@ import { excerpt } from "../util/unicode.js";
 /** Emotes have no GKI/1 form; "/me " is what people on the network understand. */
 export const EMOTE_PREFIX = "/me ";
 
-/** The two ends of a one-to-one chat, as the bridge's login sees it. */
+/** The two ends of a one-to-one chat (or a group and us), as the bridge's login sees it. */
 export interface ChatEnds {
-  /** The contact's JID. */
+  /** The contact's JID; in a group, the group's. */
   contactId: string;
   /** The login's own JID (may be unknown before the first connection). */
   ownJid?: string | undefined;
+  /** `contactId` is a group: a target is named by its sender (`participant`, §19.6). */
+  group?: boolean;
 }
 
 /** The capabilities with the configured edit window (0 seconds: edits are off). */
@@ -65,6 +67,11 @@ export function replyContextFor(replyTo: string, quote: ReplyQuote | undefined):
 }
 
 function outgoingKey(target: MessageRef, chat: ChatEnds): MessageKeyRef {
+  if (chat.group) {
+    const sender = target.sender ?? chat.ownJid ?? "";
+    const fromMe = chat.ownJid !== undefined && sender === chat.ownJid;
+    return { id: target.id, fromMe, remoteJid: chat.contactId, participant: sender };
+  }
   // In a chat of two the target is either the contact's or ours.
   const fromMe = target.sender !== chat.contactId;
   return { id: target.id, fromMe, remoteJid: chat.contactId };
@@ -80,19 +87,22 @@ export function relationFromGatekeeper(
   kind: ContentKind,
   from: string,
   ownJid: string | undefined,
+  group = false,
 ): BridgeContent | undefined {
+  const incomingTarget = (key: MessageKeyRef): MessageRef =>
+    group ? groupTarget(key, from) : directTarget(key, from, ownJid);
   switch (kind.kind) {
     case "reaction":
       return {
         kind: "reaction",
-        target: incomingTarget(kind.key, from, ownJid),
+        target: incomingTarget(kind.key),
         emoji: kind.emoji,
       };
     case "revoke":
-      return { kind: "delete", target: incomingTarget(kind.key, from, ownJid) };
+      return { kind: "delete", target: incomingTarget(kind.key) };
     case "edit": {
       if (kind.newContent.kind !== "text") return undefined;
-      const target = incomingTarget(kind.key, from, ownJid);
+      const target = incomingTarget(kind.key);
       const text = kind.newContent.text;
       return text.startsWith(EMOTE_PREFIX)
         ? { kind: "edit", target, text: text.slice(EMOTE_PREFIX.length), style: "emote" }
@@ -134,7 +144,13 @@ function quotedText(kind: ContentKind): string | undefined {
   }
 }
 
-function incomingTarget(key: MessageKeyRef, from: string, ownJid: string | undefined): MessageRef {
+/** In a group the key names the target's sender (§19.6); `fromMe`: the author's own. */
+function groupTarget(key: MessageKeyRef, from: string): MessageRef {
+  if (key.fromMe) return { id: key.id, sender: from };
+  return key.participant === undefined ? { id: key.id } : { id: key.id, sender: key.participant };
+}
+
+function directTarget(key: MessageKeyRef, from: string, ownJid: string | undefined): MessageRef {
   if (key.fromMe) return { id: key.id, sender: from };
   // Not the author's own message: in a chat of two, ours. (The author's key names the chat,
   // i.e. us, as remoteJid: the fallback when our JID is not known yet.)

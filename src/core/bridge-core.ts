@@ -7,11 +7,12 @@ import type { Knex } from "knex";
 import { permissionLevel } from "../config/index.js";
 import type { Config } from "../config/index.js";
 import { repositories } from "../db/repositories/index.js";
-import type { Portal, Repositories } from "../db/repositories/index.js";
+import type { GroupPortal, Portal, Repositories } from "../db/repositories/index.js";
 import { CommandDispatcher } from "./commands/dispatcher.js";
 import { helpText } from "./commands/help.js";
 import type { RemoteMessage } from "./content.js";
 import { Conversation } from "./conversation.js";
+import { GroupPortals } from "./group-portals.js";
 import { errorText, silentLogger } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import { Logins } from "./logins.js";
@@ -22,6 +23,7 @@ import type {
   LoginSettings,
   RemoteConnectionState,
   RemoteEventHandler,
+  RemoteGroupChange,
   RemoteNetwork,
   RemoteReceipt,
   RemoteTypingState,
@@ -51,6 +53,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   readonly repos: Repositories;
   readonly puppets: Puppets;
   readonly portals: Portals;
+  readonly groups: GroupPortals;
   readonly logins: Logins;
   readonly relayIn: RelayIn;
   private readonly puppetPower: PuppetPowerUpkeep;
@@ -86,6 +89,13 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       messageRequests: o.config.bridge.messageRequests,
       logger: loggerFor("Portals"),
     });
+    this.groups = new GroupPortals({
+      repos,
+      matrix: o.matrix,
+      network: o.network,
+      puppets: this.puppets,
+      logger: loggerFor("Groups"),
+    });
     this.logins = new Logins({ repos, network: o.network, logger: loggerFor("Logins") });
     const media = (this.media = new MediaRelay({
       configured: o.config.bridge.media.maxBytes,
@@ -100,6 +110,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       media,
       puppets: this.puppets,
       tellUser: (mxid, text) => this.tellUser(mxid, text),
+      groups: this.groups,
       ...o.relayIn,
     });
     const conversation = (this.conversation = new Conversation({
@@ -192,7 +203,11 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       });
       return;
     }
-    if (!portal) return; // talk in a room that is not a chat with a contact
+    if (!portal) {
+      const group = await this.repos.groupPortals.getByRoom(message.roomId);
+      if (group) await this.onGroupRoomMessage(group, message);
+      return; // else talk in a room that is not a chat with a contact
+    }
     const login = await this.repos.logins.get(portal.loginId);
     if (!login || login.mxid !== message.sender) {
       this.log.debug("message by someone else in a portal ignored", { portal: portal.id });
@@ -221,6 +236,35 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     }
     this.conversation.presence.activity(message.sender);
     await this.relayOut.enqueue({ ...portal, state: "active" }, message);
+  }
+
+  /** A message in a group's room goes out through its sender's login, if they are a member. */
+  private async onGroupRoomMessage(
+    group: GroupPortal,
+    message: IncomingMatrixMessage,
+  ): Promise<void> {
+    if (!this.mayUse(message.sender)) {
+      await this.relayOut.tellFailure(
+        group,
+        message.eventId,
+        "you are no longer allowed to use this bridge",
+      );
+      return;
+    }
+    const login = await this.repos.logins.getByMxid(message.sender);
+    const member = login?.jid && (await this.repos.groupPortals.isMember(group.id, login.id));
+    if (!login || !member) {
+      const networkName = this.network.capabilities.networkName;
+      await this.relayOut.tellFailure(
+        group,
+        message.eventId,
+        `you are not a member of this group on ${networkName} through this bridge ` +
+          `(only the group's members can write here; an admin of the group can add you)`,
+      );
+      return;
+    }
+    this.conversation.presence.activity(message.sender);
+    await this.relayOut.enqueueGroup(group, login, message);
   }
 
   async onBotInvited(roomId: string, inviter: string, isDirect: boolean): Promise<void> {
@@ -260,6 +304,11 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   ): Promise<void> {
     await this.portals.onUserMembership(roomId, userMxid, membership);
     if (membership === "join") return;
+    const group = await this.repos.groupPortals.getByRoom(roomId);
+    if (group) {
+      await this.leftGroupRoom(group, userMxid);
+      return;
+    }
     const owner = await this.repos.users.getByManagementRoom(roomId);
     if (owner?.mxid !== userMxid) return;
     await this.repos.users.setManagementRoom(userMxid, null);
@@ -280,6 +329,22 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
 
   onPresence(userMxid: string, presence: "online" | "unavailable" | "offline"): Promise<void> {
     return this.conversation.onPresence(userMxid, presence);
+  }
+
+  /**
+   * Leaving a group's room does not leave the group yet (docs/architecture.md, "Groups",
+   * step 4): the user is told so in their management room, not left to believe it.
+   */
+  private async leftGroupRoom(group: GroupPortal, userMxid: string): Promise<void> {
+    const login = await this.repos.logins.getByMxid(userMxid);
+    if (!login || !(await this.repos.groupPortals.isMember(group.id, login.id))) return;
+    const networkName = this.network.capabilities.networkName;
+    await this.tellUser(
+      userMxid,
+      `You left the room of a ${networkName} group, but you are still a member of the group ` +
+        `on ${networkName}: leaving groups from Matrix is not bridged yet. The group's ` +
+        `messages no longer reach you here, while its members still see you in it.`,
+    );
   }
 
   // ------------------------------------------------------------------ RemoteEventHandler
@@ -308,6 +373,20 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
 
   onContactTyping(loginId: string, contactId: string, state: RemoteTypingState): Promise<void> {
     return this.conversation.onContactTyping(loginId, contactId, state);
+  }
+
+  /**
+   * A login joined a group: its portal is found or made and the user invited. Other changes
+   * (members, admins, subject) are not bridged yet.
+   */
+  async onGroupChange(loginId: string, change: RemoteGroupChange): Promise<void> {
+    if (change.kind !== "joined" || !this.groups.supported) {
+      this.log.debug("group change not bridged", { login: loginId });
+      return;
+    }
+    const login = await this.repos.logins.get(loginId);
+    if (!login) return;
+    await this.groups.onJoined(login, change.group);
   }
 
   loginSettings(loginId: string): Promise<LoginSettings> {

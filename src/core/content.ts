@@ -33,8 +33,10 @@ export type BridgeContent =
 export interface RemoteMessage {
   /** The remote message id (unique per sender). */
   id: string;
-  /** The contact's opaque remote id (for GKI/1: the JID). */
+  /** The contact's opaque remote id (for GKI/1: the JID); in a group, the member's. */
   sender: string;
+  /** The group it was sent in (absent: one to one). */
+  group?: string;
   /** Server timestamp, ms since the epoch. */
   timestamp: number;
   /** Delivered from the offline backlog. */

@@ -22,11 +22,11 @@ export function portalTopic(
   );
 }
 
-/** The first notice in a new portal. */
-export function encryptionNotice(networkName: string): string {
+/** The first notice in a new portal (`apps`: whose app the messages come from). */
+export function encryptionNotice(networkName: string, apps = "your contact's"): string {
   return (
     `This chat is bridged from ${networkName}. End-to-end encryption ends at the bridge: ` +
-    `messages are encrypted only between your contact's ${networkName} app and this bridge, ` +
+    `messages are encrypted only between ${apps} ${networkName} app and this bridge, ` +
     `which decrypts them to bring them to Matrix (and encrypts yours for ${networkName}). ` +
     `Whoever runs the bridge could read them.`
   );

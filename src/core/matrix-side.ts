@@ -16,6 +16,17 @@ export interface PortalRoomSpec {
   bridgeInfo: { protocolId: string; protocolName: string; channelId: string; channelName: string };
 }
 
+/** A group's room: made by the bot, not direct; members invited, puppets joined. */
+export interface GroupRoomSpec {
+  name: string;
+  topic: string;
+  /** The member Matrix users to invite. */
+  userMxids: string[];
+  /** Puppets of the remote members: invited and joined, with these power levels. */
+  puppets: { mxid: string; power: number }[];
+  bridgeInfo: PortalRoomSpec["bridgeInfo"];
+}
+
 export type SendStatus =
   | { status: "sent" }
   | { status: "retrying"; reason: string }
@@ -30,6 +41,11 @@ export interface MatrixSide {
   ensurePuppet(contactId: string, displayName: string | undefined): Promise<string>;
   /** Create a DM room as the puppet, `is_direct`, with bridge info; invites the user. */
   createPortalRoom(spec: PortalRoomSpec): Promise<string>;
+  /**
+   * Creates a group's room as the bot (name, topic, bridge info, power levels), invites the
+   * users and the puppets, and makes the puppets join. Without it, groups are not bridged.
+   */
+  createGroupRoom?(spec: GroupRoomSpec): Promise<string>;
   /**
    * The puppet created the portal with power level 100; this lowers it to a member's (0),
    * the bot keeping 100. Nothing is sent when it is 0 already. Without it, puppets keep 100.

@@ -17,6 +17,8 @@ export interface RemoteCapabilities {
     voice: boolean;
     captions: boolean;
   };
+  /** Groups (absent: none are bridged). `media`: media can be sent into a group. */
+  groups?: { media: boolean };
   /** Features that exist on the network today. */
   features: {
     formatting: boolean;
@@ -94,7 +96,28 @@ export interface RemoteEventHandler {
   onContactTyping?(loginId: string, contactId: string, state: RemoteTypingState): Promise<void>;
   /** The login's settings, asked for at every (re)connect. */
   loginSettings?(loginId: string): Promise<LoginSettings>;
+  /**
+   * A group the login is in changed (it joined: created with it or added; or something
+   * else). Acked to the remote side only once this resolved, like a message.
+   */
+  onGroupChange?(loginId: string, change: RemoteGroupChange): Promise<void>;
 }
+
+/** A group as a member sees it. */
+export interface RemoteGroupInfo {
+  /** Opaque remote id of the group (GKI/1: the group JID). */
+  id: string;
+  subject: string;
+  description?: string;
+  /** Every member (the login too), in the order they joined. */
+  participants: { id: string; role: "superadmin" | "admin" | "member" }[];
+}
+
+export type RemoteGroupChange =
+  /** The login is now a member: it created the group, or was added. */
+  | { kind: "joined"; group: RemoteGroupInfo; actor: string }
+  /** Anything else (members, admins, subject, …), by name; not bridged yet. */
+  | { kind: "changed"; groupId: string; actor: string; what: string };
 
 export type UndecryptableReason = "undecryptable" | "damaged" | "lost";
 
@@ -171,6 +194,17 @@ export interface RemoteNetwork {
   ): Promise<SendResult>;
   /** A fresh message id in the network's format. */
   newMessageId(): string;
+  /**
+   * Groups (absent: the network has none). `sendGroupMessage` is as sendMessage, to every
+   * member of the group; `groupInfo` is the group as the login sees it now.
+   */
+  sendGroupMessage?(
+    loginId: string,
+    groupId: string,
+    messageId: string,
+    content: BridgeContent,
+  ): Promise<SendResult>;
+  groupInfo?(loginId: string, groupId: string): Promise<RemoteGroupInfo>;
   /** Tell the contact that messages up to and including these ids were read. */
   sendReadReceipt(loginId: string, contactId: string, messageIds: string[]): Promise<void>;
   /**

@@ -19,6 +19,7 @@ import { portalNotice } from "./portal-notice.js";
 import type { RemoteNetwork } from "./network.js";
 import { lowerPuppet } from "./puppet-power.js";
 import type { ContactInfo, Puppets } from "./puppets.js";
+import { addToUserSpace } from "./user-space.js";
 
 export interface PortalsOptions {
   repos: Repositories;
@@ -266,17 +267,7 @@ export class Portals {
   }
 
   private async addToSpace(mxid: string, roomId: string): Promise<void> {
-    try {
-      let spaceId = (await this.o.repos.users.get(mxid))?.spaceRoomId ?? null;
-      if (spaceId === null) {
-        spaceId = await this.o.matrix.ensureSpace(mxid);
-        await this.o.repos.users.setSpaceRoom(mxid, spaceId);
-      }
-      await this.o.matrix.addToSpace(spaceId, roomId);
-    } catch (err) {
-      // The chat works without the space; it is only where clients file it.
-      this.o.logger.warn("could not add a portal to the user's space", { error: errorText(err) });
-    }
+    await addToUserSpace(this.o, mxid, roomId);
   }
 
   private async invite(roomId: string, puppetMxid: string, userMxid: string): Promise<void> {

@@ -12,7 +12,6 @@ import type { Login, Repositories } from "../db/repositories/index.js";
 import type { BridgeContent, RemoteMessage } from "./content.js";
 import type { CoreLogger } from "./logger.js";
 import type { MatrixSide } from "./matrix-side.js";
-import type { OpenPortal } from "./portals.js";
 import type { Portal } from "../db/repositories/index.js";
 import type { MessageRef, RelationContent, ReplyQuote } from "./relations.js";
 
@@ -20,6 +19,15 @@ export interface IncomingRelationsOptions {
   repos: Repositories;
   matrix: MatrixSide;
   logger: CoreLogger;
+}
+
+/** Where a relation is posted: the portal (one-to-one or group), its room, the author's puppet. */
+export interface RelationTarget {
+  portalId: number;
+  roomId: string;
+  puppetMxid: string;
+  /** One to one: whose message a target without a sender is (the contact's). */
+  contactJid?: string;
 }
 
 export class IncomingRelations {
@@ -54,14 +62,46 @@ export class IncomingRelations {
     return out;
   }
 
-  /** Posts an edit, deletion or reaction `message` of the contact in its portal. */
+  /**
+   * In a group the reply names the quoted message's sender (§19.6); an answer to a message
+   * of one of this bridge's users mentions them, as a Matrix reply does.
+   */
+  async groupReplyContent(portalId: number, content: BridgeContent): Promise<BridgeContent> {
+    if (!("replyTo" in content) || content.replyTo === undefined) return content;
+    const quote: ReplyQuote | undefined = "quote" in content ? content.quote : undefined;
+    const out = { ...content } as BridgeContent & {
+      replyTo?: string;
+      quote?: ReplyQuote;
+      mentions?: string[];
+    };
+    delete out.replyTo;
+    delete out.quote;
+    const sender = quote?.sender;
+    const mapped =
+      sender === undefined
+        ? undefined
+        : await this.o.repos.messageMap.getByRemote(portalId, sender, content.replyTo);
+    if (mapped && sender !== undefined) {
+      out.replyTo = mapped.mxEventId;
+      const ours = await this.o.repos.logins.getByJid(sender);
+      if (ours) out.mentions = [ours.mxid];
+      return out;
+    }
+    this.o.logger.debug("reply to a message the bridge never saw", { portal: portalId });
+    if (out.kind === "text" && quote?.text) out.text = `${quoteLines(quote.text)}\n${out.text}`;
+    return out;
+  }
+
+  /**
+   * Posts an edit, deletion or reaction `message` of the contact (a member) in its portal;
+   * `txnKey` is stable per remote message.
+   */
   async deliver(
-    open: OpenPortal,
-    login: Login,
+    open: RelationTarget,
     message: RemoteMessage,
     content: RelationContent,
+    txnKey: string,
   ): Promise<void> {
-    const txnKey = `${login.id}:${message.id}`;
     switch (content.kind) {
       case "edit":
         return this.edit(open, message, content, txnKey);
@@ -73,13 +113,13 @@ export class IncomingRelations {
   }
 
   private async edit(
-    open: OpenPortal,
+    open: RelationTarget,
     message: RemoteMessage,
     content: Extract<RelationContent, { kind: "edit" }>,
     txnKey: string,
   ): Promise<void> {
     const style = content.style === undefined ? {} : { style: content.style };
-    const target = await this.authored(open.portal, content.target, message.sender);
+    const target = await this.authored(open.portalId, content.target, message.sender);
     // Never seen (or not theirs to edit): the new text is still worth showing.
     const post: BridgeContent = target
       ? { kind: "edit", target: { id: target }, text: content.text, ...style }
@@ -89,12 +129,12 @@ export class IncomingRelations {
   }
 
   private async remove(
-    open: OpenPortal,
+    open: RelationTarget,
     message: RemoteMessage,
     targetRef: MessageRef,
     txnKey: string,
   ): Promise<void> {
-    const target = await this.authored(open.portal, targetRef, message.sender);
+    const target = await this.authored(open.portalId, targetRef, message.sender);
     if (!target || !this.o.matrix.redact) {
       this.o.logger.debug("deletion of a message the bridge never saw", { id: message.id });
       return;
@@ -103,16 +143,18 @@ export class IncomingRelations {
   }
 
   private async react(
-    open: OpenPortal,
+    open: RelationTarget,
     message: RemoteMessage,
     targetRef: MessageRef,
     emoji: string,
     txnKey: string,
   ): Promise<void> {
     const { repos, matrix } = this.o;
-    const { portal, roomId, puppetMxid } = open;
-    const key = { remoteId: targetRef.id, sender: targetRef.sender ?? portal.contactJid };
-    const previous = await repos.reactions.get(portal.id, key, message.sender);
+    const { portalId, roomId, puppetMxid } = open;
+    const sender = targetRef.sender ?? open.contactJid;
+    if (sender === undefined) return; // a group's target always names its sender
+    const key = { remoteId: targetRef.id, sender };
+    const previous = await repos.reactions.get(portalId, key, message.sender);
     if (previous?.remoteId === message.id) return; // redelivered, already shown
     if (emoji === "") {
       if (!previous || !matrix.redact) return;
@@ -120,7 +162,7 @@ export class IncomingRelations {
       await repos.reactions.removeByEvent(previous.mxEventId);
       return;
     }
-    const target = await repos.messageMap.getByRemote(portal.id, key.sender, key.remoteId);
+    const target = await repos.messageMap.getByRemote(portalId, key.sender, key.remoteId);
     if (!target) {
       this.o.logger.debug("reaction to a message the bridge never saw", { id: message.id });
       return;
@@ -138,7 +180,7 @@ export class IncomingRelations {
       message.timestamp,
     );
     await repos.reactions.put({
-      portalId: portal.id,
+      portalId,
       targetRemoteId: key.remoteId,
       targetSender: key.sender,
       reactor: message.sender,
@@ -151,12 +193,12 @@ export class IncomingRelations {
 
   /** The Matrix event of `ref` if `author` wrote it (only authors edit or delete). */
   private async authored(
-    portal: Portal,
+    portalId: number,
     ref: MessageRef,
     author: string,
   ): Promise<string | undefined> {
     if (ref.sender !== undefined && ref.sender !== author) return undefined;
-    const mapped = await this.o.repos.messageMap.getByRemote(portal.id, author, ref.id);
+    const mapped = await this.o.repos.messageMap.getByRemote(portalId, author, ref.id);
     return mapped?.mxEventId;
   }
 }

@@ -34,6 +34,12 @@ export interface OutgoingRelationsOptions {
   logger: CoreLogger;
 }
 
+/**
+ * The chat a Matrix event was written in: a one-to-one portal, or a group portal with the
+ * login of the user who wrote it (the one it goes out through).
+ */
+export type OutgoingChat = Pick<Portal, "id" | "roomId" | "loginId">;
+
 /** A message on the remote side, as a Matrix event refers to it. */
 interface RemoteTarget {
   remoteId: string;
@@ -53,7 +59,7 @@ export class OutgoingRelations {
   }
 
   /** What to queue for `message` (written by the login's user in `portal`). */
-  async prepare(portal: Portal, message: MatrixMessage): Promise<Prepared> {
+  async prepare(portal: OutgoingChat, message: MatrixMessage): Promise<Prepared> {
     const content = message.content;
     if (isOwnMessage(content)) return { kind: "send", content: await this.reply(portal, content) };
     // Taken on before (a retry after a crash): it is in the outbox as it was decided then.
@@ -74,7 +80,10 @@ export class OutgoingRelations {
   }
 
   /** A reply names the remote message (with its author and a quote); unknown: no reply. */
-  private async reply(portal: Portal, content: OwnMessageContent): Promise<OwnMessageContent> {
+  private async reply(
+    portal: OutgoingChat,
+    content: OwnMessageContent,
+  ): Promise<OwnMessageContent> {
     if (content.replyTo === undefined) return content;
     const target = await this.resolve(portal, content.replyTo);
     if (!target) return withReply(content, undefined, undefined);
@@ -85,7 +94,7 @@ export class OutgoingRelations {
   }
 
   private async edit(
-    portal: Portal,
+    portal: OutgoingChat,
     login: Login,
     message: MatrixMessage,
     content: Extract<RelationContent, { kind: "edit" }>,
@@ -114,7 +123,7 @@ export class OutgoingRelations {
   }
 
   /** A redaction: of the user's reaction (removes it), or of their message (deletes it). */
-  private async remove(portal: Portal, ownJid: string, eventId: string): Promise<Prepared> {
+  private async remove(portal: OutgoingChat, ownJid: string, eventId: string): Promise<Prepared> {
     const { repos } = this.o;
     const reaction = await repos.reactions.getByEvent(eventId);
     if (reaction) {
@@ -144,7 +153,7 @@ export class OutgoingRelations {
   }
 
   private async react(
-    portal: Portal,
+    portal: OutgoingChat,
     ownJid: string,
     message: MatrixMessage,
     targetEventId: string,
@@ -180,7 +189,7 @@ export class OutgoingRelations {
   }
 
   /** The user's older reaction on the same message goes (best effort: it is cosmetic). */
-  private async redactReplaced(portal: Portal, oldEventId: string, newEventId: string) {
+  private async redactReplaced(portal: OutgoingChat, oldEventId: string, newEventId: string) {
     if (portal.roomId === null || !this.o.matrix.redact) return;
     try {
       await this.o.matrix.redact(
@@ -198,7 +207,7 @@ export class OutgoingRelations {
   }
 
   /** The remote message a Matrix event of this portal is: mapped, or still in the outbox. */
-  private async resolve(portal: Portal, eventId: string): Promise<RemoteTarget | undefined> {
+  private async resolve(portal: OutgoingChat, eventId: string): Promise<RemoteTarget | undefined> {
     const { repos } = this.o;
     const mapped = await repos.messageMap.getByEvent(eventId);
     if (mapped) {
@@ -219,12 +228,12 @@ export class OutgoingRelations {
       return undefined;
     }
     if (!isOwnMessage(stored)) return undefined;
-    const login = await repos.logins.get(portal.loginId);
+    const login = await repos.logins.get(queued.loginId ?? portal.loginId);
     if (!login?.jid) return undefined;
     return { remoteId: queued.remoteId, sender: login.jid, timestamp: queued.createdAt };
   }
 
-  private async quotedText(portal: Portal, eventId: string): Promise<string | undefined> {
+  private async quotedText(portal: OutgoingChat, eventId: string): Promise<string | undefined> {
     if (portal.roomId === null || !this.o.matrix.messageText) return undefined;
     try {
       return await this.o.matrix.messageText(portal.roomId, eventId);

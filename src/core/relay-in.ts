@@ -14,6 +14,8 @@ import type { CoreLogger } from "./logger.js";
 import type { MatrixSide } from "./matrix-side.js";
 import type { MediaRelay } from "./media-relay.js";
 import type { Portals } from "./portals.js";
+import type { GroupPortals } from "./group-portals.js";
+import { GroupRelayIn } from "./group-relay-in.js";
 import { isMediaContent, mediaNoun } from "./media.js";
 import { portalNotice } from "./portal-notice.js";
 import type { Puppets } from "./puppets.js";
@@ -36,6 +38,8 @@ export interface RelayInOptions {
   puppets?: Pick<Puppets, "mxidOf">;
   /** A notice in the user's management room (a message with no chat to show it in). */
   tellUser?: (mxid: string, text: string) => Promise<void>;
+  /** Group portals (without them, group messages are dropped). */
+  groups?: GroupPortals;
 }
 
 /** "a message", "an image", "a reaction": what arrived, for a notice. */
@@ -65,9 +69,20 @@ export class RelayIn {
   private readonly sleeper = new Sleeper();
   private stopping = false;
   private readonly relations: IncomingRelations;
+  private readonly groups: GroupRelayIn | undefined;
 
   constructor(private readonly o: RelayInOptions) {
     this.relations = new IncomingRelations(o);
+    this.groups =
+      o.groups &&
+      new GroupRelayIn({
+        repos: o.repos,
+        matrix: o.matrix,
+        groups: o.groups,
+        relations: this.relations,
+        logger: o.logger,
+        ...(o.media ? { media: o.media } : {}),
+      });
   }
 
   /**
@@ -121,6 +136,22 @@ export class RelayIn {
       error: err.code,
     });
     const { repos } = this.o;
+    if (message.group !== undefined) {
+      try {
+        await this.groups?.undeliverable(
+          { ...message, group: message.group },
+          what,
+          err.userMessage,
+        );
+      } catch (noticeErr) {
+        this.o.logger.error("could not tell a group about a message that cannot be posted", {
+          login: loginId,
+          id: message.id,
+          error: errorText(noticeErr),
+        });
+      }
+      return;
+    }
     const login = await repos.logins.get(loginId);
     const portal = await repos.portals.getByContact(loginId, message.sender);
     const txnKey = `${loginId}:${message.id}:undeliverable`;
@@ -167,6 +198,11 @@ export class RelayIn {
       this.o.logger.debug("message for an unknown login dropped", { login: loginId });
       return;
     }
+    if (message.group !== undefined) {
+      if (this.groups) await this.groups.deliver(login, { ...message, group: message.group });
+      else this.o.logger.debug("group message dropped: groups are off", { login: loginId });
+      return;
+    }
     const known = await repos.portals.getByContact(loginId, message.sender);
     if (known && (await repos.messageMap.getByRemote(known.id, message.sender, message.id))) {
       this.o.logger.debug("redelivered message skipped", { portal: known.id, id: message.id });
@@ -176,7 +212,15 @@ export class RelayIn {
       // About an earlier message: without a chat there is nothing it could be about.
       const open =
         known && (await this.o.portals.forIncoming(login, message.sender, message.senderName));
-      if (open) await this.relations.deliver(open, login, message, message.content);
+      if (open) {
+        const target = {
+          portalId: open.portal.id,
+          roomId: open.roomId,
+          puppetMxid: open.puppetMxid,
+          contactJid: open.portal.contactJid,
+        };
+        await this.relations.deliver(target, message, message.content, `${loginId}:${message.id}`);
+      }
       return;
     }
     const target = await this.o.portals.forIncoming(login, message.sender, message.senderName);

@@ -5,8 +5,14 @@
  * (a notice and a failed send status), never silence. Pending rows are resumed at start-up.
  */
 import type { Knex } from "knex";
-import { repositories } from "../db/repositories/index.js";
-import type { Login, OutboxEntry, Portal, Repositories } from "../db/repositories/index.js";
+import { isGroupPortal, repositories } from "../db/repositories/index.js";
+import type {
+  GroupPortal,
+  Login,
+  OutboxEntry,
+  Portal,
+  Repositories,
+} from "../db/repositories/index.js";
 import { Sleeper, backoffDelay } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { BridgeContent, MatrixMessage } from "./content.js";
@@ -14,7 +20,7 @@ import { errorText } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import type { MatrixSide, SendStatus } from "./matrix-side.js";
 import { IDENTITY_UNCONFIRMED, RemoteError } from "./network.js";
-import type { RemoteNetwork } from "./network.js";
+import type { RemoteNetwork, SendResult } from "./network.js";
 import { decodeOutboxPayload, encodeOutboxPayload } from "./outbox-payload.js";
 import { isMediaContent } from "./media.js";
 import type { MediaRelay } from "./media-relay.js";
@@ -22,6 +28,7 @@ import { portalNotice } from "./portal-notice.js";
 import type { Puppets } from "./puppets.js";
 import type { HeldPortals } from "./identity-guard.js";
 import { OutgoingRelations } from "./relations-out.js";
+import type { OutgoingChat } from "./relations-out.js";
 import { isOwnMessage, isRelationContent } from "./relations.js";
 
 export interface RelayOutOptions {
@@ -66,13 +73,31 @@ export class RelayOut {
    * (or refused with a notice), and the Matrix event can count as handled.
    */
   async enqueue(portal: Portal, message: MatrixMessage): Promise<void> {
-    const refusal = this.refusal(message.content);
+    await this.take(portal, portal, message);
+  }
+
+  /**
+   * As enqueue, for a message `login`'s user wrote in a group portal: it goes out through
+   * that login, in the group's one order.
+   */
+  async enqueueGroup(portal: GroupPortal, login: Login, message: MatrixMessage): Promise<void> {
+    const chat = { id: portal.id, roomId: portal.roomId, loginId: login.id };
+    await this.take(portal, chat, message, login.id);
+  }
+
+  private async take(
+    portal: Portal | GroupPortal,
+    chat: OutgoingChat,
+    message: MatrixMessage,
+    loginId?: string,
+  ): Promise<void> {
+    const refusal = this.refusal(message.content, isGroupPortal(portal));
     if (refusal !== undefined) {
       await this.tellFailure(portal, message.eventId, refusal);
       return;
     }
     // Reply, edit, deletion and reaction targets become remote ids (see relations-out.ts).
-    const prepared = await this.relations.prepare(portal, message);
+    const prepared = await this.relations.prepare(chat, message);
     if (prepared.kind === "skip") return;
     if (prepared.kind === "refuse") {
       const notice = prepared.silent ? null : prepared.notice;
@@ -84,6 +109,7 @@ export class RelayOut {
       eventId: message.eventId,
       remoteId: this.o.network.newMessageId(),
       payload: encodeOutboxPayload(prepared.content),
+      ...(loginId === undefined ? {} : { loginId }),
     });
     await prepared.afterQueued?.();
     if (created) this.o.logger.debug("message queued", { portal: portal.id, outbox: entry.id });
@@ -161,9 +187,18 @@ export class RelayOut {
 
   private async attempt(entry: OutboxEntry, active: () => boolean): Promise<void> {
     const { repos } = this.o;
-    const portal = await repos.portals.get(entry.portalId);
-    const login = portal && (await repos.logins.get(portal.loginId));
-    if (!portal || !login) return; // deleted with its login: the row went too
+    const direct = await repos.portals.get(entry.portalId);
+    const portal = direct ?? (await repos.groupPortals.get(entry.portalId));
+    if (!portal) return; // deleted with its login: the row went too
+    const loginId = direct ? direct.loginId : entry.loginId;
+    const login = loginId === null ? undefined : await repos.logins.get(loginId);
+    if (!login) {
+      if (direct) return; // deleted with its login: the row went too
+      // A group's row outlives its sender's login (logged out meanwhile).
+      await repos.outbox.markFailed(entry.id, "the sender's login is gone");
+      await this.tellFailure(portal, entry.eventId, "you are no longer logged in to the bridge");
+      return;
+    }
     let content: BridgeContent;
     try {
       content = decodeOutboxPayload(entry.payload);
@@ -174,12 +209,7 @@ export class RelayOut {
       return;
     }
     try {
-      const result = await this.o.network.sendMessage(
-        login.id,
-        portal.contactJid,
-        entry.remoteId,
-        content,
-      );
+      const result = await this.send(portal, login, entry, content);
       await this.o.db.transaction(async (trx) => {
         const r = repositories(trx);
         await r.outbox.markSent(entry.id, Math.floor(result.timestamp / 1000));
@@ -199,16 +229,35 @@ export class RelayOut {
     }
   }
 
+  /** One to one to the contact; in a group to every member, through the sender's login. */
+  private send(
+    portal: Portal | GroupPortal,
+    login: Login,
+    entry: OutboxEntry,
+    content: BridgeContent,
+  ): Promise<SendResult> {
+    const { network } = this.o;
+    if (!isGroupPortal(portal)) {
+      return network.sendMessage(login.id, portal.contactJid, entry.remoteId, content);
+    }
+    if (!network.sendGroupMessage) {
+      const name = network.capabilities.networkName;
+      throw new RemoteError("unsupported", `${name} groups are not bridged`, true);
+    }
+    return network.sendGroupMessage(login.id, portal.groupJid, entry.remoteId, content);
+  }
+
   private async failedAttempt(
-    portal: Portal,
+    portal: Portal | GroupPortal,
     login: Login,
     entry: OutboxEntry,
     err: unknown,
     active: () => boolean,
   ): Promise<void> {
-    if (this.o.held && err instanceof RemoteError && err.code === IDENTITY_UNCONFIRMED) {
+    const holdable = this.o.held && !isGroupPortal(portal);
+    if (holdable && err instanceof RemoteError && err.code === IDENTITY_UNCONFIRMED) {
       // Not an attempt and not a failure: the message waits for the user's confirmation.
-      await this.o.held.hold(portal, entry.eventId);
+      await this.o.held!.hold(portal as Portal, entry.eventId);
       return;
     }
     const permanent = err instanceof RemoteError && err.permanent;
@@ -236,8 +285,11 @@ export class RelayOut {
   }
 
   /** What the network cannot take at all (answered at once, without an outbox row). */
-  private refusal(content: BridgeContent): string | undefined {
+  private refusal(content: BridgeContent, group: boolean): string | undefined {
     const caps = this.o.network.capabilities;
+    if (group && isMediaContent(content) && !caps.groups?.media) {
+      return `media cannot be sent to ${caps.networkName} groups through this bridge yet`;
+    }
     if (content.kind === "unsupported") {
       return `${content.description} cannot be sent to ${caps.networkName} (not supported by the bridge yet)`;
     }
@@ -258,7 +310,7 @@ export class RelayOut {
    * `notice` replaces the notice's usual text, null sends the status alone.
    */
   async tellFailure(
-    portal: Portal,
+    portal: Portal | GroupPortal,
     eventId: string,
     reason: string,
     notice: string | null = `Your message was not delivered: ${reason}.`,
@@ -266,7 +318,10 @@ export class RelayOut {
     await this.status(portal, eventId, { status: "failed", reason });
     if (portal.roomId === null || notice === null) return;
     try {
-      const puppet = await this.o.puppets.mxidOf(portal.contactJid);
+      // In a group there is no one contact to speak for the bot.
+      const puppet = isGroupPortal(portal)
+        ? undefined
+        : await this.o.puppets.mxidOf(portal.contactJid);
       await portalNotice(this.o.matrix, portal.roomId, notice, puppet);
     } catch (err) {
       this.o.logger.warn("could not post a failure notice", {
@@ -276,7 +331,11 @@ export class RelayOut {
     }
   }
 
-  private async status(portal: Portal, eventId: string, status: SendStatus): Promise<void> {
+  private async status(
+    portal: Portal | GroupPortal,
+    eventId: string,
+    status: SendStatus,
+  ): Promise<void> {
     if (portal.roomId === null) return;
     try {
       await this.o.matrix.sendStatus(portal.roomId, eventId, status);

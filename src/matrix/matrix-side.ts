@@ -8,7 +8,7 @@
  * MatrixSideError that says whether a retry can help), and every text sent is made
  * well-formed Unicode first (a lone surrogate makes Synapse answer 500).
  */
-import type { PortalRoomSpec, MatrixSide, SendStatus } from "../core/matrix-side.js";
+import type { GroupRoomSpec, PortalRoomSpec, MatrixSide, SendStatus } from "../core/matrix-side.js";
 import type { BridgeContent } from "../core/content.js";
 import type { UserRepository } from "../db/repositories/users.js";
 import { Logger, MembershipQueue } from "./appservice-bridge.js";
@@ -28,6 +28,7 @@ import {
 import {
   MENTIONS_KEY,
   SEND_STATUS_EVENT_TYPE,
+  groupCreateRoomBody,
   mentionsContent,
   messageContent,
   noticeContent,
@@ -148,6 +149,16 @@ export class AppserviceMatrixSide implements MatrixSide {
       puppet.createRoom({ createAsClient: true, options }),
     );
     await this.joinAsBot(roomId);
+    return roomId;
+  }
+
+  async createGroupRoom(spec: GroupRoomSpec): Promise<string> {
+    const bot = this.intent(this.botMxid);
+    const options = wellFormedJson(groupCreateRoomBody(spec, this.botMxid));
+    const { room_id: roomId } = await this.limited("creating the group's room", () =>
+      bot.createRoom({ createAsClient: true, options }),
+    );
+    for (const puppet of spec.puppets) await this.join(roomId, puppet.mxid);
     return roomId;
   }
 

@@ -5,7 +5,7 @@
  */
 import type { BridgeContent } from "../core/content.js";
 import { portalTopic } from "../core/encryption-notice.js";
-import type { PortalRoomSpec, SendStatus } from "../core/matrix-side.js";
+import type { GroupRoomSpec, PortalRoomSpec, SendStatus } from "../core/matrix-side.js";
 import type { MatrixFormattedText } from "./formatting/index.js";
 
 /** Prefix of the bridge-info state key (MSC2346 asks for a key unique to the bridge). */
@@ -61,6 +61,36 @@ export function portalCreateRoomBody(spec: PortalRoomSpec, botMxid: string): Jso
     },
   };
   if (spec.name !== undefined && spec.name !== "") body.name = spec.name;
+  return body;
+}
+
+/**
+ * POST /createRoom body for a group's room, sent as the bot: private, not direct, named after
+ * the group's subject with its description as topic, the users and puppets invited, bridge
+ * info as for a portal, and power levels: the bot 100, each puppet as the group ranks it.
+ */
+export function groupCreateRoomBody(spec: GroupRoomSpec, botMxid: string): Json {
+  const info = {
+    bridgebot: botMxid,
+    creator: botMxid,
+    protocol: { id: spec.bridgeInfo.protocolId, displayname: spec.bridgeInfo.protocolName },
+    channel: { id: spec.bridgeInfo.channelId, displayname: spec.bridgeInfo.channelName },
+  };
+  const key = bridgeInfoStateKey(spec.bridgeInfo);
+  const users: Record<string, number> = { [botMxid]: 100 };
+  for (const p of spec.puppets) if (p.power > 0) users[p.mxid] = p.power;
+  const body: Json = {
+    preset: "private_chat",
+    is_direct: false,
+    invite: [...new Set([...spec.userMxids, ...spec.puppets.map((p) => p.mxid)])],
+    topic: spec.topic,
+    initial_state: [
+      { type: "m.bridge", state_key: key, content: info },
+      { type: "uk.half-shot.bridge", state_key: key, content: info },
+    ],
+    power_level_content_override: { users },
+  };
+  if (spec.name !== "") body.name = spec.name;
   return body;
 }
 

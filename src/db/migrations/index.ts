@@ -7,10 +7,16 @@ import { richMigration } from "./005_rich.js";
 import { receiptsMigration } from "./006_receipts.js";
 import { portalsByContactMigration } from "./007_portals_by_contact.js";
 import { senderKeysMigration } from "./008_sender_keys.js";
+import { groupPortalsMigration } from "./009_group_portals.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
   name: string;
+  /**
+   * false: knex runs `up` outside a transaction (it opens its own). For SQLite table rebuilds,
+   * which must turn foreign keys off, and SQLite ignores that inside a transaction.
+   */
+  transaction?: false;
   up(knex: Knex): Promise<void>;
   down?(knex: Knex): Promise<void>;
 }
@@ -28,6 +34,7 @@ export const migrations: readonly Migration[] = [
   receiptsMigration,
   portalsByContactMigration,
   senderKeysMigration,
+  groupPortalsMigration,
 ];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";
@@ -49,7 +56,11 @@ class CodeMigrationSource implements Knex.MigrationSource<Migration> {
       (async () => {
         throw new Error(`migration ${migration.name} cannot be rolled back`);
       });
-    return { up: (k) => migration.up(k), down: (k) => down(k) };
+    return {
+      up: (k) => migration.up(k),
+      down: (k) => down(k),
+      ...(migration.transaction === false ? { config: { transaction: false } } : {}),
+    };
   }
 }
 

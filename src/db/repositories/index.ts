@@ -1,5 +1,6 @@
 /** The bridge's repositories, one per table family (see docs/architecture.md, "Data"). */
 import type { Knex } from "knex";
+import { GroupPortalRepository } from "./group-portals.js";
 import { LoginRepository } from "./logins.js";
 import { MatrixIntakeRepository } from "./matrix-intake.js";
 import { MessageMapRepository } from "./message-map.js";
@@ -21,6 +22,8 @@ export { PuppetRepository } from "./puppets.js";
 export type { Puppet, PuppetProfile } from "./puppets.js";
 export { PortalRepository } from "./portals.js";
 export type { Portal, PortalState } from "./portals.js";
+export { GroupPortalRepository, isGroupPortal } from "./group-portals.js";
+export type { GroupPortal } from "./group-portals.js";
 export { MessageMapRepository } from "./message-map.js";
 export type { MessageMapping } from "./message-map.js";
 export { MatrixIntakeRepository } from "./matrix-intake.js";
@@ -35,6 +38,7 @@ export interface Repositories {
   logins: LoginRepository;
   puppets: PuppetRepository;
   portals: PortalRepository;
+  groupPortals: GroupPortalRepository;
   messageMap: MessageMapRepository;
   intake: MatrixIntakeRepository;
   outbox: OutboxRepository;
@@ -51,6 +55,7 @@ export function repositories(db: Knex): Repositories {
     logins: new LoginRepository(db),
     puppets: new PuppetRepository(db),
     portals: new PortalRepository(db),
+    groupPortals: new GroupPortalRepository(db),
     messageMap: new MessageMapRepository(db),
     intake: new MatrixIntakeRepository(db),
     outbox: new OutboxRepository(db),

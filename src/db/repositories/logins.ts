@@ -134,6 +134,11 @@ export class LoginRepository {
     );
   }
 
+  /** The login whose gatekeeper id is `jid` (a group member who is one of ours). */
+  async getByJid(jid: string): Promise<Login | undefined> {
+    return this.cache.through(this.db, `login-jid\n${jid}`, () => this.first({ jid }));
+  }
+
   async getByPhone(phone: string): Promise<Login | undefined> {
     return this.first({ phone });
   }

@@ -14,6 +14,8 @@ export type OutboxState = "pending" | "sent" | "failed";
 export interface OutboxEntry {
   id: number;
   portalId: number;
+  /** The login it goes out through, in a group portal (null: the portal's own login). */
+  loginId: string | null;
   /** The Matrix event this message came from. */
   eventId: string;
   /** The gatekeeper message id. */
@@ -34,6 +36,7 @@ export interface OutboxEntry {
 interface OutboxRow {
   id?: number | string;
   portal_id: number;
+  login_id?: string | null;
   event_id: string;
   remote_id: string;
   payload: Buffer;
@@ -57,11 +60,18 @@ export class OutboxRepository {
    * returns the entry stored the first time (with its remote id, not the new one).
    */
   async enqueue(
-    input: { portalId: number; eventId: string; remoteId: string; payload: Uint8Array },
+    input: {
+      portalId: number;
+      eventId: string;
+      remoteId: string;
+      payload: Uint8Array;
+      loginId?: string;
+    },
     now = Date.now(),
   ): Promise<{ entry: OutboxEntry; created: boolean }> {
     const row: OutboxRow = {
       portal_id: input.portalId,
+      ...(input.loginId === undefined ? {} : { login_id: input.loginId }),
       event_id: input.eventId,
       remote_id: input.remoteId,
       payload: Buffer.from(input.payload),
@@ -101,6 +111,14 @@ export class OutboxRepository {
 
   async getByEvent(eventId: string): Promise<OutboxEntry | undefined> {
     const row = await this.db<OutboxRow>(TABLE).where({ event_id: eventId }).first();
+    return row ? toEntry(row) : undefined;
+  }
+
+  /** The portal's entry with this remote message id (a group's echo names it). */
+  async getByRemote(portalId: number, remoteId: string): Promise<OutboxEntry | undefined> {
+    const row = await this.db<OutboxRow>(TABLE)
+      .where({ portal_id: portalId, remote_id: remoteId })
+      .first();
     return row ? toEntry(row) : undefined;
   }
 
@@ -176,6 +194,7 @@ function toEntry(row: OutboxRow): OutboxEntry {
   return {
     id: num(row.id ?? 0),
     portalId: num(row.portal_id),
+    loginId: row.login_id ?? null,
     eventId: row.event_id,
     remoteId: row.remote_id,
     payload: bytes(row.payload),

@@ -6,6 +6,8 @@ import type { RowCache } from "./row-cache.js";
 
 /**
  * Portals (table bridge_portals): the Matrix room of one login's chat with one contact.
+ * The same table holds group portals (group-portals.ts); this repository sees only the
+ * one-to-one ones.
  * The row exists before the room (room_id null until it is created), so a crash between
  * deciding on a portal and creating its room does not make a second one.
  */
@@ -36,7 +38,11 @@ interface PortalRow {
   created_at: number | string;
   updated_at: number | string;
   puppet_power_lowered?: boolean | number;
+  kind?: string;
 }
+
+/** One-to-one portals; group portals (kind "group") are group-portals.ts's. */
+const DIRECT = "direct";
 
 const TABLE = "bridge_portals";
 
@@ -85,11 +91,11 @@ export class PortalRepository {
   }
 
   async get(id: number): Promise<Portal | undefined> {
-    return this.first(`portal#${id}`, { id });
+    return this.first(`portal#${id}`, { id, kind: DIRECT });
   }
 
   async getByRoom(roomId: string): Promise<Portal | undefined> {
-    return this.first(`portal-room\n${roomId}`, { room_id: roomId });
+    return this.first(`portal-room\n${roomId}`, { room_id: roomId, kind: DIRECT });
   }
 
   async getByContact(loginId: string, contactJid: string): Promise<Portal | undefined> {
@@ -112,7 +118,7 @@ export class PortalRepository {
   async listPuppetPowerUnchecked(afterId: number, limit: number): Promise<Portal[]> {
     const rows = await this.db<PortalRow>(TABLE)
       .whereNotNull("room_id")
-      .andWhere({ puppet_power_lowered: false })
+      .andWhere({ puppet_power_lowered: false, kind: DIRECT })
       .andWhere("id", ">", afterId)
       .orderBy("id")
       .limit(limit);
@@ -137,7 +143,8 @@ export class PortalRepository {
   }
 
   /**
-   * Records the portal's room (null: the room is gone and a new one will be made). Throws
+   * Records the portal's room (null: the room is gone and a new one will be made); group
+   * portals' too. Throws
    * RepositoryError "duplicate" when another portal has that room.
    */
   async setRoom(id: number, roomId: string | null, now = Date.now()): Promise<void> {

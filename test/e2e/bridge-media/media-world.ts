@@ -193,6 +193,8 @@ export async function matrixDownload(
 export interface NativeMediaOptions<K extends MediaKind> {
   mimetype: string;
   options?: MediaOptionsByKind[K];
+  /** `to` is a group: the message goes to its members (docs/protocol.md §19.5). */
+  group?: boolean;
   /** Spoil the blob after encryption (a flipped bit in the MAC): "corrupt". */
   corrupt?: boolean;
 }
@@ -231,7 +233,8 @@ export async function nativeSendMedia<K extends MediaKind>(
     },
     o.options,
   );
-  await native.client.sendMessage(to, message);
+  if (o.group) await native.client.groups.send(to, message);
+  else await native.client.sendMessage(to, message);
 }
 
 /** The media view of a received message (fails the test when it is not media). */

@@ -205,13 +205,14 @@ export class BridgeWorld {
   /** A connected native user, opted in to this bridge's partner unless `optIn` is false. */
   async nativeUser(
     name: string,
-    options: { phone?: string; optIn?: boolean } = {},
+    options: { phone?: string; optIn?: boolean; groups?: boolean } = {},
   ): Promise<NativeActor> {
     const actor = await NativeActor.create(this.sandbox, {
       phone: options.phone ?? this.newPhone(),
       name,
       optIn: options.optIn === false ? false : [PARTNER_ID],
       dir: this.dir,
+      ...(options.groups ? { groups: true } : {}),
     });
     this.natives.push(actor);
     return actor;

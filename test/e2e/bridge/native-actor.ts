@@ -17,6 +17,8 @@ export interface NativeUserOptions {
   /** Opt in to interop with these partners (default: the bridge's); false: no opt-in at all. */
   optIn: string[] | false;
   dir: string;
+  /** Take part in groups (docs/protocol.md §19.1); default false. */
+  groups?: boolean;
 }
 
 /** The text of a message, or a description of what it was when it is not text. */
@@ -63,6 +65,7 @@ export class NativeActor {
         pushName: o.name,
       },
       reconnect: { initialMs: 20, maxMs: 200 },
+      ...(o.groups ? { groups: true } : {}),
     });
     const actor = new NativeActor(o.phone, o.name, user.jid, client, db);
     await client.start();

@@ -137,3 +137,63 @@ describe("the edit window as a capability", () => {
     expect(GATEKEEPER_CAPABILITIES.features.edits).toEqual({ windowSeconds: 900 });
   });
 });
+
+describe("relations in a group (docs/protocol.md §19.6)", () => {
+  const GROUP = "120363000000000001@g.gk";
+  const CAROL = "482910375561299@lid.gk";
+  const groupChat = { contactId: GROUP, ownJid: ME, group: true };
+
+  it("names the target by the group and its sender (participant), ours or a member's", () => {
+    const theirs = { id: "3EB0000000000000000A", sender: CAROL };
+    expect(
+      describeContent(
+        toGatekeeperMessage({ kind: "reaction", target: theirs, emoji: "👍" }, groupChat),
+      ),
+    ).toEqual({
+      kind: "reaction",
+      key: { id: theirs.id, fromMe: false, remoteJid: GROUP, participant: CAROL },
+      emoji: "👍",
+    });
+    const ours = { id: "3EB0000000000000000B", sender: ME };
+    expect(
+      describeContent(toGatekeeperMessage({ kind: "delete", target: ours }, groupChat)),
+    ).toEqual({
+      kind: "revoke",
+      key: { id: ours.id, fromMe: true, remoteJid: GROUP, participant: ME },
+    });
+  });
+
+  it("reads a member's relation target from its participant, and marks the message's group", () => {
+    const event = {
+      id: "3EB0000000000000000C",
+      from: BOB,
+      group: GROUP,
+      t: 1,
+      offline: false,
+      content: reactionMessage(
+        { id: "3EB0000000000000000D", fromMe: false, remoteJid: GROUP, participant: CAROL },
+        "🎉",
+      ),
+    };
+    const message = toRemoteMessage(event, undefined, ME);
+    expect(message.group).toBe(GROUP);
+    expect(message.content).toEqual({
+      kind: "reaction",
+      target: { id: "3EB0000000000000000D", sender: CAROL },
+      emoji: "🎉",
+    });
+    // The author's own message (fromMe) is theirs, whatever the participant says.
+    const own = toRemoteMessage(
+      {
+        ...event,
+        content: revokeMessage({ id: "3EB0000000000000000E", fromMe: true, remoteJid: GROUP }),
+      },
+      undefined,
+      ME,
+    );
+    expect(own.content).toEqual({
+      kind: "delete",
+      target: { id: "3EB0000000000000000E", sender: BOB },
+    });
+  });
+});

@@ -1,0 +1,281 @@
+/**
+ * Groups (issue 11, first part): two Matrix users, each logged in through the bot, and two
+ * native users in one gatekeeper group. The group has one room, shared by both Matrix users;
+ * what the natives say is posted once (though both logins receive it), what a Matrix user
+ * says reaches each native once and is not echoed back through the other login; a reply
+ * names the quoted message and its sender; a restart of the bridge loses nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  describeContent,
+  reactionMessage,
+  textMessage,
+} from "../../../src/gatekeeper/content/index.js";
+import { waitForRoomEvent } from "../../harness/matrix-user.js";
+import type { MatrixEvent, Room } from "../../harness/matrix-user.js";
+import {
+  MediaWorld,
+  matrixDownload,
+  matrixUpload,
+  nativeSendMedia,
+  randomFile,
+} from "../bridge-media/media-world.js";
+import type { MatrixActor } from "./matrix-actor.js";
+import type { NativeActor } from "./native-actor.js";
+import { textOf } from "./native-actor.js";
+
+const SUBJECT = "Weekend trip";
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("a gatekeeper group with two Matrix users and two native users", () => {
+  let m: MediaWorld;
+  let alice: MatrixActor;
+  let bea: MatrixActor;
+  let carol: NativeActor;
+  let dave: NativeActor;
+  let aliceMgmt: string;
+  let aliceJid: string;
+  let beaJid: string;
+  let group: string;
+  let room: string;
+
+  beforeAll(async () => {
+    m = await MediaWorld.create("groups");
+    await m.startBridge();
+    const w = m.world;
+    alice = await w.matrixUser("alice");
+    bea = await w.matrixUser("bea");
+    carol = await w.nativeUser("Carol", { groups: true });
+    dave = await w.nativeUser("Dave", { groups: true });
+    const [alicePhone, beaPhone] = [w.newPhone(), w.newPhone()];
+    aliceMgmt = await alice.openManagementRoom();
+    await alice.login(aliceMgmt, alicePhone, w.codeFor);
+    const beaMgmt = await bea.openManagementRoom();
+    await bea.login(beaMgmt, beaPhone, w.codeFor);
+    aliceJid = (await carol.lookup(alicePhone))!;
+    beaJid = (await carol.lookup(beaPhone))!;
+    expect(aliceJid).toBeDefined();
+    expect(beaJid).toBeDefined();
+  }, 90_000);
+
+  afterAll(async () => {
+    await m?.close();
+  });
+
+  const isPuppet = (u: string): boolean => m.world.identity.isPuppet(u);
+  /** Bodies of the room's messages with `body`, from the server's history as `who` sees it. */
+  async function countIn(who: MatrixActor, body: string): Promise<number> {
+    return (await who.bodiesFrom(room, () => true)).filter((b) => b === body).length;
+  }
+  const inGroup = (n: NativeActor, text: string) =>
+    n.waitFor((e) => e.group === group && textOf(e) === text, `"${text}" in the group`);
+
+  it("invites each Matrix user to one shared room named after the subject", async () => {
+    const created = await carol.client.groups.create(SUBJECT, [aliceJid, beaJid, dave.jid]);
+    expect(created.results.filter((r) => r.error !== undefined)).toEqual([]);
+    group = created.group.jid;
+    const named = (r: Room): boolean =>
+      r.name === SUBJECT ||
+      r.currentState.getStateEvents("m.room.name", "")?.getContent().name === SUBJECT;
+    room = await alice.acceptInvite(named, 20_000);
+    expect(await bea.acceptInvite(named, 20_000)).toBe(room);
+    const state = alice.client.getRoom(room)!.currentState;
+    expect(state.getStateEvents("m.room.name", "")?.getContent().name).toBe(SUBJECT);
+    expect(state.getStateEvents("m.room.create", "")?.getSender()).toBe(m.world.botMxid);
+    const info = state.getStateEvents("m.bridge");
+    expect(info.map((e) => e.getContent().channel?.id)).toEqual([group]);
+    // The superadmin's puppet (Carol's) ranks 75, a member's (Dave's) 0.
+    const powers = state.getStateEvents("m.room.power_levels", "")?.getContent().users ?? {};
+    expect(powers[m.world.botMxid]).toBe(100);
+    expect(
+      Object.entries(powers)
+        .filter(([u]) => isPuppet(u))
+        .map(([, p]) => p),
+    ).toEqual([75]);
+  }, 60_000);
+
+  it("posts a native user's message once, as their puppet, though both logins get it", async () => {
+    await carol.client.groups.send(group, textMessage("hello group"));
+    const seen = await alice.waitForPuppetText(room, "hello group", 20_000);
+    await bea.waitForPuppetText(room, "hello group", 20_000);
+    await pause(500); // a second post would come now
+    expect(await countIn(alice, "hello group")).toBe(1);
+    expect(await countIn(bea, "hello group")).toBe(1);
+    expect(isPuppet(seen.getSender() ?? "")).toBe(true);
+  }, 60_000);
+
+  it("posts a native user's image once, byte for byte", async () => {
+    const photo = randomFile(50_000);
+    await nativeSendMedia(dave, group, "image", photo, {
+      mimetype: "image/png",
+      options: { caption: "the lake" },
+      group: true,
+    });
+    const image = await alice.waitForMessage(
+      room,
+      (e) => isPuppet(e.getSender() ?? "") && e.getContent().msgtype === "m.image",
+      20_000,
+    );
+    const bytes = await matrixDownload(m.world.target.url, alice, String(image.getContent().url));
+    expect(bytes.equals(photo)).toBe(true);
+    await pause(500);
+    const images = (await alice.history(room)).filter(
+      (e) =>
+        e.type === "m.room.message" && (e.content as { msgtype?: string }).msgtype === "m.image",
+    );
+    expect(images).toHaveLength(1);
+  }, 60_000);
+
+  it("sends a Matrix user's message to each native once, and never echoes it back", async () => {
+    await alice.say(room, "hi from alice");
+    const [toCarol, toDave] = await Promise.all([
+      inGroup(carol, "hi from alice"),
+      inGroup(dave, "hi from alice"),
+    ]);
+    expect(toCarol.from).toBe(aliceJid);
+    expect(toDave.from).toBe(aliceJid);
+    await pause(1000); // Bea's login got the message too: it must not be posted again
+    expect(carol.received.filter((e) => textOf(e) === "hi from alice")).toHaveLength(1);
+    expect(dave.received.filter((e) => textOf(e) === "hi from alice")).toHaveLength(1);
+    expect(await countIn(bea, "hi from alice")).toBe(1);
+  }, 60_000);
+
+  it("sends a reply with the quoted message's id and sender", async () => {
+    const quoted = await alice.waitForPuppetText(room, "hello group");
+    await alice.send(room, {
+      msgtype: "m.text",
+      body: "sounds good",
+      "m.relates_to": { "m.in_reply_to": { event_id: quoted.getId() } },
+    });
+    const reply = await inGroup(dave, "sounds good");
+    const kind = describeContent(reply.content);
+    expect(kind.kind).toBe("text");
+    const ctx = kind.kind === "text" ? kind.contextInfo : undefined;
+    const original = dave.received.find((e) => textOf(e) === "hello group")!;
+    expect(ctx?.stanzaId).toBe(original.id);
+    expect(ctx?.participant).toBe(carol.jid);
+  }, 60_000);
+
+  it("shows a native user's reply to a Matrix message as a Matrix reply", async () => {
+    const aliceEvent = await alice.waitForMessage(
+      room,
+      (e) => e.getContent().body === "hi from alice",
+    );
+    const original = carol.received.find((e) => textOf(e) === "hi from alice")!;
+    await carol.client.groups.send(
+      group,
+      textMessage("welcome", { contextInfo: { stanzaId: original.id, participant: aliceJid } }),
+    );
+    const reply: MatrixEvent = await bea.waitForPuppetText(room, "welcome", 20_000);
+    expect(reply.getContent()["m.relates_to"]?.["m.in_reply_to"]?.event_id).toBe(
+      aliceEvent.getId(),
+    );
+    // An answer to Alice mentions her.
+    expect(reply.getContent()["m.mentions"]).toEqual({ user_ids: [alice.userId] });
+  }, 60_000);
+
+  it("refuses a Matrix user's image in the group with a notice (not bridged yet)", async () => {
+    const photo = randomFile(40_000);
+    const url = await matrixUpload(bea, photo, "image/png", "map.png");
+    const sent = await bea.send(room, {
+      msgtype: "m.image",
+      body: "map.png",
+      url,
+      info: { mimetype: "image/png", size: photo.length },
+    });
+    const notice = await bea.noticeAfter(room, sent, 20_000);
+    expect(String(notice.getContent().body)).toBe(
+      "Your message was not delivered: media cannot be sent to Gatekeeper groups through this bridge yet.",
+    );
+    await pause(300);
+    expect(carol.received.some((e) => e.from === beaJid)).toBe(false);
+  }, 60_000);
+
+  it("shows a native user's reaction to a Matrix message on it", async () => {
+    const aliceEvent = await alice.waitForMessage(
+      room,
+      (e) => e.getContent().body === "hi from alice",
+    );
+    const original = dave.received.find((e) => textOf(e) === "hi from alice")!;
+    await dave.client.groups.send(
+      group,
+      reactionMessage(
+        { id: original.id, fromMe: false, remoteJid: group, participant: aliceJid },
+        "👍",
+      ),
+    );
+    const reaction = await waitForRoomEvent(
+      bea.client,
+      (e) => e.getRoomId() === room && e.getType() === "m.reaction",
+      20_000,
+    );
+    expect(reaction.getContent()["m.relates_to"]).toMatchObject({
+      rel_type: "m.annotation",
+      event_id: aliceEvent.getId(),
+      key: "👍",
+    });
+  }, 60_000);
+
+  it("tells a Matrix user who is not in the group that their message did not go", async () => {
+    const eve = await m.world.matrixUser("eve");
+    // Eve has no login; Alice (a member of the room) invites her all the same.
+    await alice.client.invite(room, eve.userId);
+    await eve.acceptInvite(room);
+    const sent = await eve.say(room, "can I join?");
+    const notice = await eve.noticeAfter(room, sent, 20_000);
+    expect(String(notice.getContent().body)).toContain("not a member of this group");
+    await pause(300);
+    expect(carol.received.some((e) => textOf(e) === "can I join?")).toBe(false);
+  }, 60_000);
+
+  it("loses nothing across a restart of the bridge", async () => {
+    await m.stopBridge();
+    await carol.client.groups.send(group, textMessage("sent while the bridge was down"));
+    await alice.say(room, "written while the bridge was down");
+    await m.startBridge();
+    await alice.waitForPuppetText(room, "sent while the bridge was down", 30_000);
+    await inGroup(dave, "written while the bridge was down");
+    await inGroup(carol, "written while the bridge was down");
+    await alice.say(room, "after the restart");
+    await inGroup(carol, "after the restart");
+    await pause(1000);
+    expect(await countIn(bea, "sent while the bridge was down")).toBe(1);
+    expect(await countIn(bea, "written while the bridge was down")).toBe(1);
+    expect(
+      dave.received.filter((e) => textOf(e) === "written while the bridge was down"),
+    ).toHaveLength(1);
+  }, 90_000);
+
+  it("delivers every message once, in order, when the bridge is killed (kill -9) mid-way", async () => {
+    const N = 12;
+    await m.stopBridge();
+    await m.startBridgeProcess();
+    const fromCarol = (i: number): string => `carol ${i}`;
+    const fromAlice = (i: number): string => `alice ${i}`;
+    const numbers = Array.from({ length: N }, (_, i) => i + 1);
+    const sending = Promise.all([
+      (async () => {
+        for (const i of numbers) await carol.client.groups.send(group, textMessage(fromCarol(i)));
+      })(),
+      (async () => {
+        for (const i of numbers) await alice.say(room, fromAlice(i));
+      })(),
+    ]);
+    sending.catch(() => undefined);
+    await alice.waitForPuppetText(room, fromCarol(2), 30_000);
+    await m.killBridgeProcess();
+    await sending;
+    await m.startBridgeProcess();
+    await bea.waitForPuppetText(room, fromCarol(N), 60_000);
+    await dave.waitFor((e) => e.group === group && textOf(e) === fromAlice(N), "the last", 60_000);
+    await pause(1000);
+    const inRoom = (await bea.bodiesFrom(room, isPuppet)).filter((b) => b.startsWith("carol "));
+    expect(inRoom).toEqual(numbers.map(fromCarol));
+    const atDave = dave.received.map(textOf).filter((t) => t.startsWith("alice "));
+    expect(atDave).toEqual(numbers.map(fromAlice));
+    const alicesInRoom = (await bea.bodiesFrom(room, (u) => u === alice.userId)).filter((b) =>
+      b.startsWith("alice "),
+    );
+    expect(alicesInRoom).toEqual(numbers.map(fromAlice));
+  }, 150_000);
+});
