@@ -7,7 +7,7 @@ import { RemoteError } from "../core/network.js";
 import { GatekeeperError } from "../gatekeeper/client/index.js";
 import type { GatekeeperErrorCode } from "../gatekeeper/client/index.js";
 
-export type Operation = "login" | "verify" | "send" | "lookup" | "block" | "logout";
+export type Operation = "login" | "verify" | "send" | "lookup" | "block" | "logout" | "group";
 
 const TRANSIENT: ReadonlySet<GatekeeperErrorCode> = new Set<GatekeeperErrorCode>([
   "unavailable",
@@ -54,6 +54,10 @@ export function toRemoteError(err: unknown, op: Operation): RemoteError {
 }
 
 function message(err: GatekeeperError, op: Operation): string {
+  if (op === "group") {
+    const text = groupMessage(err);
+    if (text) return text;
+  }
   switch (err.code) {
     case "unreachable":
       return "the contact cannot be reached on Gatekeeper (they may no longer accept chats from other apps)";
@@ -112,5 +116,23 @@ function rateLimited(err: GatekeeperError, op: Operation): string {
       return `too many lookups for now${wait}`;
     default:
       return `Gatekeeper asks to slow down${wait}`;
+  }
+}
+
+/** A group request's failure (docs/protocol.md §19.3), when it is one of the group's own. */
+function groupMessage(err: GatekeeperError): string | undefined {
+  switch (err.code) {
+    case "forbidden":
+      return "only the group's admins can do that";
+    case "not-found":
+      return "you are not a member of that group on Gatekeeper (or it no longer exists)";
+    case "bad-request":
+      return "Gatekeeper refused it (a group's name is 1 to 100 characters)";
+    case "rate-limited":
+      return "Gatekeeper allows 10 new groups a day; try again tomorrow";
+    case "not-acceptable":
+      return "your Gatekeeper account does not take part in groups";
+    default:
+      return undefined;
   }
 }

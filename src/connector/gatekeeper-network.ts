@@ -6,6 +6,7 @@
 import type { Knex } from "knex";
 import type {
   ContactIdentity,
+  GroupMemberOp,
   LoginCredentials,
   RemoteCapabilities,
   RemoteConnectionState,
@@ -13,6 +14,7 @@ import type {
   RemoteEventHandler,
   RemoteGroupInfo,
   RemoteNetwork,
+  RemoteParticipantFailure,
   SendResult,
 } from "../core/network.js";
 import { RemoteError } from "../core/network.js";
@@ -37,15 +39,14 @@ import { outgoingMediaMessage } from "./media-outgoing.js";
 import { withEditWindow } from "./relation-mapping.js";
 import { connectionProblem, toRemoteError } from "./error-mapping.js";
 import { toRemoteReceipt, typingState } from "./ephemeral-mapping.js";
-import { toRemoteGroupChange, toRemoteGroupInfo } from "./group-mapping.js";
+import { participantFailures, toRemoteGroupChange, toRemoteGroupInfo } from "./group-mapping.js";
 import type { Operation } from "./error-mapping.js";
 
 export const GATEKEEPER_CAPABILITIES: RemoteCapabilities = {
   networkName: "Gatekeeper",
   maxTextLength: 65_536,
-  // Media into a group would need a hosted blob fetched by every member (the media host
-  // deletes it after the first fetch) and the gatekeeper's proxy to let group members fetch.
-  groups: { media: false },
+  // Media into a group: its blob is hosted until it expires, for every member to fetch.
+  groups: { media: true },
   features: {
     formatting: true,
     replies: true,
@@ -245,7 +246,9 @@ export class GatekeeperNetwork implements RemoteNetwork {
     await this.ready(loginId, "send");
     const message =
       isMediaContent(content) && this.o.media
-        ? await outgoingMediaMessage(this.o.media.hosted, loginId, messageId, content)
+        ? await outgoingMediaMessage(this.o.media.hosted, loginId, messageId, content, {
+            group: true,
+          })
         : toGatekeeperMessage(content, {
             contactId: groupId,
             ownJid: this.entries.get(loginId)?.client.jid,
@@ -262,6 +265,40 @@ export class GatekeeperNetwork implements RemoteNetwork {
 
   async groupInfo(loginId: string, groupId: string): Promise<RemoteGroupInfo> {
     return toRemoteGroupInfo(await this.call(loginId, "lookup", (c) => c.groups.info(groupId)));
+  }
+
+  async listGroups(loginId: string): Promise<RemoteGroupInfo[]> {
+    const groups = await this.call(loginId, "group", (c) => c.groups.list());
+    return groups.map(toRemoteGroupInfo);
+  }
+
+  async createGroup(
+    loginId: string,
+    subject: string,
+    participantIds: string[],
+  ): Promise<{ group: RemoteGroupInfo; failed: RemoteParticipantFailure[] }> {
+    const { group, results } = await this.call(loginId, "group", (c) =>
+      c.groups.create(subject, participantIds),
+    );
+    return { group: toRemoteGroupInfo(group), failed: participantFailures(results, "create") };
+  }
+
+  async changeGroupMembers(
+    loginId: string,
+    groupId: string,
+    op: GroupMemberOp,
+    participantIds: string[],
+  ): Promise<RemoteParticipantFailure[]> {
+    const results = await this.call(loginId, "group", (c) => c.groups[op](groupId, participantIds));
+    return participantFailures(results, op);
+  }
+
+  async setGroupSubject(loginId: string, groupId: string, subject: string): Promise<void> {
+    await this.call(loginId, "group", (c) => c.groups.setSubject(groupId, subject));
+  }
+
+  async leaveGroup(loginId: string, groupId: string): Promise<void> {
+    await this.call(loginId, "group", (c) => c.groups.leave(groupId));
   }
 
   async sendReadReceipt(loginId: string, contactId: string, messageIds: string[]): Promise<void> {

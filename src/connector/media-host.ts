@@ -2,7 +2,10 @@
  * The partner media host (docs/protocol.md §11.4): media a Matrix user sends is encrypted
  * with the GKI/1 scheme as it streams in, written to a file named by an unguessable token,
  * and served without authentication at `GET /_gki/v1/media/:token` to the gatekeeper's
- * media proxy. A blob is deleted once it was fetched in full, or when it expires.
+ * media proxy. A blob is deleted once it was fetched in full, or when it expires; a blob
+ * for a group message only when it expires, since every member fetches it (§11.4). (Counting
+ * fetches up to the number of members would free it sooner, but a member who fetches it
+ * twice, say after a lost answer, would leave another without it; the expiry is always right.)
  *
  * One row per (login, message id): a resend of the same message after a crash finds it and
  * sends the same URL, key and hashes (the gatekeeper dedupes by id, so the contact sees one
@@ -42,7 +45,10 @@ export interface HostedBlob {
   blobLength: number;
   createdAt: number;
   expiresAt: number;
+  /** Set on the first full fetch of a one-to-one blob (it is gone then). */
   fetchedAt: number | null;
+  /** Served to every fetch until it expires (a group message's blob). */
+  untilExpiry: boolean;
 }
 
 export interface HostedMediaOptions {
@@ -68,6 +74,7 @@ interface Row {
   created_at: number | string;
   expires_at: number | string;
   fetched_at: number | string | null;
+  until_expiry: boolean | number;
 }
 
 function fromRow(r: Row): HostedBlob {
@@ -83,6 +90,7 @@ function fromRow(r: Row): HostedBlob {
     createdAt: num(r.created_at),
     expiresAt: num(r.expires_at),
     fetchedAt: numOrNull(r.fetched_at),
+    untilExpiry: Boolean(r.until_expiry),
   };
 }
 
@@ -124,13 +132,15 @@ export class HostedMedia {
   /**
    * Encrypts `plaintext` as it streams in and hosts the blob for (login, message). Any
    * earlier blob for the message is replaced. If the stream fails (a size limit, a broken
-   * download), nothing is left behind and the error is passed on.
+   * download), nothing is left behind and the error is passed on. `untilExpiry`: served to
+   * every fetch until it expires (a group message, fetched by each member), not just once.
    */
   async host(
     loginId: string,
     messageId: string,
     mediaType: MediaType,
     plaintext: Readable,
+    options: { untilExpiry?: boolean } = {},
   ): Promise<HostedBlob> {
     await mkdir(this.folder, { recursive: true });
     const token = randomBytes(24).toString("base64url");
@@ -158,6 +168,7 @@ export class HostedMedia {
       createdAt: now,
       expiresAt: now + this.o.expirySeconds * 1000,
       fetchedAt: null,
+      untilExpiry: options.untilExpiry ?? false,
     };
     const previous = await this.find(loginId, messageId);
     await this.o.db.transaction(async (trx) => {
@@ -174,6 +185,7 @@ export class HostedMedia {
         created_at: blob.createdAt,
         expires_at: blob.expiresAt,
         fetched_at: null,
+        until_expiry: blob.untilExpiry,
       });
     });
     if (previous) await this.removeFile(previous.token);
@@ -270,6 +282,10 @@ export class HostedMedia {
     } catch (err) {
       // The fetcher went away half way: the blob stays for another try.
       this.logger.debug("hosted media fetch aborted", { error: errorText(err) });
+      return;
+    }
+    if (blob.untilExpiry) {
+      this.logger.debug("hosted media fetched (kept until it expires)", { bytes: blob.blobLength });
       return;
     }
     // Fetched in full: the gatekeeper holds it now (§11.4), so it goes.

@@ -2,13 +2,15 @@
  * A Matrix user's media → a GKI/1 media message. The bytes stream from the source through
  * the media encryption into the partner media host (./media-host.ts); what the message
  * carries (URL, key, hashes) is remembered per message id, so a resend of the same
- * message, after a crash or a lost ack, sends exactly the same message.
+ * message, after a crash or a lost ack, sends exactly the same message. In a group every
+ * member fetches the blob, so it is hosted until it expires (`group`).
  */
 import type { Message } from "../gen/gki_pb.js";
 import type { MediaMessageContent, MediaSource } from "../core/media.js";
 import { RemoteError } from "../core/network.js";
 import { mediaMessage } from "../gatekeeper/content/index.js";
 import type { MediaRef, ReplyContext } from "../gatekeeper/content/index.js";
+import { replyContextFor } from "./relation-mapping.js";
 import type { MediaType } from "../gatekeeper/media/index.js";
 import type { HostedBlob, HostedMedia } from "./media-host.js";
 
@@ -37,8 +39,9 @@ export async function outgoingMediaMessage(
   loginId: string,
   messageId: string,
   content: MediaMessageContent,
+  options: { group?: boolean } = {},
 ): Promise<Message> {
-  const blob = await hostOnce(hosted, loginId, messageId, content);
+  const blob = await hostOnce(hosted, loginId, messageId, content, options.group ?? false);
   const ref: MediaRef = {
     url: hosted.url(blob.token),
     mediaKey: blob.mediaKey,
@@ -47,8 +50,11 @@ export async function outgoingMediaMessage(
     fileLength: blob.fileLength,
     mimetype: outgoingMimetype(content),
   };
+  // As for text: the quoted message's sender (a group needs it, §19.6) and a copy of its text.
   const contextInfo: { contextInfo?: ReplyContext } =
-    content.replyTo === undefined ? {} : { contextInfo: { stanzaId: content.replyTo } };
+    content.replyTo === undefined
+      ? {}
+      : { contextInfo: replyContextFor(content.replyTo, content.quote) };
   const seconds =
     content.durationMs === undefined ? {} : { seconds: toSeconds(content.durationMs) };
   const caption = content.caption ? { caption: content.caption } : {};
@@ -95,12 +101,15 @@ async function hostOnce(
   loginId: string,
   messageId: string,
   content: MediaMessageContent,
+  untilExpiry: boolean,
 ): Promise<HostedBlob> {
   const existing = await hosted.find(loginId, messageId);
   if (existing && (await hosted.reusable(existing))) return existing;
   const opened = await content.media.open();
   try {
-    return await hosted.host(loginId, messageId, mediaTypeFor(content), opened.stream);
+    return await hosted.host(loginId, messageId, mediaTypeFor(content), opened.stream, {
+      untilExpiry,
+    });
   } catch (err) {
     opened.stream.destroy();
     if (err instanceof RemoteError) throw err;

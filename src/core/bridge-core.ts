@@ -12,6 +12,8 @@ import { CommandDispatcher } from "./commands/dispatcher.js";
 import { helpText } from "./commands/help.js";
 import type { RemoteMessage } from "./content.js";
 import { Conversation } from "./conversation.js";
+import { GroupActions } from "./group-actions.js";
+import { GroupChanges } from "./group-changes.js";
 import { GroupPortals } from "./group-portals.js";
 import { errorText, silentLogger } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
@@ -54,6 +56,8 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   readonly puppets: Puppets;
   readonly portals: Portals;
   readonly groups: GroupPortals;
+  readonly groupChanges: GroupChanges;
+  readonly groupActions: GroupActions;
   readonly logins: Logins;
   readonly relayIn: RelayIn;
   private readonly puppetPower: PuppetPowerUpkeep;
@@ -96,6 +100,16 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       puppets: this.puppets,
       logger: loggerFor("Groups"),
     });
+    const groupsEnv = {
+      repos,
+      matrix: o.matrix,
+      network: o.network,
+      groups: this.groups,
+      puppets: this.puppets,
+      tellUser: (mxid: string, text: string) => this.tellUser(mxid, text),
+    };
+    this.groupChanges = new GroupChanges({ ...groupsEnv, logger: loggerFor("Groups") });
+    this.groupActions = new GroupActions({ ...groupsEnv, logger: loggerFor("Groups") });
     this.logins = new Logins({ repos, network: o.network, logger: loggerFor("Logins") });
     const media = (this.media = new MediaRelay({
       configured: o.config.bridge.media.maxBytes,
@@ -148,6 +162,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
         commandPrefix: o.config.bridge.commandPrefix,
         spaceName: o.config.bridge.spaceName,
         media,
+        groups: this.groupActions,
       },
       (mxid) => this.mayUse(mxid),
       loggerFor("Commands"),
@@ -331,20 +346,29 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     return this.conversation.onPresence(userMxid, presence);
   }
 
-  /**
-   * Leaving a group's room does not leave the group yet (docs/architecture.md, "Groups",
-   * step 4): the user is told so in their management room, not left to believe it.
-   */
+  /** Leaving a group's room (or refusing its invite) leaves the group. */
   private async leftGroupRoom(group: GroupPortal, userMxid: string): Promise<void> {
-    const login = await this.repos.logins.getByMxid(userMxid);
-    if (!login || !(await this.repos.groupPortals.isMember(group.id, login.id))) return;
-    const networkName = this.network.capabilities.networkName;
-    await this.tellUser(
-      userMxid,
-      `You left the room of a ${networkName} group, but you are still a member of the group ` +
-        `on ${networkName}: leaving groups from Matrix is not bridged yet. The group's ` +
-        `messages no longer reach you here, while its members still see you in it.`,
-    );
+    if (!this.groupActions.supported) return;
+    await this.groupActions.userLeft(group, userMxid);
+  }
+
+  async onPuppetMembership(
+    roomId: string,
+    sender: string,
+    puppetMxid: string,
+    membership: "invite" | "leave" | "ban",
+  ): Promise<void> {
+    if (!this.groupActions.supported || !this.mayUse(sender)) return;
+    const group = await this.repos.groupPortals.getByRoom(roomId);
+    if (!group) return;
+    const op = membership === "invite" ? "add" : "remove";
+    await this.groupActions.puppetMembership(group, sender, puppetMxid, op);
+  }
+
+  async onRoomName(roomId: string, sender: string, name: string): Promise<void> {
+    if (!this.groupActions.supported || !this.mayUse(sender)) return;
+    const group = await this.repos.groupPortals.getByRoom(roomId);
+    if (group) await this.groupActions.roomRenamed(group, sender, name);
   }
 
   // ------------------------------------------------------------------ RemoteEventHandler
@@ -375,18 +399,15 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     return this.conversation.onContactTyping(loginId, contactId, state);
   }
 
-  /**
-   * A login joined a group: its portal is found or made and the user invited. Other changes
-   * (members, admins, subject) are not bridged yet.
-   */
+  /** A group changed (the login joined it, or its members, admins or subject changed). */
   async onGroupChange(loginId: string, change: RemoteGroupChange): Promise<void> {
-    if (change.kind !== "joined" || !this.groups.supported) {
+    if (!this.groups.supported) {
       this.log.debug("group change not bridged", { login: loginId });
       return;
     }
     const login = await this.repos.logins.get(loginId);
     if (!login) return;
-    await this.groups.onJoined(login, change.group);
+    await this.groupChanges.apply(login, change);
   }
 
   loginSettings(loginId: string): Promise<LoginSettings> {

@@ -5,9 +5,8 @@
  * bot's: named after the subject, the description as topic, the member Matrix users invited,
  * the puppets of the other members joined, admins with power level 50, the superadmin 75.
  *
- * Membership changes after that (members, admins, subject) are not bridged yet (docs/
- * architecture.md, "Groups", step 4); a login that turns out to be a member is added and
- * invited whenever it comes to the group.
+ * Changes after that (members, admins, subject) are core/group-changes.ts's; a login that
+ * turns out to be a member is added and invited whenever it comes to the group.
  */
 import type { GroupPortal, Login, Repositories } from "../db/repositories/index.js";
 import { encryptionNotice } from "./encryption-notice.js";
@@ -34,8 +33,14 @@ export interface OpenGroup {
   roomId: string;
 }
 
-/** Power levels of a group's members' puppets in its room. */
-const POWER = { superadmin: 75, admin: 50, member: 0 } as const;
+/** Power levels of a group's members (puppets and Matrix users) in its room. */
+export const GROUP_POWER = { superadmin: 75, admin: 50, member: 0 } as const;
+const POWER = GROUP_POWER;
+
+/** A group portal, with the logins that became members by this call. */
+export interface JoinedGroup extends OpenGroup {
+  added: Login[];
+}
 
 export class GroupPortals {
   private readonly lock = new KeyedLock();
@@ -54,7 +59,7 @@ export class GroupPortals {
   }
 
   /** The login joined the group (created it, or was added): its portal, made if need be. */
-  onJoined(login: Login, group: RemoteGroupInfo): Promise<OpenGroup> {
+  onJoined(login: Login, group: RemoteGroupInfo): Promise<JoinedGroup> {
     return this.lock.run(group.id, () => this.setUp(login, group));
   }
 
@@ -68,6 +73,18 @@ export class GroupPortals {
       const info = await this.o.network.groupInfo!(login.id, groupId);
       return this.setUp(login, info);
     });
+  }
+
+  /** A login of this bridge was added: a member of the portal, invited; true if it is new. */
+  async addLogin(open: OpenGroup, login: Login): Promise<boolean> {
+    if (!(await this.o.repos.groupPortals.addMember(open.portal.id, login.id))) return false;
+    await this.inviteUser(open.roomId, login);
+    return true;
+  }
+
+  /** The puppet is no longer in the room (it left, or was kicked): the next sight joins it. */
+  forgetPuppet(roomId: string, puppetMxid: string): void {
+    this.joined.delete(`${roomId}\n${puppetMxid}`);
   }
 
   /** The member's puppet, in the room (invited by the bot and joined on first sight). */
@@ -86,7 +103,7 @@ export class GroupPortals {
     return mxid;
   }
 
-  private async setUp(login: Login, info: RemoteGroupInfo): Promise<OpenGroup> {
+  private async setUp(login: Login, info: RemoteGroupInfo): Promise<JoinedGroup> {
     const { repos } = this.o;
     const { portal } = await repos.groupPortals.ensure(info.id, "active");
     // Every login of this bridge in the group is a member (`login` even if the info is late).
@@ -97,10 +114,10 @@ export class GroupPortals {
     }
     if (portal.roomId === null) {
       const roomId = await this.createRoom(portal, info, members);
-      return { portal: { ...portal, roomId }, roomId };
+      return { portal: { ...portal, roomId }, roomId, added };
     }
     for (const member of added) await this.inviteUser(portal.roomId, member);
-    return { portal, roomId: portal.roomId };
+    return { portal, roomId: portal.roomId, added };
   }
 
   private async memberLogins(login: Login, info: RemoteGroupInfo): Promise<Login[]> {
@@ -124,11 +141,18 @@ export class GroupPortals {
       if (ours.has(p.id)) continue;
       puppets.push({ mxid: await this.o.puppets.ensure({ id: p.id }), power: POWER[p.role] });
     }
+    const roles = new Map(info.participants.map((p) => [p.id, p.role]));
+    const userPowers: Record<string, number> = {};
+    for (const m of members) {
+      const power = POWER[roles.get(m.jid ?? "") ?? "member"];
+      if (power > 0) userPowers[m.mxid] = power;
+    }
     const networkName = this.o.network.capabilities.networkName;
     const roomId = await this.o.matrix.createGroupRoom!({
       name: info.subject,
       topic: info.description ?? groupTopic(networkName),
       userMxids: members.map((m) => m.mxid),
+      userPowers,
       puppets,
       bridgeInfo: {
         protocolId: networkName.toLowerCase(),
@@ -163,7 +187,7 @@ export class GroupPortals {
 }
 
 /** A group's topic when it has no description (docs/protocol.md §16, as portalTopic). */
-function groupTopic(networkName: string): string {
+export function groupTopic(networkName: string): string {
   return (
     `${networkName} group, bridged. End-to-end encryption ends at the bridge: messages are ` +
     `encrypted between the ${networkName} apps and this bridge, which decrypts them to bring them here.`

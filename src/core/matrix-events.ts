@@ -22,6 +22,16 @@ export interface MatrixEventSink {
     membership: "join" | "leave" | "ban",
   ): Promise<void>;
 
+  /** A real user invited a puppet, or kicked (banned) one, in a room the bridge knows. */
+  onPuppetMembership?(
+    roomId: string,
+    sender: string,
+    puppetMxid: string,
+    membership: "invite" | "leave" | "ban",
+  ): Promise<void>;
+  /** A real user renamed a room the bridge knows. */
+  onRoomName?(roomId: string, sender: string, name: string): Promise<void>;
+
   // Ephemeral data: best effort, not stored, may come in any order relative to the events.
   /** A real user's public read receipt (m.read; private receipts are never passed on). */
   onReadReceipt?(roomId: string, userMxid: string, eventId: string, ts: number): Promise<void>;

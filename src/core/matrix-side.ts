@@ -22,6 +22,8 @@ export interface GroupRoomSpec {
   topic: string;
   /** The member Matrix users to invite. */
   userMxids: string[];
+  /** Power levels of those who are more than members (the group's admins). */
+  userPowers?: Record<string, number>;
   /** Puppets of the remote members: invited and joined, with these power levels. */
   puppets: { mxid: string; power: number }[];
   bridgeInfo: PortalRoomSpec["bridgeInfo"];
@@ -51,6 +53,17 @@ export interface MatrixSide {
    * the bot keeping 100. Nothing is sent when it is 0 already. Without it, puppets keep 100.
    */
   lowerPuppet?(roomId: string, puppetMxid: string): Promise<void>;
+  /**
+   * Group rooms (each idempotent: nothing is sent when the room is so already). Without
+   * them a group's membership, admins, subject and description are not shown in its room.
+   */
+  /** The bot kicks `userMxid` (a no-op when they are neither in the room nor invited). */
+  kick?(roomId: string, userMxid: string, reason: string): Promise<void>;
+  /** The bot sets `userMxid`'s power level. */
+  setPowerLevel?(roomId: string, userMxid: string, level: number): Promise<void>;
+  /** The bot sets the room's name or topic. */
+  setRoomName?(roomId: string, name: string): Promise<void>;
+  setRoomTopic?(roomId: string, topic: string): Promise<void>;
   /** Invite the user again (a reopened portal) as the bot (else the puppet). */
   invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void>;
   /** The user's "<network> chats" space; created on first use. Returns its room id. */

@@ -113,11 +113,33 @@ export interface RemoteGroupInfo {
   participants: { id: string; role: "superadmin" | "admin" | "member" }[];
 }
 
+/** What an admin may do to other members of a group. */
+export type GroupMemberOp = "add" | "remove" | "promote" | "demote";
+
+/** `actor`: who made the change (a member's id; the network itself has its own, e.g. "gk"). */
 export type RemoteGroupChange =
   /** The login is now a member: it created the group, or was added. */
   | { kind: "joined"; group: RemoteGroupInfo; actor: string }
-  /** Anything else (members, admins, subject, …), by name; not bridged yet. */
-  | { kind: "changed"; groupId: string; actor: string; what: string };
+  /** Members were added, removed, promoted or demoted, or left by themselves. */
+  | {
+      kind: "members";
+      groupId: string;
+      actor: string;
+      op: GroupMemberOp | "leave";
+      participants: string[];
+    }
+  | { kind: "subject"; groupId: string; actor: string; subject: string }
+  /** null: the description was deleted. */
+  | { kind: "description"; groupId: string; actor: string; description: string | null }
+  /** The picture changed or was removed (not bridged yet). */
+  | { kind: "picture"; groupId: string; actor: string };
+
+/** A member an add/remove/promote/demote (or create) could not be applied to, and why. */
+export interface RemoteParticipantFailure {
+  id: string;
+  /** Why, in words for the user ("they are already a member"). */
+  reason: string;
+}
 
 export type UndecryptableReason = "undecryptable" | "damaged" | "lost";
 
@@ -205,6 +227,27 @@ export interface RemoteNetwork {
     content: BridgeContent,
   ): Promise<SendResult>;
   groupInfo?(loginId: string, groupId: string): Promise<RemoteGroupInfo>;
+  /** Every group the login is in. */
+  listGroups?(loginId: string): Promise<RemoteGroupInfo[]>;
+  /**
+   * Creates a group with the login as its superadmin; members that could not be added say
+   * why (the group is created all the same).
+   */
+  createGroup?(
+    loginId: string,
+    subject: string,
+    participantIds: string[],
+  ): Promise<{ group: RemoteGroupInfo; failed: RemoteParticipantFailure[] }>;
+  /** An admin's change of members; resolves with those it could not be applied to. */
+  changeGroupMembers?(
+    loginId: string,
+    groupId: string,
+    op: GroupMemberOp,
+    participantIds: string[],
+  ): Promise<RemoteParticipantFailure[]>;
+  /** Renames the group (admins only: others get a RemoteError). */
+  setGroupSubject?(loginId: string, groupId: string, subject: string): Promise<void>;
+  leaveGroup?(loginId: string, groupId: string): Promise<void>;
   /** Tell the contact that messages up to and including these ids were read. */
   sendReadReceipt(loginId: string, contactId: string, messageIds: string[]): Promise<void>;
   /**

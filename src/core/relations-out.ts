@@ -11,6 +11,7 @@
  */
 import type { Login, Portal, Repositories } from "../db/repositories/index.js";
 import type { BridgeContent, MatrixMessage } from "./content.js";
+import { isMediaContent } from "./media.js";
 import { errorText } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import type { MatrixSide } from "./matrix-side.js";
@@ -259,8 +260,10 @@ function withReply(
   delete out.replyTo;
   delete out.quote;
   if (replyTo !== undefined) out.replyTo = replyTo;
-  // Only text-like content has room for a quote; media carries the id alone.
+  // Only text-like content has room for a quote; media carries the id and its author alone
+  // (the author is how a group names the message, §19.6).
   if (quote !== undefined && (out.kind === "text" || out.kind === "unsupported")) out.quote = quote;
+  else if (quote?.sender !== undefined && isMediaContent(out)) out.quote = { sender: quote.sender };
   return out;
 }
 

@@ -24,7 +24,17 @@ export type IntakeAction =
   | { kind: "ignore"; reason: string }
   | { kind: "message"; message: IncomingMatrixMessage }
   | { kind: "bot-invited"; roomId: string; inviter: string; isDirect: boolean }
-  | { kind: "membership"; roomId: string; userMxid: string; membership: "join" | "leave" | "ban" };
+  | { kind: "membership"; roomId: string; userMxid: string; membership: "join" | "leave" | "ban" }
+  /** A real user invited or kicked (banned) a puppet. */
+  | {
+      kind: "puppet-membership";
+      roomId: string;
+      sender: string;
+      puppetMxid: string;
+      membership: "invite" | "leave" | "ban";
+    }
+  /** A real user renamed a room. */
+  | { kind: "room-name"; roomId: string; sender: string; name: string };
 
 type Json = Record<string, unknown>;
 
@@ -63,6 +73,9 @@ export function classifyEvent(event: Json, ctx: ClassifyContext): IntakeAction {
   const content = isObject(event.content) ? event.content : {};
 
   if (typeof event.state_key === "string") {
+    if (type === "m.room.name" && event.state_key === "") {
+      return { kind: "room-name", roomId, sender, name: str(content.name) ?? "" };
+    }
     if (type !== "m.room.member") return ignore(`state event ${type}`);
     return classifyMembership(event, event.state_key, roomId, sender, content, ctx);
   }
@@ -106,7 +119,11 @@ function classifyMembership(
     if (membership !== "invite") return ignore(`bot membership ${String(membership)}`);
     return { kind: "bot-invited", roomId, inviter: sender, isDirect: content.is_direct === true };
   }
-  if (ctx.isBridgeUser(target)) return ignore("membership of a puppet");
+  if (ctx.isBridgeUser(target)) {
+    const change = membership === "invite" || membership === "leave" || membership === "ban";
+    if (!change || sender === target) return ignore("membership of a puppet");
+    return { kind: "puppet-membership", roomId, sender, puppetMxid: target, membership };
+  }
   if (membership !== "join" && membership !== "leave" && membership !== "ban") {
     return ignore(`membership ${String(membership)}`);
   }

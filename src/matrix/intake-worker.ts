@@ -312,6 +312,15 @@ async function deliver(sink: MatrixEventSink, action: IntakeAction): Promise<voi
       return sink.onBotInvited(action.roomId, action.inviter, action.isDirect);
     case "membership":
       return sink.onMembership(action.roomId, action.userMxid, action.membership);
+    case "puppet-membership":
+      return sink.onPuppetMembership?.(
+        action.roomId,
+        action.sender,
+        action.puppetMxid,
+        action.membership,
+      );
+    case "room-name":
+      return sink.onRoomName?.(action.roomId, action.sender, action.name);
   }
 }
 

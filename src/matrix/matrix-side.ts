@@ -192,6 +192,52 @@ export class AppserviceMatrixSide implements MatrixSide {
     }
   }
 
+  async kick(roomId: string, userMxid: string, reason: string): Promise<void> {
+    const bot = this.intent(this.botMxid);
+    const member = (await this.limited("reading the room's members", () =>
+      bot.getStateEvent(roomId, "m.room.member", userMxid, true),
+    )) as { membership?: unknown } | null;
+    if (member?.membership !== "join" && member?.membership !== "invite") return;
+    await this.limited("removing a member from the room", () =>
+      bot.kick(roomId, userMxid, wellFormed(reason)),
+    );
+  }
+
+  async setPowerLevel(roomId: string, userMxid: string, level: number): Promise<void> {
+    const bot = this.intent(this.botMxid);
+    const current = ((await this.limited("reading the room's power levels", () =>
+      bot.getStateEvent(roomId, "m.room.power_levels", "", true),
+    )) ?? {}) as Json;
+    const users = { ...((current.users ?? {}) as Record<string, unknown>) };
+    const fallback = typeof current.users_default === "number" ? current.users_default : 0;
+    if ((users[userMxid] ?? fallback) === level) return;
+    if (level === fallback) delete users[userMxid];
+    else users[userMxid] = level;
+    await this.limited("the room's power levels", () =>
+      bot.sendStateEvent(roomId, "m.room.power_levels", "", { ...current, users }),
+    );
+  }
+
+  setRoomName(roomId: string, name: string): Promise<void> {
+    return this.setTextState(roomId, "m.room.name", "name", name);
+  }
+
+  setRoomTopic(roomId: string, topic: string): Promise<void> {
+    return this.setTextState(roomId, "m.room.topic", "topic", topic);
+  }
+
+  private async setTextState(roomId: string, type: string, key: string, value: string) {
+    const bot = this.intent(this.botMxid);
+    const text = wellFormed(value);
+    const current = (await this.limited(`reading the room's ${key}`, () =>
+      bot.getStateEvent(roomId, type, "", true),
+    )) as Json | null;
+    if ((current?.[key] ?? "") === text) return;
+    await this.limited(`the room's ${key}`, () =>
+      bot.sendStateEvent(roomId, type, "", { [key]: text }),
+    );
+  }
+
   ensureSpace(userMxid: string): Promise<string> {
     // One creation at a time per user, or two concurrent first uses would make two spaces.
     const pending = this.spaceLocks.get(userMxid);

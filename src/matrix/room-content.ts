@@ -69,6 +69,18 @@ export function portalCreateRoomBody(spec: PortalRoomSpec, botMxid: string): Jso
  * the group's subject with its description as topic, the users and puppets invited, bridge
  * info as for a portal, and power levels: the bot 100, each puppet as the group ranks it.
  */
+/** Synapse's default event levels (the override replaces them all), with the name free. */
+const GROUP_ROOM_EVENT_LEVELS = {
+  "m.room.name": 0,
+  "m.room.power_levels": 100,
+  "m.room.history_visibility": 100,
+  "m.room.canonical_alias": 50,
+  "m.room.avatar": 50,
+  "m.room.tombstone": 100,
+  "m.room.server_acl": 100,
+  "m.room.encryption": 100,
+};
+
 export function groupCreateRoomBody(spec: GroupRoomSpec, botMxid: string): Json {
   const info = {
     bridgebot: botMxid,
@@ -77,7 +89,7 @@ export function groupCreateRoomBody(spec: GroupRoomSpec, botMxid: string): Json 
     channel: { id: spec.bridgeInfo.channelId, displayname: spec.bridgeInfo.channelName },
   };
   const key = bridgeInfoStateKey(spec.bridgeInfo);
-  const users: Record<string, number> = { [botMxid]: 100 };
+  const users: Record<string, number> = { ...spec.userPowers, [botMxid]: 100 };
   for (const p of spec.puppets) if (p.power > 0) users[p.mxid] = p.power;
   const body: Json = {
     preset: "private_chat",
@@ -88,7 +100,9 @@ export function groupCreateRoomBody(spec: GroupRoomSpec, botMxid: string): Json 
       { type: "m.bridge", state_key: key, content: info },
       { type: "uk.half-shot.bridge", state_key: key, content: info },
     ],
-    power_level_content_override: { users },
+    // Anyone may rename the room: the bridge passes it on as the group's subject if the
+    // gatekeeper lets them (admins), else sets the name back (core/group-actions.ts).
+    power_level_content_override: { users, events: GROUP_ROOM_EVENT_LEVELS },
   };
   if (spec.name !== "") body.name = spec.name;
   return body;

@@ -2,7 +2,7 @@
  * The gatekeeper media host (docs/protocol.md §11.3, §11.4): native users
  * upload encrypted blobs, partners download them, and native users fetch
  * partner-hosted blobs through the proxy, which only talks to the registered
- * media origin of a partner they have a conversation with.
+ * media origin of a partner they have a conversation or share a group with.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import express, { type Request, type Response, type Router } from "express";
@@ -96,7 +96,10 @@ async function download(ctx: SandboxContext, req: Request, res: Response): Promi
   res.status(200).type("application/octet-stream").send(blob);
 }
 
-/** The partner whose registered media origin `url` is on, if the user has talked to one of its users. */
+/**
+ * True if `url` is on the registered media origin of a partner one of whose users the user
+ * has talked to or is in a group with (a group message's media is fetched by every member).
+ */
 async function allowedOrigin(ctx: SandboxContext, jid: string, url: URL): Promise<boolean> {
   const partners = (await ctx.store.partners.list()).filter((p) => {
     if (p.mediaOrigin === null || p.suspended) return false;
@@ -107,7 +110,10 @@ async function allowedOrigin(ctx: SandboxContext, jid: string, url: URL): Promis
     }
   });
   if (partners.length === 0) return false;
-  const peers = await ctx.store.contacts.peersOf(jid);
+  const peers = [
+    ...(await ctx.store.contacts.peersOf(jid)),
+    ...(await ctx.store.groups.coMembersOf(jid)),
+  ];
   return partners.some((p) =>
     peers.some((peer) => peer.startsWith(`${p.id}.`) && peer.endsWith("@interop")),
   );

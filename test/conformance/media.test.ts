@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enlistedPartner, loginNative, newNative } from "./fixtures.js";
 import { type Target, need, openTarget } from "./target.js";
 import { type Wire, is } from "./wire.js";
-import { child, message } from "./xml.js";
+import { child, el, message } from "./xml.js";
 
 let t: Target;
 beforeAll(async () => {
@@ -113,6 +113,27 @@ describe("§11.4 Media proxy", () => {
     const { nw, pw } = await conversation();
     const blob = randomBytes(3000);
     const url = t.partner?.server.host(blob) ?? "";
+    const res = await proxy(await mediaConn(nw), url, sha(blob));
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(blob)).toBe(true);
+    nw.close();
+    pw.close();
+  });
+
+  it("§11.4 a native user who shares a group with the partner's user (no conversation) gets the blob through the proxy", async (ctx) => {
+    need(ctx, "admin", "ownPartner");
+    const native = await newNative(t, { optIn: [t.partner?.id ?? ""] });
+    const nw = await loginNative(t, native, { groups: true });
+    const { wire: pw } = await enlistedPartner(t, { groups: true });
+    const blob = randomBytes(1000);
+    const url = t.partner?.server.host(blob) ?? "";
+    expect((await proxy(await mediaConn(nw), url, sha(blob))).status).toBe(403);
+    const created = await pw.iq(
+      "w:g2",
+      "set",
+      el("create", { subject: "Media" }, [el("participant", { jid: native.jid })]),
+    );
+    expect(created.attrs.type).toBe("result");
     const res = await proxy(await mediaConn(nw), url, sha(blob));
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(blob)).toBe(true);

@@ -13,7 +13,7 @@ const MAX_LISTED = 50;
 const name = (env: CommandEnv): string => env.network.capabilities.networkName;
 
 /** The contact behind a number, or a reply saying why there is none. */
-async function lookup(env: CommandEnv, login: Login, phone: string): Promise<RemoteContact> {
+export async function lookup(env: CommandEnv, login: Login, phone: string): Promise<RemoteContact> {
   if (phone === login.phone) {
     throw new UserFacingError("own-number", `${phone} is your own number.`);
   }

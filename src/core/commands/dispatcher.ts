@@ -21,6 +21,7 @@ import {
   startCommand,
   unblockCommand,
 } from "./chat-commands.js";
+import { groupCommand, groupsCommand } from "./group-commands.js";
 import { helpCommand } from "./help.js";
 import { limitsCommand } from "./media-commands.js";
 import { parseCommand } from "./parser.js";
@@ -56,6 +57,8 @@ export class CommandDispatcher {
       blockCommand,
       unblockCommand,
       acceptCommand,
+      groupsCommand,
+      groupCommand,
       pingCommand,
       limitsCommand(env.media),
       ...extra,

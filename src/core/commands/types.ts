@@ -1,5 +1,6 @@
 /** What a bot command gets to work with, and the shape of one command. */
 import type { Portal, Repositories } from "../../db/repositories/index.js";
+import type { GroupActions } from "../group-actions.js";
 import type { Logins } from "../logins.js";
 import type { MediaRelay } from "../media-relay.js";
 import type { RemoteNetwork } from "../network.js";
@@ -20,6 +21,8 @@ export interface CommandEnv {
   spaceName: string;
   /** Media limits for `limits` (absent: the bridge relays no media). */
   media?: Pick<MediaRelay, "enabled" | "limits">;
+  /** Groups made, listed and left from Matrix (absent: no group commands work). */
+  groups?: GroupActions;
 }
 
 export interface CommandContext {

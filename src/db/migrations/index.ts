@@ -8,6 +8,7 @@ import { receiptsMigration } from "./006_receipts.js";
 import { portalsByContactMigration } from "./007_portals_by_contact.js";
 import { senderKeysMigration } from "./008_sender_keys.js";
 import { groupPortalsMigration } from "./009_group_portals.js";
+import { hostedMediaGroupsMigration } from "./010_hosted_media_groups.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
@@ -35,6 +36,7 @@ export const migrations: readonly Migration[] = [
   portalsByContactMigration,
   senderKeysMigration,
   groupPortalsMigration,
+  hostedMediaGroupsMigration,
 ];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";

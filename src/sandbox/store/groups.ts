@@ -179,6 +179,16 @@ export class GroupStore {
     return rows.map((r) => toStr(r.group_jid));
   }
 
+  /** Everyone who is in a group with `member` (each once, `member` left out). */
+  async coMembersOf(member: string): Promise<string[]> {
+    const rows = (await this.db(`${MEMBERS} as x`)
+      .join(`${MEMBERS} as y`, "x.group_jid", "y.group_jid")
+      .where("x.member", member)
+      .andWhereNot("y.member", member)
+      .distinct("y.member")) as Row[];
+    return rows.map((r) => toStr(r.member));
+  }
+
   /** True if `a` and `b` are members of one group (they need pairwise sessions, §19.5). */
   async shareGroup(a: string, b: string): Promise<boolean> {
     const row = (await this.db(`${MEMBERS} as x`)

@@ -11,7 +11,7 @@ import {
   buildPreKeyUpload,
 } from "../../../src/gatekeeper/stanza/index.js";
 import { type Sandbox, startSandbox, type SandboxOptions } from "../../../src/sandbox/index.js";
-import { RawClient } from "./raw-client.js";
+import { type PayloadFields, RawClient } from "./raw-client.js";
 
 export const PARTNER_ID = "matrix";
 export const PARTNER_SECRET = "s3cret-partner";
@@ -128,10 +128,11 @@ export async function enlistedPartnerUser(
   auth: PartnerAuthServer,
   accountId: string,
   phone: string,
+  extra: PayloadFields = {},
 ): Promise<RawClient> {
   const token = `tok-${accountId}`;
   auth.users.set(accountId, { token, phone });
-  const { client, success } = await RawClient.interop(sandbox, PARTNER_ID, accountId, token);
+  const { client, success } = await RawClient.interop(sandbox, PARTNER_ID, accountId, token, extra);
   if (success.enlisted) return client;
   const requested = await client.iq("enlist", "set", buildEnlistRequest());
   if (requested.type !== "result")
@@ -151,10 +152,11 @@ export async function optedInNativeUser(
   phone: string,
   name: string,
   partners: string[] | "*" = [PARTNER_ID],
+  extra: PayloadFields = {},
 ) {
   const user = await sandbox.admin.addUser({ phone, name });
   await sandbox.admin.updateSettings(phone, { enabled: true, partners });
-  const { client } = await RawClient.native(sandbox, user);
+  const { client } = await RawClient.native(sandbox, user, extra);
   await client.nextOf("ib");
   return { user, client };
 }

@@ -3,7 +3,10 @@ import type { Server } from "node:http";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  buildGroupCreate,
+  buildGroupLeave,
   buildMediaConnRequest,
+  parseGroupCreateResult,
   parseMediaConnResult,
 } from "../../../src/gatekeeper/stanza/index.js";
 import type { Sandbox } from "../../../src/sandbox/index.js";
@@ -187,5 +190,43 @@ describe("sandbox media host and proxy (docs/protocol.md §11)", () => {
     );
     expect(res.status).toBe(403);
     bob.client.close();
+  });
+
+  it("lets a user fetch the media of a partner user they share a group with, until they leave", async () => {
+    const member = await enlistedPartnerUser(sandbox, auth, "media-2", "+4915170000002", {
+      groups: true,
+    });
+    const carol = await optedInNativeUser(sandbox, "+4917080000003", "Carol", [PARTNER_ID], {
+      groups: true,
+    });
+    const blob = randomBytes(500);
+    const token = randomBytes(16).toString("hex");
+    blobs.set(token, blob);
+    const url = `${urlOf(partnerMedia)}/_gki/v1/media/${token}`;
+    const proxied = async (): Promise<number> => {
+      const { host, auth: bearer } = await mediaConn(carol.client);
+      const res = await fetch(
+        `${host}/media/proxy?url=${encodeURIComponent(url)}&enc_sha256=${sha256url(blob)}`,
+        { headers: { authorization: `Bearer ${bearer}` } },
+      );
+      if (res.status === 200) expect(Buffer.from(await res.arrayBuffer()).equals(blob)).toBe(true);
+      return res.status;
+    };
+    // No conversation and no group with the partner's users yet.
+    expect(await proxied()).toBe(403);
+
+    const created = await member.iq("w:g2", "set", buildGroupCreate("Media", [carol.user.jid]));
+    expect(created.type).toBe("result");
+    const { group, results } = parseGroupCreateResult(created.children);
+    expect(results).toEqual([{ jid: carol.user.jid }]);
+    // Every member fetches a group message's blob: the group opens the proxy, as a conversation does.
+    expect(await proxied()).toBe(200);
+    expect(await proxied()).toBe(200);
+
+    const left = await carol.client.iq("w:g2", "set", buildGroupLeave([group.jid]));
+    expect(left.type).toBe("result");
+    expect(await proxied()).toBe(403);
+    member.close();
+    carol.client.close();
   });
 });

@@ -95,6 +95,41 @@ describe.each(testDatabases())("hosted media on %s", (kind) => {
     expect(await hosted.reusable(again!)).toBe(true);
   });
 
+  it("serves a group message's blob to every fetch until it expires, then sweeps it", async () => {
+    const data = randomBytes(20_000);
+    const blob = await hosted.host(
+      "login-1",
+      "3EB0000000000000001A",
+      "image",
+      Readable.from([data]),
+      { untilExpiry: true },
+    );
+    expect(blob.untilExpiry).toBe(true);
+    const url = hosted.url(blob.token);
+    // One fetch per member (three here), each the whole blob.
+    for (let member = 0; member < 3; member++) {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      const plain = decryptMedia(new Uint8Array(await res.arrayBuffer()), {
+        mediaKey: blob.mediaKey,
+        mediaType: "image",
+        fileEncSha256: blob.fileEncSha256,
+        fileSha256: blob.fileSha256,
+      });
+      expect(Buffer.from(plain).equals(data)).toBe(true);
+    }
+    const found = await hosted.find("login-1", "3EB0000000000000001A");
+    expect(found).toMatchObject({ token: blob.token, untilExpiry: true, fetchedAt: null });
+    expect(await hosted.reusable(found!)).toBe(true); // a resend names the same URL
+    expect(files()).toContain(blob.token);
+
+    clock += EXPIRY_SECONDS * 1000 + 1;
+    expect((await fetch(url)).status).toBe(404);
+    await hosted.sweep();
+    expect(files()).not.toContain(blob.token);
+    expect(await hosted.find("login-1", "3EB0000000000000001A")).toBeUndefined();
+  });
+
   it("keeps the blob of a message for a resend, and replaces it if it is gone unfetched", async () => {
     const first = await hosted.host(
       "login-1",

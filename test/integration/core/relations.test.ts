@@ -54,9 +54,10 @@ describe.each(testDatabases())("relations through the durable paths (%s)", (data
    * in order, so anything sent twice would have come before it (callers expect it last).
    */
   async function fence(n: number): Promise<void> {
-    await bob.waitFor(n);
+    // Generous: on a loaded 2-core machine (CI next to other test runs) 10 s was seen to run out.
+    await bob.waitFor(n, 30_000);
     await aliceSends({ kind: "text", text: "fence" });
-    await bob.waitFor(n + 1);
+    await bob.waitFor(n + 1, 30_000);
     await eventually(async () =>
       bob.received.some((m) => JSON.stringify(describeContent(m.content)).includes('"fence"'))
         ? true

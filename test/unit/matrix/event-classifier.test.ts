@@ -236,10 +236,31 @@ describe("membership and state", () => {
     expect(classifyEvent(member("@carol:example.org", { membership: "invite" }), ctx).kind).toBe(
       "ignore",
     );
-    expect(classifyEvent(member(PUPPET, { membership: "leave" }), ctx).kind).toBe("ignore");
+    const ownLeave = member(PUPPET, { membership: "leave" }, { sender: PUPPET });
+    expect(classifyEvent(ownLeave, ctx).kind).toBe("ignore");
+    expect(classifyEvent(member(PUPPET, { membership: "join" }), ctx).kind).toBe("ignore");
   });
 
-  it("state events other than membership are ignored", () => {
+  it("a real user's invite or kick of a puppet is passed on (group rooms add and remove)", () => {
+    expect(classifyEvent(member(PUPPET, { membership: "invite" }), ctx)).toMatchObject({
+      kind: "puppet-membership",
+      sender: ALICE,
+      puppetMxid: PUPPET,
+      membership: "invite",
+    });
+    expect(classifyEvent(member(PUPPET, { membership: "leave" }), ctx)).toMatchObject({
+      kind: "puppet-membership",
+      membership: "leave",
+    });
+  });
+
+  it("a real user's rename of a room is passed on; other state events are ignored", () => {
+    const rename = event({ type: "m.room.name", state_key: "", content: { name: "Trip" } });
+    expect(classifyEvent(rename, ctx)).toMatchObject({
+      kind: "room-name",
+      sender: ALICE,
+      name: "Trip",
+    });
     const topic = event({ type: "m.room.topic", state_key: "", content: { topic: "x" } });
     expect(classifyEvent(topic, ctx).kind).toBe("ignore");
   });
