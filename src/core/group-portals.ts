@@ -151,7 +151,9 @@ export class GroupPortals {
     const roomId = await this.o.matrix.createGroupRoom!({
       name: info.subject,
       topic: info.description ?? groupTopic(networkName),
-      userMxids: members.map((m) => m.mxid),
+      // Invited only once the room is known as this portal's (below): a user who joined and
+      // wrote before that would have written into a room the bridge did not know yet.
+      userMxids: [],
       userPowers,
       puppets,
       bridgeInfo: {
@@ -163,6 +165,7 @@ export class GroupPortals {
     });
     await this.o.repos.portals.setRoom(portal.id, roomId);
     for (const p of puppets) this.joined.add(`${roomId}\n${p.mxid}`);
+    for (const m of members) await this.inviteUser(roomId, m);
     try {
       await this.o.matrix.sendNotice(roomId, groupEncryptionNotice(networkName));
     } catch (err) {
