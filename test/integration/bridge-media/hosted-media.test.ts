@@ -63,6 +63,7 @@ describe.each(testDatabases())("hosted media on %s", (kind) => {
     "serves the encrypted file once, unauthenticated, and removes it after the fetch",
     {
       retry: 1,
+      timeout: 90_000,
     },
     async () => {
       const data = randomBytes(300_000);
