@@ -1,8 +1,9 @@
 /**
  * `npm run demo`: the whole bridge on loopback, with a scripted conversation printed as a
  * transcript, then the measured relay latency; exits 0, or non-zero saying what failed.
+ * With --group, a group conversation instead (scripts/demo/group-conversation.ts).
  *
- *   npm run demo [-- --keep] [--dir DIR] [--probes 10] [--timeout 180] [--verbose]
+ *   npm run demo [-- --group] [--keep] [--dir DIR] [--probes 10] [--timeout 180] [--verbose]
  *
  * The homeserver is the in-process test homeserver from test/harness, since no real
  * homeserver is installed where this project is built; docs/setup.md covers Synapse.
@@ -14,22 +15,29 @@ import { Logger } from "../src/matrix/appservice-bridge.js";
 import type { SandboxLogger } from "../src/sandbox/index.js";
 import { playConversation, WHERE } from "./demo/conversation.js";
 import type { ConversationResult, LatencyStats } from "./demo/conversation.js";
-import { ALICE, BOB, CAROL, PARTNER_ID, spaced } from "./demo/people.js";
+import { GROUP, GROUP_WHERE, playGroupConversation } from "./demo/group-conversation.js";
+import type { GroupConversationResult } from "./demo/group-conversation.js";
+import { ALICE, BOB, CAROL, DAVE, PARTNER_ID, spaced } from "./demo/people.js";
 import { startStack } from "./demo/stack.js";
 import type { Stack } from "./demo/stack.js";
 import { Transcript } from "./demo/transcript.js";
 import type { Out } from "./demo/transcript.js";
 
-const USAGE = `usage: npm run demo [-- [--keep] [--dir DIR] [--probes N] [--timeout SECONDS] [--verbose]]
+const USAGE = `usage: npm run demo [-- [--group] [--keep] [--dir DIR] [--probes N] [--timeout SECONDS] [--verbose]]
+  --group      play a group conversation instead of the one-to-one one: Alice makes a group
+               with Bob and Carol through the bot, messages, a reply, a photo and a reaction
+               go every way, she renames it, Carol leaves and is added back (no latency)
   --keep       stay up after the script and print how to connect a Matrix client and a
-               sandbox chat terminal; Ctrl-C stops it
+               sandbox chat terminal (with --group: its /group commands); Ctrl-C stops it
   --dir DIR    write config.yaml, registration.yaml and the databases to DIR (new or empty;
                kept afterwards) instead of a temp folder that is removed at the end
-  --probes N   messages each way for the latency measurement (default 10)
+  --probes N   messages each way for the latency measurement (default 10; not with --group)
   --timeout S  give up after S seconds (default 180; the scripted part only)
   --verbose    also print the bridge's and the sandbox's logs`;
 
 export interface DemoOptions {
+  /** Play the group script instead of the one-to-one one. */
+  group: boolean;
   keep: boolean;
   dir?: string;
   probes: number;
@@ -49,6 +57,7 @@ export function parseDemoArgs(argv: string[]): Omit<DemoOptions, "out" | "err"> 
   const { values } = parseArgs({
     args: argv,
     options: {
+      group: { type: "boolean" },
       keep: { type: "boolean" },
       dir: { type: "string" },
       probes: { type: "string" },
@@ -65,7 +74,10 @@ export function parseDemoArgs(argv: string[]): Omit<DemoOptions, "out" | "err"> 
       throw new UsageError(`--${name} must be a whole number from 1 to ${max}, not ${v}`);
     return n;
   };
+  if (values.group && values.probes !== undefined)
+    throw new UsageError("--probes is for the one-to-one script: --group measures no latency");
   return {
+    group: values.group === true,
     keep: values.keep === true,
     ...(values.dir === undefined ? {} : { dir: values.dir }),
     probes: int("probes", values.probes, 10, 40),
@@ -76,9 +88,10 @@ export function parseDemoArgs(argv: string[]): Omit<DemoOptions, "out" | "err"> 
 
 /**
  * SIGINT/SIGTERM for the whole run: the first one calls the current `on` (abort the script,
- * or end --keep); later ones are ignored while the demo shuts down. Ctrl-C reaches the demo
- * more than once (the terminal signals npm, tsx and the demo, and tsx passes its copy on),
- * and Node's default for an unhandled one would end the process before the clean-up.
+ * or end --keep); later ones are ignored while the demo shuts down (a second Ctrl-C), and
+ * Node's default for an unhandled one would end the process before the clean-up. npm runs
+ * the demo as `node --import tsx`, not the tsx CLI: that relays a signal and SIGKILLs a child
+ * that does not confirm it within 30 ms, which on a busy machine cut the clean-up short.
  */
 class Signals {
   private on: (() => void) | undefined;
@@ -131,7 +144,9 @@ function latencyLine(label: string, s: LatencyStats, how: string): string {
   return `${label}  median ${ms(s.medianMs).padStart(9)}   min ${ms(s.minMs)}   max ${ms(s.maxMs)}   (${how})`;
 }
 
-function printSetup(t: Transcript, stack: Stack, ownedDir: boolean): void {
+function printSetup(t: Transcript, stack: Stack, ownedDir: boolean, group: boolean): void {
+  const native = (who: { name: string; phone: string }): string =>
+    `${who.name.padEnd(13)}a native gatekeeper user (GatekeeperClient, opted in${group ? ", in groups" : ""}); phone ${spaced(who.phone)}`;
   t.section("Running (all on 127.0.0.1)");
   t.note(
     [
@@ -143,7 +158,8 @@ function printSetup(t: Transcript, stack: Stack, ownedDir: boolean): void {
       `             bot ${stack.botMxid}, started from ${stack.configPath}`,
       `             and ${stack.registrationPath} (SQLite in the same folder${ownedDir ? ", removed at the end" : ""})`,
       `Alice        ${stack.alice.userId}, a matrix-js-sdk client; phone ${spaced(ALICE.phone)}`,
-      `Bob          ${BOB.name}, a native gatekeeper user (GatekeeperClient, opted in); phone ${spaced(BOB.phone)}`,
+      native(BOB),
+      ...(group ? [native(CAROL)] : []),
     ].join("\n"),
   );
 }
@@ -159,19 +175,26 @@ function printLatency(t: Transcript, r: ConversationResult, probes: number): voi
   );
 }
 
-function printKeep(t: Transcript, stack: Stack, r: ConversationResult): void {
-  const admin = stack.sandbox.httpUrl;
+/** How to connect a Matrix client as Alice (--keep). */
+function aliceNotes(t: Transcript, stack: Stack): string[] {
   t.section(
     "Staying up (--keep): Ctrl-C stops everything. These credentials exist only in this run.",
   );
+  return [
+    `A Matrix client, as Alice:`,
+    `  homeserver URL  ${stack.homeserver.url}`,
+    `  user            ${stack.alice.userId}`,
+    `  password        ${stack.alice.password}`,
+    `  The test homeserver is minimal (no federation, no end-to-end encryption, no`,
+    `  registration UI): use a client that copes with that; Element Web may not.`,
+  ];
+}
+
+function printKeep(t: Transcript, stack: Stack, r: ConversationResult): void {
+  const admin = stack.sandbox.httpUrl;
   t.note(
     [
-      `A Matrix client, as Alice:`,
-      `  homeserver URL  ${stack.homeserver.url}`,
-      `  user            ${stack.alice.userId}`,
-      `  password        ${stack.alice.password}`,
-      `  The test homeserver is minimal (no federation, no end-to-end encryption, no`,
-      `  registration UI): use a client that copes with that; Element Web may not.`,
+      ...aliceNotes(t, stack),
       `  Alice's bot DM is ${r.dmRoomId} (send \`help\`), her chat with Bob ${r.portalRoomId}.`,
       ``,
       `A second gatekeeper user in another terminal, ${CAROL.name} (${spaced(CAROL.phone)}, opted in):`,
@@ -181,6 +204,32 @@ function printKeep(t: Transcript, stack: Stack, r: ConversationResult): void {
       `  \`/to ${ALICE.phone}\` in Carol's terminal and write to Alice (a message request).`,
       ``,
       `Messages to ${BOB.name} keep appearing below as "${WHERE.bobApp}".`,
+    ].join("\n"),
+  );
+}
+
+function printGroupKeep(t: Transcript, stack: Stack, r: GroupConversationResult): void {
+  const admin = stack.sandbox.httpUrl;
+  const [a, b, c] = [ALICE.phone, BOB.phone, CAROL.phone];
+  t.note(
+    [
+      ...aliceNotes(t, stack),
+      `  Alice's bot DM is ${r.dmRoomId} (send \`help\`, \`groups\`),`,
+      `  the room of the group "${GROUP.renamed}" ${r.groupRoomId}.`,
+      ``,
+      `A third gatekeeper user in another terminal, ${DAVE.name} (${spaced(DAVE.phone)}, opted in):`,
+      `  npx gatekeeper-sandbox chat ${DAVE.phone} --admin ${admin} --state :memory:`,
+      `  (the command runs dist/: \`npm run build\` once first)`,
+      `  Then a group of his own there, where he is the admin:`,
+      `    /group create "Picnic" ${a} ${b}`,
+      `        Alice is invited to its room (her bot DM says who added her), Bob is in it`,
+      `    hello everyone                      to the current group`,
+      `    /group subject Picnic on Sunday     renames it: the room's name follows`,
+      `    /group add ${c}           adds Carol: her puppet joins (/group remove: leaves)`,
+      `    /group info, /groups, /group leave`,
+      ``,
+      `Messages to ${BOB.name} and ${CAROL.name}, and their groups' changes, keep appearing below`,
+      `as "${GROUP_WHERE.bobApp}…" and "${GROUP_WHERE.carolApp}…".`,
     ].join("\n"),
   );
 }
@@ -208,11 +257,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   };
 
   t.raw(
-    "matrix-gatekeeper-bridge demo: a Matrix user and a Gatekeeper user chat through the bridge",
+    o.group
+      ? "matrix-gatekeeper-bridge demo: a Matrix user and two Gatekeeper users chat in a group through the bridge"
+      : "matrix-gatekeeper-bridge demo: a Matrix user and a Gatekeeper user chat through the bridge",
   );
   const starting = startStack({
     ...(o.dir === undefined ? {} : { dir: o.dir }),
-    withCarol: o.keep,
+    group: o.group,
+    ...(o.keep ? { terminalUser: o.group ? DAVE : CAROL } : {}),
     ...(o.verbose ? { sandboxLogger: stderrLogger(o.err) } : {}),
     onStep: (s) => (current = s),
   });
@@ -220,21 +272,29 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   try {
     const scripted = (async () => {
       stack = await starting;
-      printSetup(t, stack, o.dir === undefined);
+      printSetup(t, stack, o.dir === undefined, o.group);
       t.section("Transcript");
-      return playConversation(stack, t, {
+      const onStep = (s: string): string => (current = s);
+      if (o.group) {
+        const group = await playGroupConversation(stack, t, { keepObserving: o.keep, onStep });
+        return { group };
+      }
+      const oneToOne = await playConversation(stack, t, {
         probes: o.probes,
         keepObserving: o.keep,
-        onStep: (s) => (current = s),
+        onStep,
       });
+      return { oneToOne };
     })();
-    const result = await Promise.race([scripted, aborted]);
+    const result: { oneToOne?: ConversationResult; group?: GroupConversationResult } =
+      await Promise.race([scripted, aborted]);
     endAbortable();
-    printLatency(t, result, o.probes);
+    if (result.oneToOne) printLatency(t, result.oneToOne, o.probes);
     if (o.keep && stack) {
-      printKeep(t, stack, result);
+      if (result.oneToOne) printKeep(t, stack, result.oneToOne);
+      if (result.group) printGroupKeep(t, stack, result.group);
       await (o.untilStopped ? o.untilStopped() : signals.next());
-      result.stopObserving();
+      (result.oneToOne ?? result.group)?.stopObserving();
     }
     current = "shutting down";
     t.section("Shutting down");

@@ -5,25 +5,17 @@
  */
 import { MsgType } from "matrix-js-sdk";
 import { textMessage } from "../../src/gatekeeper/content/index.js";
-import {
-  sendText,
-  waitForInvite,
-  waitForMembership,
-  waitForRoomEvent,
-} from "../../test/harness/matrix-user.js";
-import type { MatrixEvent } from "../../test/harness/matrix-user.js";
+import { sendText, waitForInvite, waitForRoomEvent } from "../../test/harness/matrix-user.js";
+import { ALICE_PHONE, BOT_DM, STEP_TIMEOUT_MS, loginThroughBot } from "./bot-dm.js";
 import { Observers, gatekeeperText, matrixText } from "./observers.js";
 import { ALICE, BOB, spaced } from "./people.js";
 import type { Stack } from "./stack.js";
 import type { Transcript } from "./transcript.js";
 
-/** How long one step (a reply, a relayed message) may take before the demo gives up. */
-const STEP_TIMEOUT_MS = 20_000;
-
 export const WHERE = {
-  botDm: "Matrix: bot DM",
+  botDm: BOT_DM,
   portal: "Matrix: chat with Bob",
-  alicePhone: "Alice's phone",
+  alicePhone: ALICE_PHONE,
   bobApp: "Bob's Gatekeeper app",
 } as const;
 
@@ -95,27 +87,10 @@ async function play(
   let portal = "";
   let aliceJid = "";
 
-  const botReply = (roomId: string, contains: string): Promise<MatrixEvent> =>
-    waitForRoomEvent(
-      alice,
-      (e) =>
-        e.getRoomId() === roomId &&
-        e.getSender() === stack.botMxid &&
-        e.getContent().msgtype === "m.notice" &&
-        String(e.getContent().body).includes(contains),
-      STEP_TIMEOUT_MS,
-    );
   const aliceSays = async (roomId: string, content: Json): Promise<void> => {
     const { text, extra } = matrixText(content);
     t.say(obs.roomLabel(roomId), "Alice", text, extra);
     await alice.sendMessage(roomId, content as never);
-  };
-  const command = async (roomId: string, text: string, answer: string): Promise<MatrixEvent> => {
-    opts.onStep(`waiting for the bot's answer to \`${text}\``);
-    const reply = botReply(roomId, answer);
-    t.say(obs.roomLabel(roomId), "Alice", text);
-    await sendText(alice, roomId, text);
-    return reply;
   };
   /** Alice sends in the portal; resolves when Bob's app has it. */
   const toBob = async (content: Json): Promise<void> => {
@@ -137,26 +112,10 @@ async function play(
     await shown;
   };
 
-  // --- Alice finds the bot -----------------------------------------------------------
-  step(`Alice opens a direct chat with the bridge bot ${stack.botMxid}`);
-  const { room_id: dm } = await alice.createRoom({
-    is_direct: true,
-    invite: [stack.botMxid],
-    preset: "trusted_private_chat" as never,
-  });
-  obs.rooms.set(dm, WHERE.botDm);
-  await waitForMembership(alice, dm, stack.botMxid, "join", STEP_TIMEOUT_MS);
-  await botReply(dm, "management room");
-
-  // --- login and verify ----------------------------------------------------------------
-  await command(dm, `login ${spaced(ALICE.phone)}`, "-digit code");
-  // The sandbox keeps the codes it "texted"; this is Alice reading her phone.
-  const { code } = await stack.sandbox.admin.latestCode(ALICE.phone);
-  t.say(WHERE.alicePhone, "SMS", `Your Gatekeeper code is ${code}`);
-  await command(dm, `verify ${code}`, "You are logged in");
-
-  // --- start a chat with Bob -------------------------------------------------------------
-  const started = await command(dm, `start ${spaced(BOB.phone)}`, "Started a chat with");
+  // --- Alice finds the bot, logs in and starts a chat with Bob ----------------------------
+  const bot = await loginThroughBot(stack, t, obs, opts.onStep);
+  const dm = bot.roomId;
+  const started = await bot.command(`start ${spaced(BOB.phone)}`, "Started a chat with");
   const link = /matrix\.to\/#\/(\S+)$/.exec(String(started.getContent().body));
   if (!link?.[1]) throw new Error("the bot's answer to `start` had no room link");
   portal = decodeURIComponent(link[1]);
@@ -181,6 +140,7 @@ async function play(
   if (!entry?.jid) throw new Error("Bob's app could not look up Alice's number");
   aliceJid = entry.jid;
   obs.contacts.set(aliceJid, "Alice");
+  if (stack.terminal) obs.contacts.set(stack.terminal.jid, stack.terminal.name);
   step(`Bob's app looks up ${spaced(ALICE.phone)}: reachable (Alice, through the bridge)`);
 
   // --- text both ways, with formatting --------------------------------------------------
@@ -202,7 +162,7 @@ async function play(
   await toBob({ msgtype: MsgType.Emote, body: "waves" });
   await toAlice("```\nnpm run demo\n```\n> a quote\n1. first\n2. second");
 
-  await command(dm, "status", "Logged in to");
+  await bot.command("status", "Logged in to");
 
   // --- latency ----------------------------------------------------------------------------
   step(`measuring relay latency: ${opts.probes} messages each way, one at a time (not shown)`);

@@ -1,21 +1,39 @@
 /**
- * What the two people see, printed as it arrives and awaitable by the script: Alice's
- * matrix-js-sdk client (messages in her rooms from the bot and from puppets) and Bob's
- * gatekeeper app (messages from his contacts). Probe messages of the latency measurement are
- * waited for here too, but not printed.
+ * What the people see, printed as it arrives and awaitable by the script: Alice's
+ * matrix-js-sdk client (messages and reactions in her rooms from the bot and from puppets)
+ * and the gatekeeper apps (Bob's; Carol's too in the group demo: messages from their
+ * contacts and groups, and the changes of their groups). Probe messages of the latency
+ * measurement are waited for here too, but not printed.
  */
 import { KnownMembership, RoomEvent } from "matrix-js-sdk";
-import type { GatekeeperClient, MessageEvent } from "../../src/gatekeeper/client/index.js";
+import type {
+  GatekeeperClient,
+  GroupChangeEvent,
+  MessageEvent,
+} from "../../src/gatekeeper/client/index.js";
 import { describeContent } from "../../src/gatekeeper/content/index.js";
 import type { MatrixClient, MatrixEvent, Room } from "../../test/harness/matrix-user.js";
 import type { Transcript } from "./transcript.js";
 
 type Json = Record<string, unknown>;
 
+const MATRIX_MEDIA: Record<string, string> = {
+  "m.image": "image",
+  "m.video": "video",
+  "m.audio": "audio",
+  "m.file": "file",
+};
+
 /** How a Matrix message reads in the transcript: its body, then its HTML if it has any. */
 export function matrixText(content: Json): { text: string; extra: string[] } {
   const body = typeof content.body === "string" ? content.body : "";
-  const text = content.msgtype === "m.emote" ? `(emote) ${body}` : body;
+  const media = MATRIX_MEDIA[String(content.msgtype)];
+  const text =
+    content.msgtype === "m.emote"
+      ? `(emote) ${body}`
+      : media !== undefined
+        ? `[${media}] ${body}`
+        : body;
   const html =
     content.format === "org.matrix.custom.html" && typeof content.formatted_body === "string"
       ? [`html: ${content.formatted_body}`]
@@ -26,7 +44,49 @@ export function matrixText(content: Json): { text: string; extra: string[] } {
 /** How a gatekeeper message reads in the transcript (the markup as the app gets it). */
 export function gatekeeperText(m: MessageEvent): string {
   const c = describeContent(m.content);
-  return c.kind === "text" ? c.text : `[${c.kind}]`;
+  switch (c.kind) {
+    case "text":
+      return c.text;
+    case "reaction":
+      return `reacts ${c.emoji}`;
+    case "image":
+    case "video":
+    case "audio":
+    case "document":
+      return c.caption === undefined ? `[${c.kind}]` : `[${c.kind}] ${c.caption}`;
+    default:
+      return `[${c.kind}]`;
+  }
+}
+
+type GroupChange = GroupChangeEvent["change"];
+
+/** How a group change reads in a member's app; `name` names a member by JID. */
+export function groupChangeText(change: GroupChange, name: (jid: string) => string): string {
+  switch (change.type) {
+    case "create": {
+      const members = change.group.participants.map((p) => name(p.jid)).join(", ");
+      return `added you to "${change.group.subject}" (members: ${members})`;
+    }
+    case "add":
+      return `added ${change.participants.map(name).join(", ")}`;
+    case "remove":
+      return `removed ${change.participants.map(name).join(", ")}`;
+    case "leave":
+      return "left the group";
+    case "promote":
+      return `made ${change.participants.map(name).join(", ")} admin`;
+    case "demote":
+      return `made ${change.participants.map(name).join(", ")} no longer admin`;
+    case "subject":
+      return `renamed the group to "${change.subject}"`;
+    case "description":
+      return "deleted" in change
+        ? "deleted the description"
+        : `set the description: ${change.text}`;
+    case "picture":
+      return "deleted" in change ? "removed the picture" : "changed the picture";
+  }
 }
 
 interface Waiter<T> {
@@ -35,7 +95,7 @@ interface Waiter<T> {
 }
 
 /** Items (with the time they arrived) and the waiters for the next matching one. */
-class Arrivals<T> {
+export class Arrivals<T> {
   private readonly waiters = new Set<Waiter<T>>();
 
   push(item: T): void {
@@ -72,6 +132,12 @@ export interface Arrived<T> {
   at: number;
 }
 
+/** What one native user's app received. */
+export interface AppArrivals {
+  messages: Arrivals<Arrived<MessageEvent>>;
+  changes: Arrivals<GroupChangeEvent>;
+}
+
 export class Observers {
   /** Room id → how the transcript names it. */
   readonly rooms = new Map<string, string>();
@@ -85,7 +151,10 @@ export class Observers {
    */
   unscripted = false;
   readonly matrix = new Arrivals<Arrived<MatrixEvent>>();
-  readonly gatekeeper = new Arrivals<Arrived<MessageEvent>>();
+  /** Bob's app. */
+  readonly bobApp: AppArrivals;
+  /** Bob's app's messages. */
+  readonly gatekeeper: Arrivals<Arrived<MessageEvent>>;
   private readonly detach: (() => void)[] = [];
 
   constructor(
@@ -103,8 +172,8 @@ export class Observers {
       if (toStartOfTimeline || event.status !== null) return;
       const at = performance.now();
       const mine = event.getSender() === alice.getUserId();
-      if (event.getType() === "m.room.message" && (!mine || this.unscripted))
-        this.printMatrix(event, room);
+      const shown = ["m.room.message", "m.reaction"].includes(event.getType());
+      if (shown && (!mine || this.unscripted)) this.printMatrix(event, room);
       this.matrix.push({ value: event, at });
     };
     alice.on(RoomEvent.Timeline, onTimeline);
@@ -122,40 +191,80 @@ export class Observers {
     alice.on(RoomEvent.MyMembership, onMembership);
     this.detach.push(() => alice.off(RoomEvent.MyMembership, onMembership));
 
+    this.bobApp = this.watchApp(bob, names.bobApp);
+    this.gatekeeper = this.bobApp.messages;
+  }
+
+  /**
+   * Prints what a native user's app receives, under `label` (its group messages and changes
+   * under "`label`: group"); resolves its arrivals for the script to wait on.
+   */
+  watchApp(client: GatekeeperClient, label: string): AppArrivals {
+    const messages = new Arrivals<Arrived<MessageEvent>>();
+    const changes = new Arrivals<GroupChangeEvent>();
+    const where = (group: string | undefined): string =>
+      group === undefined ? label : `${label}: group`;
     const onMessage = (m: MessageEvent): void => {
       const at = performance.now();
       const text = gatekeeperText(m);
       if (!this.quiet.has(text)) {
-        const from = this.contacts.get(m.from) ?? m.from;
-        this.transcript.say(names.bobApp, from, text);
+        const c = describeContent(m.content);
+        const quoted = c.kind === "text" ? c.contextInfo?.participant : undefined;
+        const target = c.kind === "reaction" ? c.key.participant : undefined;
+        const extra = quoted === undefined ? [] : [`in reply to ${this.contact(quoted)}`];
+        const shown = target === undefined ? text : `${text} to ${this.contact(target)}'s message`;
+        this.transcript.say(where(m.group), this.contact(m.from), shown, extra);
       }
-      this.gatekeeper.push({ value: m, at });
+      messages.push({ value: m, at });
     };
-    this.detach.push(bob.on("message", onMessage));
+    const onChange = (e: GroupChangeEvent): void => {
+      const text = groupChangeText(e.change, (jid) =>
+        jid === client.jid ? "you" : this.contact(jid),
+      );
+      this.transcript.say(where(e.group), this.contact(e.actor), text);
+      changes.push(e);
+    };
+    this.detach.push(client.on("message", onMessage), client.on("groupChange", onChange));
+    return { messages, changes };
   }
 
   roomLabel(roomId: string): string {
     return this.rooms.get(roomId) ?? `Matrix: ${roomId}`;
   }
 
+  private contact(jid: string): string {
+    return jid === "gk" ? "Gatekeeper" : (this.contacts.get(jid) ?? jid);
+  }
+
+  /** How Alice's client names a user. */
+  private nameIn(room: Room | undefined, mxid: string): string {
+    if (mxid === this.names.bot) return "bot";
+    if (mxid === this.alice.getUserId()) return "Alice";
+    return room?.getMember(mxid)?.name ?? mxid;
+  }
+
   private printMatrix(event: MatrixEvent, room: Room | undefined): void {
     const content = event.getContent();
-    const { text, extra } = matrixText(content);
     if (this.quiet.has(String(content.body))) return;
     const sender = event.getSender() ?? "";
-    const who =
-      sender === this.names.bot
-        ? "bot"
-        : sender === this.alice.getUserId()
-          ? "Alice"
-          : (room?.getMember(sender)?.name ?? sender);
+    const where = this.roomLabel(event.getRoomId() ?? "");
+    const relates = content["m.relates_to"] as
+      { event_id?: string; key?: string; "m.in_reply_to"?: { event_id?: string } } | undefined;
+    const authorOf = (id: string | undefined): string => {
+      const author = id === undefined ? undefined : room?.findEventById(id)?.getSender();
+      return author === undefined ? "a message" : `${this.nameIn(room, author)}'s message`;
+    };
+    if (event.getType() === "m.reaction") {
+      const text = `reacts ${relates?.key ?? ""} to ${authorOf(relates?.event_id)}`;
+      this.transcript.say(where, this.nameIn(room, sender), text);
+      return;
+    }
+    const { text, extra } = matrixText(content);
+    const replyTo = relates?.["m.in_reply_to"]?.event_id;
+    const reply = replyTo === undefined ? [] : [`in reply to ${authorOf(replyTo)}`];
     // The bot's replies are shown as their text; the HTML matters for the relayed messages.
-    this.transcript.say(
-      this.roomLabel(event.getRoomId() ?? ""),
-      who,
-      text,
-      sender === this.names.bot ? [] : extra,
-    );
+    const more = sender === this.names.bot ? [] : [...reply, ...extra];
+    this.transcript.say(where, this.nameIn(room, sender), text, more);
   }
 
   stop(): void {

@@ -2,8 +2,9 @@
  * Everything the demo runs, on 127.0.0.1 with free ports: the in-process test homeserver
  * (test/harness: no real homeserver is installed here), the sandbox gatekeeper with the bridge
  * registered as its partner, the bridge started from a generated config.yaml and
- * registration.yaml (the same checks as the CLI), and the two people: Alice, a matrix-js-sdk
- * user, and Bob, a native gatekeeper user (GatekeeperClient) who opted in to the bridge.
+ * registration.yaml (the same checks as the CLI), and the people: Alice, a matrix-js-sdk
+ * user, and Bob, a native gatekeeper user (GatekeeperClient) who opted in to the bridge; for
+ * the group demo also Carol, and both take part in groups.
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -31,12 +32,15 @@ import { startMatrixClient, stopMatrixClient } from "../../test/harness/matrix-u
 import type { MatrixClient } from "../../test/harness/matrix-user.js";
 
 import { ALICE, BOB, BOT_LOCALPART, CAROL, PARTNER_ID, SERVER_NAME } from "./people.js";
+import type { Person } from "./people.js";
 
 export interface StackOptions {
   /** Folder for config, registration and databases; default a fresh temp folder, removed on close. */
   dir?: string;
-  /** Also create Carol (for --keep). */
-  withCarol?: boolean;
+  /** The group demo: Carol's app runs too, and both apps take part in groups (§19.1). */
+  group?: boolean;
+  /** Also create this person's account, for someone to play in a terminal (for --keep). */
+  terminalUser?: Person;
   /** Where the sandbox logs (default: nowhere). */
   sandboxLogger?: SandboxLogger;
   /** Reports each start-up step, so a failure can say what it was doing. */
@@ -54,9 +58,18 @@ export interface Stack {
   readonly botMxid: string;
   /** Alice's Matrix account; the password is the demo's own throwaway one. */
   readonly alice: { client: MatrixClient; userId: string; password: string };
-  readonly bob: { client: GatekeeperClient; jid: string };
+  readonly bob: Native;
+  /** With `group`. */
+  readonly carol?: Native;
+  /** With `terminalUser`: their account, for nobody in this process to use. */
+  readonly terminal?: { name: string; jid: string };
   /** Stops everything (idempotent); removes the folder unless it was given. */
   close(): Promise<void>;
+}
+
+export interface Native {
+  client: GatekeeperClient;
+  jid: string;
 }
 
 async function freePort(): Promise<number> {
@@ -85,7 +98,7 @@ function configYaml(o: {
   partnerPort: number;
   sandbox: Sandbox;
   partnerSecret: string;
-  dbFile: string;
+  dir: string;
 }): string {
   const doc = {
     homeserver: { url: o.homeserverUrl, domain: SERVER_NAME },
@@ -102,8 +115,9 @@ function configYaml(o: {
       public_base_url: `http://127.0.0.1:${o.partnerPort}`,
       listen: { port: o.partnerPort, bind_address: "127.0.0.1" },
     },
-    database: { type: "sqlite", filename: o.dbFile },
-    bridge: { permissions: { [SERVER_NAME]: "user" } },
+    database: { type: "sqlite", filename: join(o.dir, "bridge.sqlite") },
+    // In the demo's folder: the default (./data/media) would be the working directory's.
+    bridge: { permissions: { [SERVER_NAME]: "user" }, media: { directory: join(o.dir, "media") } },
     logging: { level: "info", format: "text" },
   };
   return (
@@ -163,7 +177,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         partnerPort,
         sandbox,
         partnerSecret,
-        dbFile: join(dir, "bridge.sqlite"),
+        dir,
       }),
       { mode: 0o600 },
     );
@@ -184,25 +198,40 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const bridge = await startBridge(config, registration, { port: config.appservice.port });
     closers.push(() => bridge.stop());
 
-    step("creating Bob, a native gatekeeper user");
-    const bobUser = await sandbox.admin.addUser({ phone: BOB.phone, name: BOB.name });
-    await sandbox.admin.updateSettings(BOB.phone, { enabled: true, partners: [PARTNER_ID] });
-    if (opts.withCarol) {
-      await sandbox.admin.addUser({ phone: CAROL.phone, name: CAROL.name });
-      await sandbox.admin.updateSettings(CAROL.phone, { enabled: true, partners: [PARTNER_ID] });
+    /** A native user who opted in to the bridge, with their app connected. */
+    const native = async (who: Person): Promise<Native> => {
+      step(`creating ${who.name}, a native gatekeeper user`);
+      const user = await sandbox.admin.addUser({ phone: who.phone, name: who.name });
+      await sandbox.admin.updateSettings(who.phone, { enabled: true, partners: [PARTNER_ID] });
+      const file = join(dir, `${who.name.toLowerCase()}.sqlite`);
+      const db: Knex = await openDatabase({ type: "sqlite", filename: file });
+      closers.push(() => db.destroy());
+      await migrate(db);
+      const client = new GatekeeperClient({
+        url: sandbox.url,
+        serverStaticKey: sandbox.publicKey,
+        db,
+        account: {
+          product: "native",
+          accountId: user.accountId,
+          token: user.token,
+          pushName: who.name,
+        },
+        ...(opts.group ? { groups: true } : {}),
+      });
+      step(`connecting ${who.name}'s app to the sandbox`);
+      await client.start();
+      closers.push(() => client.stop());
+      return { client, jid: user.jid };
+    };
+    const bob = await native(BOB);
+    const carol = opts.group ? await native(CAROL) : undefined;
+    let terminal: { name: string; jid: string } | undefined;
+    if (opts.terminalUser) {
+      const { name, phone } = opts.terminalUser;
+      terminal = { name, jid: (await sandbox.admin.addUser({ phone, name })).jid };
+      await sandbox.admin.updateSettings(phone, { enabled: true, partners: [PARTNER_ID] });
     }
-    const bobDb: Knex = await openDatabase({ type: "sqlite", filename: join(dir, "bob.sqlite") });
-    closers.push(() => bobDb.destroy());
-    await migrate(bobDb);
-    const bob = new GatekeeperClient({
-      url: sandbox.url,
-      serverStaticKey: sandbox.publicKey,
-      db: bobDb,
-      account: { product: "native", accountId: bobUser.accountId, token: bobUser.token },
-    });
-    step("connecting Bob's app to the sandbox");
-    await bob.start();
-    closers.push(() => bob.stop());
 
     step("creating Alice, a Matrix user");
     const password = randomBytes(9).toString("base64url");
@@ -220,7 +249,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       bridge,
       botMxid: `@${BOT_LOCALPART}:${SERVER_NAME}`,
       alice: { client: alice, userId: aliceUser.userId, password },
-      bob: { client: bob, jid: bobUser.jid },
+      bob,
+      ...(carol ? { carol } : {}),
+      ...(terminal ? { terminal } : {}),
       close,
     };
   } catch (err) {

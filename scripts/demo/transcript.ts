@@ -7,7 +7,7 @@
 export type Out = (line: string) => void;
 
 const WHERE_WIDTH = 21;
-const WHO_WIDTH = 16;
+const WHO_WIDTH = 18; // wide enough for a puppet such as "Carol (Gatekeeper)"
 
 /** Local wall-clock time with milliseconds, e.g. 14:03:07.412. */
 export function clock(at: Date = new Date()): string {

@@ -6,7 +6,7 @@
  * dropped silently). Descriptions quote the contact's words only as a short excerpt.
  */
 import type { Message } from "../gen/gki_pb.js";
-import type { BridgeContent, RemoteMessage } from "../core/content.js";
+import type { BridgeContent, RemoteMention, RemoteMessage } from "../core/content.js";
 import { RemoteError } from "../core/network.js";
 import type { UndecryptableReason } from "../core/network.js";
 import { describeContent, textMessage } from "../gatekeeper/content/index.js";
@@ -26,6 +26,7 @@ import {
   replyFromGatekeeper,
 } from "./relation-mapping.js";
 import type { ChatEnds } from "./relation-mapping.js";
+import { findMentions, writeMentions } from "./mention-mapping.js";
 
 /** Who sent a message, who received it, and whether in a group. */
 interface ChatOf {
@@ -44,10 +45,18 @@ export function toGatekeeperMessage(content: BridgeContent, chat?: ChatEnds): Me
     const what = content.kind === "unsupported" ? content.description : mediaNoun(content);
     throw new RemoteError("unsupported", `${what} cannot be sent to Gatekeeper yet`, true);
   }
-  const text = content.style === "emote" ? EMOTE_PREFIX + content.text : content.text;
+  // Mentions are a group's (§19.6): in a chat of two the text goes as it is.
+  const written = chat?.group
+    ? writeMentions(content.text, content.remoteMentions)
+    : { text: content.text, jids: [] };
+  const text = content.style === "emote" ? EMOTE_PREFIX + written.text : written.text;
+  const mentions = written.jids.length > 0 ? { mentions: written.jids } : {};
   return content.replyTo === undefined
-    ? textMessage(text)
-    : textMessage(text, { contextInfo: replyContextFor(content.replyTo, content.quote) });
+    ? textMessage(text, mentions)
+    : textMessage(text, {
+        contextInfo: replyContextFor(content.replyTo, content.quote),
+        ...mentions,
+      });
 }
 
 /** `media`: where received media is fetched to (without it, media arrives as "unsupported"). */
@@ -119,15 +128,19 @@ function shownContent(
       const emote = kind.text.startsWith(EMOTE_PREFIX) && kind.text.trim() !== EMOTE_PREFIX.trim();
       const text = emote ? kind.text.slice(EMOTE_PREFIX.length) : kind.text;
       const style = emote ? { style: "emote" as const } : {};
+      const mentions = mentionsIn(text, kind.mentions, chat);
       return reply === undefined
-        ? { kind: "text", text, ...style }
-        : { kind: "text", text, ...style, ...reply };
+        ? { kind: "text", text, ...style, ...mentions }
+        : { kind: "text", text, ...style, ...reply, ...mentions };
     }
     case "image":
     case "video":
     case "audio":
     case "document": {
-      if (media) return incomingMediaContent(kind, media);
+      if (media) {
+        const content = incomingMediaContent(kind, media);
+        return { ...content, ...mentionsIn(content.caption ?? "", kind.mentions, chat) };
+      }
       const what = PART_NAMES[kind.kind === "audio" && kind.ptt ? "voice" : kind.kind];
       const caption = kind.caption ? `, with the caption: ${excerpt(kind.caption)}` : "";
       return unsupported(
@@ -158,6 +171,17 @@ function shownContent(
           : "sent a kind of message the bridge cannot show yet",
       );
   }
+}
+
+/** The spans of the people a group message mentions (§19.6); none in a chat of two. */
+function mentionsIn(
+  text: string,
+  jids: readonly string[] | undefined,
+  chat: ChatOf | undefined,
+): { remoteMentions?: RemoteMention[] } {
+  if (!chat?.group || jids === undefined) return {};
+  const found = findMentions(text, jids);
+  return found.length === 0 ? {} : { remoteMentions: found };
 }
 
 const PART_NAMES: Record<ContentPart, string> = {

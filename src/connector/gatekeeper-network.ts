@@ -15,6 +15,7 @@ import type {
   RemoteGroupInfo,
   RemoteNetwork,
   RemoteParticipantFailure,
+  RemotePicture,
   SendResult,
 } from "../core/network.js";
 import { RemoteError } from "../core/network.js";
@@ -267,6 +268,10 @@ export class GatekeeperNetwork implements RemoteNetwork {
     return toRemoteGroupInfo(await this.call(loginId, "lookup", (c) => c.groups.info(groupId)));
   }
 
+  async groupPicture(loginId: string, groupId: string): Promise<RemotePicture | null> {
+    return this.call(loginId, "group", (c) => c.groups.picture(groupId));
+  }
+
   async listGroups(loginId: string): Promise<RemoteGroupInfo[]> {
     const groups = await this.call(loginId, "group", (c) => c.groups.list());
     return groups.map(toRemoteGroupInfo);
@@ -319,6 +324,28 @@ export class GatekeeperNetwork implements RemoteNetwork {
     state: "composing" | "paused",
   ): Promise<void> {
     await this.call(loginId, "send", (c) => c.sendChatState(contactId, state));
+  }
+
+  async sendGroupReadReceipt(
+    loginId: string,
+    groupId: string,
+    senderId: string,
+    messageIds: string[],
+  ): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.call(loginId, "send", (c) =>
+      c.groups.sendReceipt(groupId, senderId, messageIds, "read", {
+        timeoutMs: this.o.sendTimeoutMs ?? 30_000,
+      }),
+    );
+  }
+
+  async sendGroupTyping(
+    loginId: string,
+    groupId: string,
+    state: "composing" | "paused",
+  ): Promise<void> {
+    await this.call(loginId, "send", (c) => c.sendChatState(groupId, state));
   }
 
   async setPresence(loginId: string, presence: "available" | "unavailable"): Promise<void> {
@@ -452,19 +479,21 @@ export class GatekeeperNetwork implements RemoteNetwork {
       ephemeral = ephemeral.then(() => quietly(what, task));
     };
     entry.unsubscribe.push(
-      // Group receipts and typing are not bridged yet (docs/architecture.md, "Groups" step 6):
-      // passed on as one-to-one they would show in the chat with that member.
+      // A group's (`from` is the member) goes to the group's handler, never to the chat with
+      // that member.
       client.on("receipt", (event) =>
         later("receipt", async () => {
-          if (event.group !== undefined) return;
           const receipt = toRemoteReceipt(event);
-          await handler().onContactReceipt?.(loginId, receipt);
+          if (event.group === undefined) await handler().onContactReceipt?.(loginId, receipt);
+          else await handler().onGroupReceipt?.(loginId, event.group, receipt);
         }),
       ),
       client.on("chatstate", (event) =>
         later("chat state", async () => {
-          if (event.group !== undefined) return;
-          await handler().onContactTyping?.(loginId, event.from, typingState(event));
+          const state = typingState(event);
+          if (event.group === undefined)
+            await handler().onContactTyping?.(loginId, event.from, state);
+          else await handler().onGroupTyping?.(loginId, event.group, event.from, state);
         }),
       ),
       // Not caught: a failure leaves the message unacked, to be delivered again.
@@ -488,17 +517,13 @@ export class GatekeeperNetwork implements RemoteNetwork {
       ),
       client.on("undecryptable", ({ from, group, id, code, retryRequested }) =>
         quietly("undecryptable", async () => {
-          // A group's: not to be told in the chat with that member (group notices: step 6).
+          const reason = undecryptableReason(code, retryRequested);
+          // A group's is told in the group's room, not in the chat with that member.
           if (group !== undefined) {
-            this.logger.warn("a group message could not be decrypted", { login: loginId, id });
+            await handler().onGroupUndecryptable?.(loginId, group, from, id, reason);
             return;
           }
-          await handler().onUndecryptable(
-            loginId,
-            from,
-            id,
-            undecryptableReason(code, retryRequested),
-          );
+          await handler().onUndecryptable(loginId, from, id, reason);
         }),
       ),
       client.on("sendFailed", ({ id }) =>

@@ -17,6 +17,7 @@ export function toRemoteGroupInfo(info: GroupInfo): RemoteGroupInfo {
     subject: info.subject,
     ...(info.description === undefined ? {} : { description: info.description.text }),
     participants: info.participants.map((p) => ({ id: p.jid, role: p.role })),
+    ...(info.pictureId === undefined ? {} : { pictureId: info.pictureId }),
   };
 }
 
@@ -36,7 +37,7 @@ export function toRemoteGroupChange(event: GroupChangeEvent): RemoteGroupChange 
         description: "deleted" in change ? null : change.text,
       };
     case "picture":
-      return { kind: "picture", groupId, actor };
+      return { kind: "picture", groupId, actor, pictureId: "deleted" in change ? null : change.id };
     default:
       return {
         kind: "members",

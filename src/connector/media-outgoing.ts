@@ -13,6 +13,7 @@ import type { MediaRef, ReplyContext } from "../gatekeeper/content/index.js";
 import { replyContextFor } from "./relation-mapping.js";
 import type { MediaType } from "../gatekeeper/media/index.js";
 import type { HostedBlob, HostedMedia } from "./media-host.js";
+import { writeMentions } from "./mention-mapping.js";
 
 /** The gatekeeper's JPEG previews are small; a bigger thumbnail is left out. */
 export const MAX_THUMBNAIL_BYTES = 64 * 1024;
@@ -57,7 +58,11 @@ export async function outgoingMediaMessage(
       : { contextInfo: replyContextFor(content.replyTo, content.quote) };
   const seconds =
     content.durationMs === undefined ? {} : { seconds: toSeconds(content.durationMs) };
-  const caption = content.caption ? { caption: content.caption } : {};
+  // Mentions are a group's (§19.6), as for text.
+  const written = writeMentions(content.caption ?? "", options.group ? content.remoteMentions : []);
+  const caption = content.caption
+    ? { caption: written.text, ...(written.jids.length > 0 ? { mentions: written.jids } : {}) }
+    : {};
   const size = {
     ...(content.width === undefined ? {} : { width: content.width }),
     ...(content.height === undefined ? {} : { height: content.height }),

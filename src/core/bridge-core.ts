@@ -14,6 +14,7 @@ import type { RemoteMessage } from "./content.js";
 import { Conversation } from "./conversation.js";
 import { GroupActions } from "./group-actions.js";
 import { GroupChanges } from "./group-changes.js";
+import { GroupNotices } from "./group-notices.js";
 import { GroupPortals } from "./group-portals.js";
 import { errorText, silentLogger } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
@@ -58,6 +59,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   readonly groups: GroupPortals;
   readonly groupChanges: GroupChanges;
   readonly groupActions: GroupActions;
+  private readonly groupNotices: GroupNotices;
   readonly logins: Logins;
   readonly relayIn: RelayIn;
   private readonly puppetPower: PuppetPowerUpkeep;
@@ -110,6 +112,12 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     };
     this.groupChanges = new GroupChanges({ ...groupsEnv, logger: loggerFor("Groups") });
     this.groupActions = new GroupActions({ ...groupsEnv, logger: loggerFor("Groups") });
+    this.groupNotices = new GroupNotices({
+      ...groupsEnv,
+      logger: loggerFor("Groups"),
+      policy: o.config.bridge.identityChange,
+      commandPrefix: o.config.bridge.commandPrefix,
+    });
     this.logins = new Logins({ repos, network: o.network, logger: loggerFor("Logins") });
     const media = (this.media = new MediaRelay({
       configured: o.config.bridge.media.maxBytes,
@@ -389,6 +397,8 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
 
   async onIdentityChange(loginId: string, contactId: string): Promise<void> {
     await this.conversation.identity.onIdentityChange(loginId, contactId);
+    const login = await this.repos.logins.get(loginId);
+    if (login && this.groups.supported) await this.groupNotices.onIdentityChange(login, contactId);
   }
 
   onContactReceipt(loginId: string, receipt: RemoteReceipt): Promise<void> {
@@ -397,6 +407,19 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
 
   onContactTyping(loginId: string, contactId: string, state: RemoteTypingState): Promise<void> {
     return this.conversation.onContactTyping(loginId, contactId, state);
+  }
+
+  onGroupReceipt(loginId: string, groupId: string, receipt: RemoteReceipt): Promise<void> {
+    return this.conversation.onGroupReceipt(loginId, groupId, receipt);
+  }
+
+  onGroupTyping(
+    loginId: string,
+    groupId: string,
+    memberId: string,
+    state: RemoteTypingState,
+  ): Promise<void> {
+    return this.conversation.onGroupTyping(loginId, groupId, memberId, state);
   }
 
   /** A group changed (the login joined it, or its members, admins or subject changed). */
@@ -443,6 +466,18 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     if (login && portal?.state !== "blocked") {
       await this.tellUser(login.mxid, `A message from a contact you have no chat with yet ${what}`);
     }
+  }
+
+  async onGroupUndecryptable(
+    loginId: string,
+    groupId: string,
+    senderId: string,
+    messageId: string,
+    reason: UndecryptableReason,
+  ): Promise<void> {
+    const login = await this.repos.logins.get(loginId);
+    if (!login || !this.groups.supported) return;
+    await this.groupNotices.onUndecryptable(login, groupId, senderId, messageId, reason);
   }
 
   // ------------------------------------------------------------------ helpers

@@ -4,21 +4,50 @@
  * ```block```, "> " quotes, "- "/"1. " lists); the Matrix side converts to and from HTML
  * (src/matrix/formatting/). Media kinds (image, video, audio, file) are in ./media.ts.
  * `mentions` names the Matrix users a message really mentions (m.mentions): the user whose
- * message a contact answers; nobody else, whatever the text says ("@room" included).
+ * message a contact answers, the people its text mentions; nobody else, whatever the text
+ * says ("@room" included).
+ *
+ * People a group message's text (or caption) mentions are spans of it, named by each side in
+ * its own terms: `remoteMentions` by remote id, as the connector reads and writes them (GKI/1:
+ * "@" + the JID's user part, and the JID in the message), `matrixMentions` by MXID, as the
+ * Matrix side reads and writes them (pills). The core maps one to the other (group-mentions.ts).
  */
 import type { MediaMessageContent } from "./media.js";
 import type { RelationContent, ReplyQuote } from "./relations.js";
 
+/** Where a text names someone: [start, end) of the text, in UTF-16 code units. */
+export interface TextSpan {
+  start: number;
+  end: number;
+}
+
+/** Someone a text mentions, by their remote id (the network's own "@…" is the span). */
+export interface RemoteMention extends TextSpan {
+  id: string;
+}
+
+/** Someone a text mentions, as a Matrix user (a pill), shown as `name` where it is known. */
+export interface MatrixMention extends TextSpan {
+  mxid: string;
+  name?: string;
+}
+
+/** The people a text or caption mentions, as each side names them (see above). */
+export interface TextMentions {
+  remoteMentions?: RemoteMention[];
+  matrixMentions?: MatrixMention[];
+}
+
 /** Edits, deletions and reactions (about an earlier message) are in ./relations.ts. */
 export type BridgeContent =
-  | {
+  | ({
       kind: "text";
       text: string;
       style?: "emote" | "notice";
       replyTo?: string;
       quote?: ReplyQuote;
       mentions?: string[];
-    }
+    } & TextMentions)
   | {
       kind: "unsupported";
       description: string;

@@ -1,12 +1,14 @@
 /**
- * What goes on around the messages of a chat: read receipts, typing, the user's presence,
- * and the contact's identity (safety numbers, held messages). One object, so the core
- * wires them with a few lines; each part lives in its own file.
+ * What goes on around the messages of a chat: read receipts and typing (one-to-one and in
+ * groups), the user's presence, and the contact's identity (safety numbers, held messages).
+ * One object, so the core wires them with a few lines; each part lives in its own file.
  */
 import type { Knex } from "knex";
 import type { Repositories } from "../db/repositories/index.js";
 import { receiptsCommand, securityCommands } from "./commands/security-commands.js";
 import type { Command } from "./commands/types.js";
+import { GroupReceipts } from "./group-receipts.js";
+import { GroupTyping } from "./group-typing.js";
 import { IdentityGuard } from "./identity-guard.js";
 import type { IdentityChangePolicy } from "./identity-guard.js";
 import { errorText } from "./logger.js";
@@ -35,6 +37,8 @@ export interface ConversationOptions {
 export class Conversation {
   readonly receipts: ReadReceipts;
   readonly typing: TypingRelay;
+  readonly groupReceipts: GroupReceipts;
+  readonly groupTyping: GroupTyping;
   readonly presence: PresenceRelay;
   readonly identity: IdentityGuard;
   private readonly log: CoreLogger;
@@ -52,6 +56,24 @@ export class Conversation {
       logger: this.log,
     });
     this.typing = new TypingRelay({ repos, matrix, network, puppets, mayUse, logger: this.log });
+    this.groupReceipts = new GroupReceipts({
+      db,
+      repos,
+      matrix,
+      network,
+      puppets,
+      mayUse,
+      logger: this.log,
+      sendsReadReceipts: (mxid) => this.receipts.enabled(mxid),
+    });
+    this.groupTyping = new GroupTyping({
+      repos,
+      matrix,
+      network,
+      puppets,
+      mayUse,
+      logger: this.log,
+    });
     this.presence = new PresenceRelay({ repos, network, mayUse, logger: this.log });
     this.identity = new IdentityGuard({
       repos,
@@ -78,18 +100,23 @@ export class Conversation {
     this.presence.stop();
   }
 
-  // Ephemeral handlers: best effort, so failures are logged here and never passed on.
+  // Ephemeral handlers: best effort, so failures are logged here and never passed on. A
+  // Matrix room is a one-to-one portal or a group's (or neither): each part checks its own.
 
   onReadReceipt(roomId: string, userMxid: string, eventId: string, ts: number): Promise<void> {
     this.presence.activity(userMxid);
-    return this.quietly("read receipt", () =>
-      this.receipts.onMatrixReceipt(roomId, userMxid, eventId, ts),
-    );
+    return this.quietly("read receipt", async () => {
+      await this.receipts.onMatrixReceipt(roomId, userMxid, eventId, ts);
+      await this.groupReceipts.onMatrixReceipt(roomId, userMxid, eventId, ts);
+    });
   }
 
   onTyping(roomId: string, userMxid: string, typing: boolean): Promise<void> {
     if (typing) this.presence.activity(userMxid);
-    return this.quietly("typing", () => this.typing.onMatrixTyping(roomId, userMxid, typing));
+    return this.quietly("typing", async () => {
+      await this.typing.onMatrixTyping(roomId, userMxid, typing);
+      await this.groupTyping.onMatrixTyping(roomId, userMxid, typing);
+    });
   }
 
   onPresence(userMxid: string, presence: "online" | "unavailable" | "offline"): Promise<void> {
@@ -103,6 +130,23 @@ export class Conversation {
   onContactTyping(loginId: string, contactId: string, state: RemoteTypingState): Promise<void> {
     return this.quietly("contact typing", () =>
       this.typing.onRemoteTyping(loginId, contactId, state),
+    );
+  }
+
+  onGroupReceipt(loginId: string, groupId: string, receipt: RemoteReceipt): Promise<void> {
+    return this.quietly("group receipt", () =>
+      this.groupReceipts.onRemoteReceipt(loginId, groupId, receipt),
+    );
+  }
+
+  onGroupTyping(
+    loginId: string,
+    groupId: string,
+    memberId: string,
+    state: RemoteTypingState,
+  ): Promise<void> {
+    return this.quietly("group typing", () =>
+      this.groupTyping.onRemoteTyping(loginId, groupId, memberId, state),
     );
   }
 

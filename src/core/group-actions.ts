@@ -13,7 +13,12 @@ import { errorText } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import type { MatrixSide } from "./matrix-side.js";
 import { RemoteError } from "./network.js";
-import type { RemoteGroupInfo, RemoteNetwork, RemoteParticipantFailure } from "./network.js";
+import type {
+  GroupMemberOp,
+  RemoteGroupInfo,
+  RemoteNetwork,
+  RemoteParticipantFailure,
+} from "./network.js";
 import type { Puppets } from "./puppets.js";
 
 export interface GroupActionsOptions {
@@ -58,6 +63,16 @@ export class GroupActions {
     return { open, failed };
   }
 
+  /** Adds, removes, promotes or demotes members through the login; answers who failed, and why. */
+  changeMembers(
+    login: Login,
+    groupId: string,
+    op: GroupMemberOp,
+    participantIds: string[],
+  ): Promise<RemoteParticipantFailure[]> {
+    return this.o.network.changeGroupMembers!(login.id, groupId, op, participantIds);
+  }
+
   /**
    * The login leaves the group (a 404: it is not in it any more, which is what was asked);
    * it is no longer a member of the portal. Rejects with RemoteError otherwise.
@@ -70,6 +85,26 @@ export class GroupActions {
     }
     const portal = await this.o.repos.groupPortals.getByGroup(groupId);
     if (portal) await this.o.repos.groupPortals.removeMember(portal.id, login.id);
+  }
+
+  /**
+   * The user logged out: the bot takes them out of their groups' rooms (the rooms stay for
+   * the other members). Answers how many rooms they were taken out of.
+   */
+  async closeAll(login: Login): Promise<number> {
+    const net = this.o.network.capabilities.networkName;
+    let closed = 0;
+    for (const portal of await this.o.repos.groupPortals.listByLogin(login.id)) {
+      await this.o.repos.groupPortals.removeMember(portal.id, login.id);
+      if (portal.roomId === null) continue;
+      await this.removeFromRoom(
+        portal.roomId,
+        login,
+        `You logged out of the ${net} bridge: this group is no longer bridged for you`,
+      );
+      closed += 1;
+    }
+    return closed;
   }
 
   /** The bot takes the user out of a group's room they no longer belong in. */

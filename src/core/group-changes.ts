@@ -65,8 +65,7 @@ export class GroupChanges {
           );
           return;
         case "picture":
-          // Not bridged yet: the picture would have to be fetched and uploaded as the avatar.
-          this.o.logger.debug("group picture change not bridged", { portal: portal.id });
+          await this.o.groups.avatars.sync(portal, open.roomId, login, change.pictureId);
           return;
       }
     });
@@ -142,7 +141,9 @@ export class GroupChanges {
     const own = await this.o.repos.logins.getByJid(actor);
     if (own) return; // another Matrix user of this bridge
     const net = this.o.network.capabilities.networkName;
-    const who = (await this.nameOf(actor)) ?? "Someone you have no chat with";
+    // A member's name is known only once they wrote; their puppet is there from the start.
+    const puppet = await this.o.puppets.ensure({ id: actor });
+    const who = (await this.nameOf(actor)) ?? `Someone you have no chat with (${puppet})`;
     const which = subject === undefined ? "a group" : `the group "${subject}"`;
     await this.o.tellUser(
       login.mxid,

@@ -10,6 +10,7 @@
  */
 import type { GroupPortal, Login, Repositories } from "../db/repositories/index.js";
 import { encryptionNotice } from "./encryption-notice.js";
+import { GroupAvatars } from "./group-avatars.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { errorText } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
@@ -43,11 +44,15 @@ export interface JoinedGroup extends OpenGroup {
 }
 
 export class GroupPortals {
+  /** The group picture as the room's avatar. */
+  readonly avatars: GroupAvatars;
   private readonly lock = new KeyedLock();
   /** Puppets known to be in a room this run ("room\npuppet"): no membership request needed. */
   private readonly joined = new Set<string>();
 
-  constructor(private readonly o: GroupPortalsOptions) {}
+  constructor(private readonly o: GroupPortalsOptions) {
+    this.avatars = new GroupAvatars(o);
+  }
 
   /** Whether groups can be bridged at all (the network and the Matrix side both can). */
   get supported(): boolean {
@@ -114,6 +119,7 @@ export class GroupPortals {
     }
     if (portal.roomId === null) {
       const roomId = await this.createRoom(portal, info, members);
+      await this.avatars.sync(portal, roomId, login, info.pictureId ?? null);
       return { portal: { ...portal, roomId }, roomId, added };
     }
     for (const member of added) await this.inviteUser(portal.roomId, member);

@@ -9,6 +9,7 @@
  */
 import type { Login, Repositories } from "../db/repositories/index.js";
 import type { BridgeContent, RemoteMessage } from "./content.js";
+import { mentionsToMatrix } from "./group-mentions.js";
 import type { GroupPortals, OpenGroup } from "./group-portals.js";
 import { KeyedLock } from "./keyed-lock.js";
 import type { CoreLogger } from "./logger.js";
@@ -89,7 +90,8 @@ export class GroupRelayIn {
       await this.o.relations.deliver(target, message, message.content, key);
       return;
     }
-    const content = await this.o.relations.groupReplyContent(portalId, message.content);
+    const replied = await this.o.relations.groupReplyContent(portalId, message.content);
+    const content = await mentionsToMatrix(this.o, open.roomId, replied);
     const send = (c: BridgeContent): Promise<string> =>
       matrix.sendMessage(open.roomId, puppetMxid, c, key, message.timestamp);
     const eventId = await (this.o.media ? this.o.media.post(content, send) : send(content));

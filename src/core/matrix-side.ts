@@ -64,6 +64,11 @@ export interface MatrixSide {
   /** The bot sets the room's name or topic. */
   setRoomName?(roomId: string, name: string): Promise<void>;
   setRoomTopic?(roomId: string, topic: string): Promise<void>;
+  /** The bot uploads `picture` and makes it the room's avatar; null removes the avatar. */
+  setRoomAvatar?(
+    roomId: string,
+    picture: { bytes: Uint8Array; mimetype: string } | null,
+  ): Promise<void>;
   /** Invite the user again (a reopened portal) as the bot (else the puppet). */
   invite(roomId: string, inviterMxid: string, userMxid: string): Promise<void>;
   /** The user's "<network> chats" space; created on first use. Returns its room id. */
@@ -97,6 +102,8 @@ export interface MatrixSide {
    * it; undefined when it has none or cannot be read.
    */
   messageText?(roomId: string, eventId: string): Promise<string | undefined>;
+  /** `userMxid`'s display name in the room; undefined when they have none there. */
+  memberName?(roomId: string, userMxid: string): Promise<string | undefined>;
   /** An m.notice from the bot (management room) or from `senderMxid` (a portal). */
   /**
    * `txnKey`, when given, makes the notice idempotent like `sendMessage`: a command re-run after a

@@ -2,6 +2,7 @@
  * Media content in an outbox row: everything but the sources' open(), which JSON drops;
  * read back, the sources are unbound references (MediaRelay.bindOutgoing binds them).
  */
+import { decodeRemoteMentions } from "./group-mentions.js";
 import { isMediaKind, unboundSource } from "./media.js";
 import type { MediaMessageContent, MediaRef } from "./media.js";
 
@@ -35,6 +36,8 @@ export function decodeMediaContent(c: Json): MediaMessageContent | undefined {
   if (Array.isArray(c.waveform) && c.waveform.every((v) => typeof v === "number")) {
     out.waveform = c.waveform as number[];
   }
+  const mentions = decodeRemoteMentions(c.remoteMentions);
+  if (mentions) out.remoteMentions = mentions;
   return out;
 }
 

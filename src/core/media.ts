@@ -7,6 +7,7 @@
 import { Transform, pipeline } from "node:stream";
 import type { Readable, TransformCallback } from "node:stream";
 import { RemoteError } from "./network.js";
+import type { TextMentions } from "./content.js";
 import type { ReplyQuote } from "./relations.js";
 
 export type MediaKind = "image" | "video" | "audio" | "file";
@@ -37,8 +38,11 @@ export interface MediaSource extends MediaRef {
   open(options?: { maxBytes?: number }): Promise<OpenedMedia>;
 }
 
-/** An image, video, audio (or voice message) or file, with what both networks can say about it. */
-export interface MediaMessageContent {
+/**
+ * An image, video, audio (or voice message) or file, with what both networks can say about it;
+ * the mentions are the caption's (see content.ts).
+ */
+export interface MediaMessageContent extends TextMentions {
   kind: MediaKind;
   media: MediaSource;
   /** Caption in the gatekeeper's markup, like text (see content.ts). */

@@ -90,10 +90,30 @@ export interface RemoteEventHandler {
     messageId: string,
     reason: UndecryptableReason,
   ): Promise<void>;
+  /** The same for a message of group `groupId` from member `senderId`. */
+  onGroupUndecryptable?(
+    loginId: string,
+    groupId: string,
+    senderId: string,
+    messageId: string,
+    reason: UndecryptableReason,
+  ): Promise<void>;
   /** The contact got (delivered) or read/played (read) messages of ours; best effort. */
   onContactReceipt?(loginId: string, receipt: RemoteReceipt): Promise<void>;
   /** The contact is typing (recording: a voice message) or stopped; best effort. */
   onContactTyping?(loginId: string, contactId: string, state: RemoteTypingState): Promise<void>;
+  /**
+   * In a group: the member `receipt.contactId` got or read messages the login sent there
+   * (the network tells only the sender's login); best effort.
+   */
+  onGroupReceipt?(loginId: string, groupId: string, receipt: RemoteReceipt): Promise<void>;
+  /** A member of the group is typing or stopped; every member login hears it; best effort. */
+  onGroupTyping?(
+    loginId: string,
+    groupId: string,
+    memberId: string,
+    state: RemoteTypingState,
+  ): Promise<void>;
   /** The login's settings, asked for at every (re)connect. */
   loginSettings?(loginId: string): Promise<LoginSettings>;
   /**
@@ -111,6 +131,15 @@ export interface RemoteGroupInfo {
   description?: string;
   /** Every member (the login too), in the order they joined. */
   participants: { id: string; role: "superadmin" | "admin" | "member" }[];
+  /** Identifies the group's picture (a new one has a new id); absent when it has none. */
+  pictureId?: string;
+}
+
+/** A group's picture, as groupPicture answers it. */
+export interface RemotePicture {
+  id: string;
+  mimetype: string;
+  bytes: Uint8Array;
 }
 
 /** What an admin may do to other members of a group. */
@@ -131,8 +160,8 @@ export type RemoteGroupChange =
   | { kind: "subject"; groupId: string; actor: string; subject: string }
   /** null: the description was deleted. */
   | { kind: "description"; groupId: string; actor: string; description: string | null }
-  /** The picture changed or was removed (not bridged yet). */
-  | { kind: "picture"; groupId: string; actor: string };
+  /** The picture changed (`pictureId` names the new one) or was removed (null). */
+  | { kind: "picture"; groupId: string; actor: string; pictureId: string | null };
 
 /** A member an add/remove/promote/demote (or create) could not be applied to, and why. */
 export interface RemoteParticipantFailure {
@@ -227,6 +256,8 @@ export interface RemoteNetwork {
     content: BridgeContent,
   ): Promise<SendResult>;
   groupInfo?(loginId: string, groupId: string): Promise<RemoteGroupInfo>;
+  /** The group's picture through the login (a member); null when it has none. */
+  groupPicture?(loginId: string, groupId: string): Promise<RemotePicture | null>;
   /** Every group the login is in. */
   listGroups?(loginId: string): Promise<RemoteGroupInfo[]>;
   /**
@@ -257,6 +288,15 @@ export interface RemoteNetwork {
   setReadReceipts?(loginId: string, enabled: boolean): void;
   /** Typing notification to the contact (ephemeral: dropped while disconnected). */
   sendTyping?(loginId: string, contactId: string, state: "composing" | "paused"): Promise<void>;
+  /** As sendReadReceipt, in a group: for these messages of one member, `senderId`. */
+  sendGroupReadReceipt?(
+    loginId: string,
+    groupId: string,
+    senderId: string,
+    messageIds: string[],
+  ): Promise<void>;
+  /** As sendTyping, to every member of the group. */
+  sendGroupTyping?(loginId: string, groupId: string, state: "composing" | "paused"): Promise<void>;
   /** The user's own presence as the contacts see it. */
   setPresence?(loginId: string, presence: "available" | "unavailable"): Promise<void>;
   /** The safety number with the contact; null if no keys were exchanged yet. */

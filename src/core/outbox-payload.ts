@@ -3,6 +3,7 @@
  * is already the remote id (mapped when the row was written), so a resend needs nothing else.
  */
 import type { BridgeContent } from "./content.js";
+import { decodeRemoteMentions } from "./group-mentions.js";
 import { decodeMediaContent } from "./media-payload.js";
 import { decodeRelationContent, decodeReplyQuote } from "./relation-payload.js";
 
@@ -25,6 +26,8 @@ export function decodeOutboxPayload(payload: Uint8Array): BridgeContent {
   if (c.kind === "text" && typeof c.text === "string") {
     const text: BridgeContent = { kind: "text", text: c.text, ...replyTo };
     if (c.style === "emote" || c.style === "notice") text.style = c.style;
+    const mentions = decodeRemoteMentions(c.remoteMentions);
+    if (mentions) text.remoteMentions = mentions;
     return text;
   }
   const media = decodeMediaContent(c);

@@ -14,6 +14,7 @@ import type { CoreLogger } from "./logger.js";
 import type { MatrixSide } from "./matrix-side.js";
 import type { Portal } from "../db/repositories/index.js";
 import type { MessageRef, RelationContent, ReplyQuote } from "./relations.js";
+import { withTextPrefix } from "./group-mentions.js";
 
 export interface IncomingRelationsOptions {
   repos: Repositories;
@@ -88,7 +89,9 @@ export class IncomingRelations {
       return out;
     }
     this.o.logger.debug("reply to a message the bridge never saw", { portal: portalId });
-    if (out.kind === "text" && quote?.text) out.text = `${quoteLines(quote.text)}\n${out.text}`;
+    // The mentions' spans move with the text.
+    if (out.kind === "text" && quote?.text)
+      return withTextPrefix(out, `${quoteLines(quote.text)}\n`);
     return out;
   }
 

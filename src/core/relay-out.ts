@@ -21,6 +21,7 @@ import type { CoreLogger } from "./logger.js";
 import type { MatrixSide, SendStatus } from "./matrix-side.js";
 import { IDENTITY_UNCONFIRMED, RemoteError } from "./network.js";
 import type { RemoteNetwork, SendResult } from "./network.js";
+import { mentionsToRemote } from "./group-mentions.js";
 import { decodeOutboxPayload, encodeOutboxPayload } from "./outbox-payload.js";
 import { isMediaContent } from "./media.js";
 import type { MediaRelay } from "./media-relay.js";
@@ -82,7 +83,9 @@ export class RelayOut {
    */
   async enqueueGroup(portal: GroupPortal, login: Login, message: MatrixMessage): Promise<void> {
     const chat = { id: portal.id, roomId: portal.roomId, loginId: login.id };
-    await this.take(portal, chat, message, login.id);
+    // Pills become the members' mentions before the row is written (a resend needs nothing else).
+    const content = await mentionsToRemote(this.o, portal, login, message.content);
+    await this.take(portal, chat, { ...message, content }, login.id);
   }
 
   private async take(

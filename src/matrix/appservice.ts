@@ -21,7 +21,7 @@ import { DurableAppService } from "./durable-appservice.js";
 import { HomeserverCatchUp } from "./homeserver-catch-up.js";
 import { EphemeralIntake } from "./ephemeral-intake.js";
 import { classifyEvent } from "./event-classifier.js";
-import { markupToMatrix, matrixToMarkup } from "./formatting/index.js";
+import { markupToMatrix, matrixToMarkup, matrixToMarkupWithMentions } from "./formatting/index.js";
 import { tellGaveUp } from "./gave-up-notice.js";
 import { startIntakePruner } from "./intake-pruner.js";
 import { errorMessage, IntakeWorker } from "./intake-worker.js";
@@ -116,7 +116,13 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
 
   const worker = new IntakeWorker({
     queue: intakeRepo,
-    classify: (event) => classifyEvent(event, { botMxid, isBridgeUser, toMarkup: matrixToMarkup }),
+    classify: (event) =>
+      classifyEvent(event, {
+        botMxid,
+        isBridgeUser,
+        toMarkup: matrixToMarkup,
+        toMarkupWithMentions: matrixToMarkupWithMentions,
+      }),
     onGaveUp: (action, event, gaveUp) =>
       tellGaveUp(matrixSide, NETWORK_NAME, action, event, gaveUp),
     ...(opts.intake?.maxAttempts !== undefined ? { maxAttempts: opts.intake.maxAttempts } : {}),

@@ -6,8 +6,10 @@
 import type { BridgeContent } from "../core/content.js";
 import type { IncomingMatrixMessage } from "../core/matrix-events.js";
 import type { MatrixTextContent } from "./formatting/index.js";
+import { mentionSpans } from "./matrix-mentions.js";
 import { classifyRelation } from "./relation-events.js";
 import { mediaFromEvent, mediaKindOf } from "./media-content.js";
+import type { ToMarkupWithMentions } from "./media-content.js";
 import type { MediaKind } from "../core/media.js";
 
 /** Matrix text (HTML or plain) to the gatekeeper's markup: formatting's matrixToMarkup. */
@@ -18,6 +20,8 @@ export interface ClassifyContext {
   /** True for the bot and every puppet (the registration's user namespaces). */
   isBridgeUser(userId: string): boolean;
   toMarkup: ToMarkup;
+  /** As toMarkup, with the pills; without it, a message mentions no one. */
+  toMarkupWithMentions?: ToMarkupWithMentions;
 }
 
 export type IntakeAction =
@@ -37,6 +41,8 @@ export type IntakeAction =
   | { kind: "room-name"; roomId: string; sender: string; name: string };
 
 type Json = Record<string, unknown>;
+
+const MENTIONS = "m.mentions";
 
 const TEXT_STYLES = new Map<string, "emote" | "notice" | undefined>([
   ["m.text", undefined],
@@ -162,11 +168,16 @@ function classifyMessage(base: MessageBase, content: Json, ctx: ClassifyContext)
     const formatted = str(content.formatted_body);
     if (format !== undefined) textContent.format = format;
     if (formatted !== undefined) textContent.formatted_body = formatted;
-    const text = ctx.toMarkup(textContent, { isReply: replyTo !== undefined });
+    const isReply = { isReply: replyTo !== undefined };
+    const { text, mentions: pills } = ctx.toMarkupWithMentions
+      ? ctx.toMarkupWithMentions(textContent, isReply)
+      : { text: ctx.toMarkup(textContent, isReply), mentions: [] };
     const bridged: BridgeContent = { kind: "text", text };
     const style = TEXT_STYLES.get(msgtype);
     if (style) bridged.style = style;
     if (replyTo) bridged.replyTo = replyTo;
+    const mentions = ctx.toMarkupWithMentions ? mentionSpans(text, pills, content[MENTIONS]) : [];
+    if (mentions.length > 0) bridged.matrixMentions = mentions;
     return { kind: "message", message: { ...base, body, content: bridged } };
   }
   const mediaKind = mediaKindOf(msgtype);
@@ -188,7 +199,12 @@ function mediaMessage(
 ): IntakeAction | undefined {
   const replyTo = replyTarget(content);
   const isReply = replyTo !== undefined;
-  const bridged = mediaFromEvent(kind, content, { sticker, isReply, toMarkup: ctx.toMarkup });
+  const bridged = mediaFromEvent(kind, content, {
+    sticker,
+    isReply,
+    toMarkup: ctx.toMarkup,
+    ...(ctx.toMarkupWithMentions ? { toMarkupWithMentions: ctx.toMarkupWithMentions } : {}),
+  });
   if (!bridged) return undefined;
   if (replyTo) bridged.replyTo = replyTo;
   // The body is a caption or a file name, never a command.

@@ -62,14 +62,23 @@ export class MatrixMedia {
     asUser: string,
     filename: string,
   ): Promise<{ url: string; size: number }> {
-    const bytes = Buffer.from(text, "utf8");
+    return this.uploadBytes(Buffer.from(text, "utf8"), TEXT_MIMETYPE, asUser, filename);
+  }
+
+  /** Uploads bytes the bridge holds (a long text, a group's picture) as `asUser`. */
+  async uploadBytes(
+    bytes: Uint8Array,
+    mimetype: string,
+    asUser: string,
+    filename: string,
+  ): Promise<{ url: string; size: number }> {
     const source: MediaSource = {
-      uri: `text:${filename}`,
-      mimetype: TEXT_MIMETYPE,
+      uri: `bytes:${filename}`,
+      mimetype,
       size: bytes.length,
       open: () => Promise.resolve({ stream: Readable.from([bytes]), size: bytes.length }),
     };
-    const file = await this.http.upload(source, { asUser, filename, mimetype: TEXT_MIMETYPE });
+    const file = await this.http.upload(source, { asUser, filename, mimetype });
     return { url: file.uri, size: bytes.length };
   }
 }

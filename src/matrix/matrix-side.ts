@@ -226,6 +226,26 @@ export class AppserviceMatrixSide implements MatrixSide {
     return this.setTextState(roomId, "m.room.topic", "topic", topic);
   }
 
+  async setRoomAvatar(
+    roomId: string,
+    picture: { bytes: Uint8Array; mimetype: string } | null,
+  ): Promise<void> {
+    const media = this.opts.media;
+    if (!media) return; // no media relay configured: nothing can be uploaded
+    const bot = this.intent(this.botMxid);
+    const content: Json = {};
+    if (picture) {
+      const file = await this.limited("uploading the group's picture", () =>
+        media.uploadBytes(picture.bytes, picture.mimetype, this.botMxid, "group-picture"),
+      );
+      content.url = file.url;
+      content.info = { mimetype: picture.mimetype, size: file.size };
+    }
+    await this.limited("the room's avatar", () =>
+      bot.sendStateEvent(roomId, "m.room.avatar", "", content),
+    );
+  }
+
   private async setTextState(roomId: string, type: string, key: string, value: string) {
     const bot = this.intent(this.botMxid);
     const text = wellFormed(value);
@@ -357,6 +377,15 @@ export class AppserviceMatrixSide implements MatrixSide {
     // Read from the homeserver, so as free to hold a lone surrogate as an event's body.
     const text = quotableText(event as Record<string, unknown>, matrixToMarkup);
     return text === undefined ? undefined : wellFormed(text);
+  }
+
+  async memberName(roomId: string, userMxid: string): Promise<string | undefined> {
+    const bot = this.intent(this.botMxid);
+    const member = (await this.limited("reading a member's name", () =>
+      bot.getStateEvent(roomId, "m.room.member", userMxid, true),
+    )) as { displayname?: unknown } | null;
+    const name = member?.displayname;
+    return typeof name === "string" && name.trim() !== "" ? name : undefined;
   }
 
   async sendNotice(

@@ -8,9 +8,15 @@
  * m.audio with `org.matrix.msc3245.voice: {}` and `org.matrix.msc1767.audio` carrying the
  * duration in ms and a waveform of integers 0..1024 (MSC3246), plus `info.duration`.
  */
+import type { MatrixMention } from "../core/content.js";
 import { unboundSource } from "../core/media.js";
 import type { MediaKind, MediaMessageContent, MediaRef } from "../core/media.js";
-import type { MatrixFormattedText, MatrixTextContent } from "./formatting/index.js";
+import type {
+  MarkupWithMentions,
+  MatrixFormattedText,
+  MatrixTextContent,
+} from "./formatting/index.js";
+import { mentionSpans } from "./matrix-mentions.js";
 
 type Json = Record<string, unknown>;
 
@@ -60,7 +66,12 @@ const EXTENSIONS: ReadonlyMap<string, string> = new Map([
 
 /** Matrix text (HTML or plain) to the gatekeeper's markup (formatting's matrixToMarkup). */
 export type ToMarkup = (content: MatrixTextContent, options: { isReply: boolean }) => string;
-export type ToMatrix = (markup: string) => MatrixFormattedText;
+/** As ToMarkup, with the mention pills in it (formatting's matrixToMarkupWithMentions). */
+export type ToMarkupWithMentions = (
+  content: MatrixTextContent,
+  options: { isReply: boolean },
+) => MarkupWithMentions;
+export type ToMatrix = (markup: string, mentions?: readonly MatrixMention[]) => MatrixFormattedText;
 
 function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -87,7 +98,13 @@ export function mediaKindOf(msgtype: string | undefined): MediaKind | undefined 
 export function mediaFromEvent(
   kind: MediaKind,
   content: Json,
-  options: { sticker?: boolean; isReply: boolean; toMarkup: ToMarkup },
+  options: {
+    sticker?: boolean;
+    isReply: boolean;
+    toMarkup: ToMarkup;
+    /** For the caption's mentions (without it, a caption mentions no one). */
+    toMarkupWithMentions?: ToMarkupWithMentions;
+  },
 ): MediaMessageContent | undefined {
   const url = str(content.url);
   if (url === undefined || !url.startsWith("mxc://")) return undefined;
@@ -106,7 +123,15 @@ export function mediaFromEvent(
       const formatted = str(content.formatted_body);
       if (format !== undefined) text.format = format;
       if (formatted !== undefined) text.formatted_body = formatted;
-      out.caption = options.toMarkup(text, { isReply: options.isReply });
+      const isReply = { isReply: options.isReply };
+      if (options.toMarkupWithMentions) {
+        const caption = options.toMarkupWithMentions(text, isReply);
+        out.caption = caption.text;
+        const mentions = mentionSpans(caption.text, caption.mentions, content["m.mentions"]);
+        if (mentions.length > 0) out.matrixMentions = mentions;
+      } else {
+        out.caption = options.toMarkup(text, isReply);
+      }
     }
     const name = filename || body;
     if (name) out.name = name;
@@ -205,7 +230,7 @@ export function mediaEventContent(
     info,
   };
   if (content.caption) {
-    const formatted = toMatrix(content.caption);
+    const formatted = toMatrix(content.caption, content.matrixMentions);
     out.body = formatted.body;
     out.filename = filename;
     if (formatted.format !== undefined && formatted.formatted_body !== undefined) {

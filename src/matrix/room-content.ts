@@ -3,7 +3,7 @@
  * message contents and send-status events. Pure, so the shapes are testable without a
  * homeserver.
  */
-import type { BridgeContent } from "../core/content.js";
+import type { BridgeContent, MatrixMention } from "../core/content.js";
 import { portalTopic } from "../core/encryption-notice.js";
 import type { GroupRoomSpec, PortalRoomSpec, SendStatus } from "../core/matrix-side.js";
 import type { MatrixFormattedText } from "./formatting/index.js";
@@ -14,8 +14,8 @@ export const SEND_STATUS_EVENT_TYPE = "com.beeper.message_send_status";
 
 type Json = Record<string, unknown>;
 
-/** The gatekeeper's markup to Matrix text: formatting's markupToMatrix. */
-export type ToMatrix = (markup: string) => MatrixFormattedText;
+/** The gatekeeper's markup to Matrix text, mentions as pills: formatting's markupToMatrix. */
+export type ToMatrix = (markup: string, mentions?: readonly MatrixMention[]) => MatrixFormattedText;
 
 /** A topic that says where end-to-end encryption ends (the core's wording, one source). */
 export function defaultPortalTopic(contactName: string, networkName = "Gatekeeper"): string {
@@ -152,7 +152,7 @@ export function spaceParentContent(domain: string): Json {
 export function messageContent(content: BridgeContent, toMatrix: ToMatrix): Json {
   let out: Json;
   if (content.kind === "text") {
-    const formatted = toMatrix(content.text);
+    const formatted = toMatrix(content.text, content.matrixMentions);
     const msgtype =
       content.style === "emote" ? "m.emote" : content.style === "notice" ? "m.notice" : "m.text";
     out = { msgtype, body: formatted.body };

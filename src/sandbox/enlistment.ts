@@ -11,6 +11,7 @@ import {
 } from "../gatekeeper/stanza/index.js";
 import type { SandboxContext } from "./context.js";
 import { SandboxError } from "./errors.js";
+import { leaveAllGroups } from "./groups/index.js";
 import type { IqHandler, IqSession } from "./iq-context.js";
 import type { Account } from "./store/index.js";
 
@@ -75,8 +76,12 @@ async function verify(ctx: SandboxContext, session: IqSession, me: Account, give
   return buildEnlistedResult(me.jid);
 }
 
-/** Forgets the number, the keys and the queue; the stream then ends with 401 "removed". */
+/**
+ * Forgets the number, the keys and the queue, and leaves every group (their members are told);
+ * the stream then ends with 401 "removed".
+ */
 async function remove(ctx: SandboxContext, session: IqSession, me: Account) {
+  await leaveAllGroups(ctx, me);
   await ctx.store.enlistments.remove(me.jid);
   await ctx.store.keys.deleteAll(me.jid);
   await ctx.store.queue.deleteFor(me.jid);

@@ -397,6 +397,24 @@ describe("§19.4 Notifications", () => {
   });
 });
 
+describe("§19.4 Notifications when an enlistment ends", () => {
+  it("§6/§19.4 a partner user whose enlistment is removed leaves every group: the members get <leave>", async (ctx) => {
+    need(ctx, "admin", "partner");
+    const a = await nativeUser({ optIn: "*" });
+    const p = await partnerUser();
+    const g = await group(p, [a]);
+    const r = await p.wire.iq("enlist", "set", el("remove"));
+    expect(r.attrs.type).toBe("result");
+    const n = await notification(a, g, "leave");
+    expect(n.attrs.participant).toBe(p.jid);
+    expect(n.children[0]?.children[0]?.attrs.jid).toBe(p.jid);
+    const info = await g2(a, g, "get", el("query"));
+    const members = childrenOf(child(info, "group")!, "participant").map((x) => x.attrs.jid);
+    expect(members).toEqual([a.jid]);
+    close(a, p);
+  });
+});
+
 describe("§19.5 Group messages", () => {
   it("§19.5 a group message is acked once and delivered to each other member with the skmsg and its own <to>", async (ctx) => {
     need(ctx, "admin");

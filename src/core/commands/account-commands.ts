@@ -48,14 +48,18 @@ export const logoutCommand: Command = {
   summary: "unlink your number, forget its keys and leave your chats",
   async run(command, ctx, env) {
     noArguments(command);
+    let groups = 0;
     const { login, portals } = await env.logins.logout(ctx.sender, async (l) => {
       const all = await env.repos.portals.listByLogin(l.id);
       await env.relayOut.halt(all.map((p) => p.id));
+      // Group rooms stay for their other members; the user is taken out of them.
+      if (env.groups?.supported) groups = await env.groups.closeAll(l);
       return env.portals.closeAll(l);
     });
+    const left = [plural(portals, "chat"), plural(groups, "group")].filter((t) => t !== "");
     await ctx.reply(
       `Logged out. ${name(env)} no longer has ${login.phone} linked to this bridge, the bridge ` +
-        `forgot your keys${portals > 0 ? ` and left your ${portals} chat${portals === 1 ? "" : "s"}` : ""}.`,
+        `forgot your keys${left.length > 0 ? ` and left your ${left.join(" and ")}` : ""}.`,
     );
   },
 };
@@ -102,3 +106,8 @@ export const pingCommand: Command = {
     await ctx.reply(`Pong: the bridge is running, ${connection}.`);
   },
 };
+
+/** "2 chats", "1 group"; "" for none. */
+function plural(n: number, what: string): string {
+  return n === 0 ? "" : `${n} ${what}${n === 1 ? "" : "s"}`;
+}

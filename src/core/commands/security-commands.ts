@@ -20,9 +20,15 @@ async function contactOf(
 ): Promise<string> {
   const portal = ctx.portal?.loginId === login.id ? ctx.portal : undefined;
   if (command.rest === "" && portal) return portal.contactJid;
+  // A contact's Matrix user (as group rooms name members whose number is not known).
+  if (command.rest.startsWith("@")) {
+    const puppet = await env.repos.puppets.getByMxid(command.rest.trim());
+    if (puppet) return puppet.jid;
+  }
   const phone = phoneArgument(
     command,
-    "the phone number of the contact (or send it in your chat with them without one)",
+    "the phone number of the contact, or their Matrix user (or send it in your chat with " +
+      "them without one)",
   );
   let found: RemoteContact | null;
   try {
@@ -47,7 +53,7 @@ export function securityCommands(guard: IdentityGuard): Command[] {
   return [
     {
       name: "safety-number",
-      usage: "safety-number <phone>",
+      usage: "safety-number <phone or their Matrix user>",
       summary: "the safety number to compare with a contact (in their chat: just `safety-number`)",
       async run(command, ctx, env) {
         const login = await enlistedLogin(env, ctx.sender);
@@ -57,7 +63,7 @@ export function securityCommands(guard: IdentityGuard): Command[] {
     },
     {
       name: "confirm-identity",
-      usage: "confirm-identity <phone>",
+      usage: "confirm-identity <phone or their Matrix user>",
       summary: "accept a contact's new security code (held messages are sent)",
       async run(command, ctx, env) {
         const login = await enlistedLogin(env, ctx.sender);

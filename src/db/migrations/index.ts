@@ -9,6 +9,8 @@ import { portalsByContactMigration } from "./007_portals_by_contact.js";
 import { senderKeysMigration } from "./008_sender_keys.js";
 import { groupPortalsMigration } from "./009_group_portals.js";
 import { hostedMediaGroupsMigration } from "./010_hosted_media_groups.js";
+import { groupReadMarkersMigration } from "./011_group_read_markers.js";
+import { groupAvatarsMigration } from "./012_group_avatars.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
@@ -37,6 +39,8 @@ export const migrations: readonly Migration[] = [
   senderKeysMigration,
   groupPortalsMigration,
   hostedMediaGroupsMigration,
+  groupReadMarkersMigration,
+  groupAvatarsMigration,
 ];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";

@@ -17,6 +17,8 @@ export interface GroupPortal {
   groupJid: string;
   roomId: string | null;
   state: PortalState;
+  /** The remote picture the room's avatar was made from (null: none set). */
+  avatarSource: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -36,6 +38,7 @@ interface GroupPortalRow {
   created_at: number | string;
   updated_at: number | string;
   puppet_power_lowered: boolean | number;
+  avatar_source: string | null;
 }
 
 interface MemberRow {
@@ -125,7 +128,9 @@ export class GroupPortalRepository {
           .ignore()
           .returning("portal_id"),
       );
-      return inserted.length > 0;
+      if (inserted.length === 0) return false;
+      await this.startReadMarker(portalId, loginId, now);
+      return true;
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
       throw new RepositoryError("not-found", `no portal ${portalId} or login ${loginId}`, "id", {
@@ -134,12 +139,41 @@ export class GroupPortalRepository {
     }
   }
 
+  /**
+   * A new member's read receipts (core/group-receipts.ts) start at the newest message of the
+   * portal: what the group said before the login joined is not its to report as read.
+   */
+  private async startReadMarker(portalId: number, loginId: string, now: number): Promise<void> {
+    const newest = (await this.db("bridge_message_map")
+      .where({ portal_id: portalId })
+      .max("id as id")
+      .first()) as { id: number | string | null } | undefined;
+    await this.db("bridge_group_read_markers")
+      .insert({
+        portal_id: portalId,
+        login_id: loginId,
+        read_up_to: num(newest?.id ?? 0),
+        updated_at: now,
+      })
+      .onConflict(["portal_id", "login_id"])
+      .merge(["read_up_to", "updated_at"]);
+  }
+
   /** The login is no longer a member; true if it was one. */
   async removeMember(portalId: number, loginId: string): Promise<boolean> {
     const n = await this.cache.write(this.db, () =>
       this.db<MemberRow>(MEMBERS).where({ portal_id: portalId, login_id: loginId }).delete(),
     );
     return n > 0;
+  }
+
+  /** Records the remote picture the room's avatar now shows (null: no avatar). */
+  async setAvatarSource(portalId: number, source: string | null, now = Date.now()): Promise<void> {
+    await this.cache.write(this.db, () =>
+      this.db<GroupPortalRow>(TABLE)
+        .where({ id: portalId, kind: GROUP })
+        .update({ avatar_source: source, updated_at: now }),
+    );
   }
 
   /** The group portals the login is a member of, oldest first. */
@@ -171,6 +205,7 @@ function toGroupPortal(row: GroupPortalRow): GroupPortal {
     groupJid: row.group_jid ?? "",
     roomId: row.room_id,
     state: row.state as PortalState,
+    avatarSource: row.avatar_source ?? null,
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),
   };

@@ -1,4 +1,4 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import type { Knex } from "knex";
 import { MessageSchema } from "../../gen/gki_pb.js";
 import type { Message } from "../../gen/gki_pb.js";
@@ -12,19 +12,14 @@ import type {
   ReceiptStanza,
 } from "../stanza/index.js";
 import type { Connection } from "./connection.js";
+import { receiveThroughInbox } from "./inbox-flow.js";
+import type { DecryptOutcome } from "./inbox-flow.js";
 import { nowSeconds, peerAddress } from "./context.js";
 import type { AccountState, ClientCore } from "./context.js";
 import type { GroupOutbound } from "./group-outbound.js";
 import type { GroupDirectory } from "./groups.js";
 import { errorText } from "./logger.js";
 import { MAX_RETRIES } from "./outbound.js";
-
-type Outcome =
-  | { kind: "ok"; content: Message }
-  /** Only key material (a distribution without anything to show). */
-  | { kind: "empty" }
-  | { kind: "failed"; code: string }
-  | { kind: "duplicate" };
 
 /**
  * Receiving in groups (docs §19.4–§19.6): group messages (pairwise distribution or retry
@@ -59,55 +54,29 @@ export class GroupInbound {
     const retry = m.retry ?? 0;
     const meta = { retry, t: m.t ?? nowSeconds(), offline: m.offline === true };
 
-    const known = await account.inbox.get(key, m.id);
-    if (known?.state === "handled") {
-      ack();
-      await this.core.events.emitQuietly("duplicate", { from: sender, group, id: m.id });
-      return;
-    }
-    if (known?.state === "failed" && retry <= known.retry) {
-      ack(); // the same undecryptable copy again; its retry receipt went out already
-      return;
-    }
-
-    let content: Message;
-    if (known?.state === "pending" && known.plaintext) {
-      content = fromBinary(MessageSchema, known.plaintext);
-    } else {
-      const outcome = await this.decrypt(account, m, group, sender, meta);
-      if (outcome.kind === "duplicate") {
-        ack();
-        await this.core.events.emitQuietly("duplicate", { from: sender, group, id: m.id });
-        return;
-      }
-      if (outcome.kind === "empty") {
-        ack();
-        return;
-      }
-      if (outcome.kind === "failed") {
-        await this.undecryptable(conn, account, m, group, sender, outcome.code);
-        return;
-      }
-      content = outcome.content;
-    }
-
-    try {
-      const pushName = m.notify?.trim() || undefined;
-      await this.core.events.emit("message", {
-        id: m.id,
-        from: sender,
-        group,
-        t: meta.t,
-        offline: meta.offline,
-        ...(pushName === undefined ? {} : { pushName }),
-        content,
-      });
-    } catch (err) {
-      this.reportError(err); // not acked; the pending inbox row serves the redelivery
-      return;
-    }
-    await account.inbox.markHandled(key, m.id);
-    ack();
+    await receiveThroughInbox({
+      account,
+      key,
+      id: m.id,
+      retry,
+      decrypt: () => this.decrypt(account, m, group, sender, meta),
+      deliver: (content) => {
+        const pushName = m.notify?.trim() || undefined;
+        return this.core.events.emit("message", {
+          id: m.id,
+          from: sender,
+          group,
+          t: meta.t,
+          offline: meta.offline,
+          ...(pushName === undefined ? {} : { pushName }),
+          content,
+        });
+      },
+      duplicate: () => this.core.events.emitQuietly("duplicate", { from: sender, group, id: m.id }),
+      undecryptable: (code) => this.undecryptable(conn, account, m, group, sender, code),
+      ack: () => ack(),
+      reportError: (err) => this.reportError(err),
+    });
   }
 
   async onReceipt(r: ReceiptStanza, group: string, conn: Connection): Promise<void> {
@@ -203,12 +172,12 @@ export class GroupInbound {
     group: string,
     sender: string,
     meta: { retry: number; t: number; offline: boolean },
-  ): Promise<Outcome> {
+  ): Promise<DecryptOutcome> {
     const key = inboxKey(group, sender);
     const signal = account.signal;
     return this.core.peerLocks.run(sender, () =>
-      this.core.db.transaction(async (trx): Promise<Outcome> => {
-        const failed = async (code: string): Promise<Outcome> => {
+      this.core.db.transaction(async (trx): Promise<DecryptOutcome> => {
+        const failed = async (code: string): Promise<DecryptOutcome> => {
           // Key updates of the pairwise part stay committed; only this message is lost.
           await account.inbox.putFailed({ sender: key, id: m.id, ...meta }, trx);
           return { kind: "failed", code };

@@ -1,4 +1,4 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import { MessageSchema } from "../../gen/gki_pb.js";
 import type { Message } from "../../gen/gki_pb.js";
 import { ContentError, decodeContent } from "../content/index.js";
@@ -6,6 +6,8 @@ import { SignalError } from "../signal/index.js";
 import { GROUP_NOTIFICATION_TYPE, isGroupJid, parseCountResult } from "../stanza/index.js";
 import type { MessageStanza, NotificationStanza, ReceiptStanza, Stanza } from "../stanza/index.js";
 import type { Connection } from "./connection.js";
+import { receiveThroughInbox } from "./inbox-flow.js";
+import type { DecryptOutcome } from "./inbox-flow.js";
 import { nowSeconds, peerAddress } from "./context.js";
 import type { AccountState, ClientCore } from "./context.js";
 import { HandlerError } from "./events.js";
@@ -129,52 +131,28 @@ export class Inbound {
     const t = m.t ?? nowSeconds();
     const offline = m.offline === true;
 
-    const known = await account.inbox.get(from, m.id);
-    if (known?.state === "handled") {
-      ack();
-      await this.core.events.emitQuietly("duplicate", { from, id: m.id });
-      return;
-    }
-    if (known?.state === "failed" && retry <= known.retry) {
-      ack(); // the same undecryptable copy again; its retry receipt went out already
-      return;
-    }
-
-    let content: Message;
-    if (known?.state === "pending" && known.plaintext) {
-      // Decrypted before, but the application never finished with it: no second decrypt.
-      content = fromBinary(MessageSchema, known.plaintext);
-    } else {
-      const outcome = await this.decrypt(account, m, enc, from, { retry, t, offline });
-      if (outcome.kind === "transient") throw outcome.error; // not acked: redelivered later
-      if (outcome.kind === "duplicate") {
-        ack();
-        await this.core.events.emitQuietly("duplicate", { from, id: m.id });
-        return;
-      }
-      if (outcome.kind === "failed") {
-        await this.undecryptable(conn, account, m, from, outcome.code, retry);
-        return;
-      }
-      content = outcome.content;
-    }
-
-    try {
-      const pushName = m.notify?.trim() || undefined;
-      await this.core.events.emit("message", {
-        id: m.id,
-        from,
-        t,
-        offline,
-        ...(pushName === undefined ? {} : { pushName }),
-        content,
-      });
-    } catch (err) {
-      this.reportError(err); // not acked; the pending inbox row serves the redelivery
-      return;
-    }
-    await account.inbox.markHandled(from, m.id);
-    ack();
+    await receiveThroughInbox({
+      account,
+      key: from,
+      id: m.id,
+      retry,
+      decrypt: () => this.decrypt(account, m, enc, from, { retry, t, offline }),
+      deliver: (content) => {
+        const pushName = m.notify?.trim() || undefined;
+        return this.core.events.emit("message", {
+          id: m.id,
+          from,
+          t,
+          offline,
+          ...(pushName === undefined ? {} : { pushName }),
+          content,
+        });
+      },
+      duplicate: () => this.core.events.emitQuietly("duplicate", { from, id: m.id }),
+      undecryptable: (code) => this.undecryptable(conn, account, m, from, code, retry),
+      ack: () => ack(),
+      reportError: (err) => this.reportError(err),
+    });
   }
 
   /** Decrypts and stores the content in one transaction with the session update. */
@@ -333,12 +311,6 @@ export class Inbound {
     void this.core.events.emitQuietly("error", error);
   }
 }
-
-type DecryptOutcome =
-  | { kind: "ok"; content: Message }
-  | { kind: "failed"; code: string }
-  | { kind: "duplicate" }
-  | { kind: "transient"; error: Error };
 
 /** A group stanza to a client without `groups`: refused, so the gatekeeper drops it (§19.1). */
 function refuseGroupStanza(

@@ -15,14 +15,18 @@ type MessageInit = MessageInitShape<typeof MessageSchema>;
 export interface TextOptions {
   /** Makes this a reply. */
   contextInfo?: ReplyContext;
+  /** Group messages: the JIDs the text mentions, each as "@" + its user part (§19.6). */
+  mentions?: readonly string[];
 }
 
-/** Plain "conversation" text, or extended text when it is a reply (as the gatekeeper's clients do). */
+/**
+ * Plain "conversation" text, or extended text when it is a reply or mentions someone (as the
+ * gatekeeper's clients do).
+ */
 export function textMessage(text: string, opts: TextOptions = {}): Message {
-  if (opts.contextInfo === undefined) return create(MessageSchema, { conversation: text });
-  return create(MessageSchema, {
-    extendedTextMessage: { text, contextInfo: contextInfoInit(opts.contextInfo) },
-  });
+  const contextInfo = contextInfoInit(opts.contextInfo, opts.mentions);
+  if (contextInfo === undefined) return create(MessageSchema, { conversation: text });
+  return create(MessageSchema, { extendedTextMessage: { text, contextInfo } });
 }
 
 /** A reaction to the message `key`; the empty emoji removes the sender's reaction. */
@@ -69,6 +73,8 @@ export function editMessage(
 
 interface CommonMediaOptions {
   contextInfo?: ReplyContext;
+  /** Group messages: the JIDs the caption mentions (§19.6). */
+  mentions?: readonly string[];
 }
 
 /** Which options apply to which kind; the protobuf has no field for the others. */
@@ -112,7 +118,7 @@ function mediaInit(kind: MediaKind, ref: MediaRef, opts: Partial<UnionToFields>)
     fileEncSha256: ref.fileEncSha256,
     fileLength: BigInt(ref.fileLength),
     mimetype: ref.mimetype,
-    contextInfo: opts.contextInfo === undefined ? undefined : contextInfoInit(opts.contextInfo),
+    contextInfo: contextInfoInit(opts.contextInfo, opts.mentions),
   };
   switch (kind) {
     case "image":
@@ -162,12 +168,16 @@ function keyInit(key: MessageKeyRef) {
   return { id: key.id, fromMe: key.fromMe, remoteJid: key.remoteJid, participant: key.participant };
 }
 
-function contextInfoInit(ci: ReplyContext) {
+/** ContextInfo for a reply and/or mentions; undefined when there is neither. */
+function contextInfoInit(ci: ReplyContext | undefined, mentions: readonly string[] | undefined) {
+  const mentionedJid = mentions === undefined || mentions.length === 0 ? undefined : [...mentions];
+  if (ci === undefined && mentionedJid === undefined) return undefined;
   return {
-    stanzaId: ci.stanzaId,
-    participant: ci.participant,
-    remoteJid: ci.remoteJid,
-    quotedMessage: ci.quotedMessage,
+    stanzaId: ci?.stanzaId,
+    participant: ci?.participant,
+    remoteJid: ci?.remoteJid,
+    quotedMessage: ci?.quotedMessage,
+    mentionedJid,
   };
 }
 

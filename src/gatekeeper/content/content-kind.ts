@@ -64,6 +64,8 @@ export interface TextContent extends NotShown {
   kind: "text";
   text: string;
   contextInfo?: ReplyContext;
+  /** Group messages: the JIDs the text mentions (`ContextInfo.mentioned_jid`, §19.6). */
+  mentions?: string[];
 }
 
 export interface MediaContent extends NotShown {
@@ -87,6 +89,8 @@ export interface MediaContent extends NotShown {
   /** image, video, document: small JPEG preview. */
   thumbnail?: Uint8Array;
   contextInfo?: ReplyContext;
+  /** Group messages: the JIDs the caption mentions (§19.6). */
+  mentions?: string[];
 }
 
 export interface ReactionContent {

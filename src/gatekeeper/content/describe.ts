@@ -128,7 +128,7 @@ function describeText(msg: Message): TextContent {
   if (ext === undefined) return { kind: "text", text: msg.conversation };
   return withOptional(
     { kind: "text", text: ext.text },
-    { contextInfo: replyContext(ext.contextInfo) },
+    { contextInfo: replyContext(ext.contextInfo), mentions: mentionedJids(ext.contextInfo) },
   );
 }
 
@@ -172,6 +172,7 @@ function describeImage(m: ImageMessage): Shown {
     height: setOrUndefined(m, f.height, m.height),
     thumbnail: setOrUndefined(m, f.jpegThumbnail, m.jpegThumbnail),
     contextInfo: replyContext(m.contextInfo),
+    mentions: mentionedJids(m.contextInfo),
   });
 }
 
@@ -185,6 +186,7 @@ function describeVideo(m: VideoMessage): Shown {
     gifPlayback: setOrUndefined(m, f.gifPlayback, m.gifPlayback),
     thumbnail: setOrUndefined(m, f.jpegThumbnail, m.jpegThumbnail),
     contextInfo: replyContext(m.contextInfo),
+    mentions: mentionedJids(m.contextInfo),
   });
 }
 
@@ -195,6 +197,7 @@ function describeAudio(m: AudioMessage): Shown {
     seconds: setOrUndefined(m, f.seconds, m.seconds),
     waveform: setOrUndefined(m, f.waveform, m.waveform),
     contextInfo: replyContext(m.contextInfo),
+    mentions: mentionedJids(m.contextInfo),
   });
 }
 
@@ -205,6 +208,7 @@ function describeDocument(m: DocumentMessage): Shown {
     fileName: nonEmpty(m.fileName),
     thumbnail: setOrUndefined(m, f.jpegThumbnail, m.jpegThumbnail),
     contextInfo: replyContext(m.contextInfo),
+    mentions: mentionedJids(m.contextInfo),
   });
 }
 
@@ -258,6 +262,12 @@ function keyRef(key: MessageKey | undefined): MessageKeyRef | undefined {
       participant: nonEmpty(key.participant),
     },
   );
+}
+
+/** §19.6: who the text mentions; undefined when nobody (as most messages). */
+function mentionedJids(ci: ContextInfo | undefined): string[] | undefined {
+  const jids = ci?.mentionedJid.filter((jid) => jid !== "");
+  return jids === undefined || jids.length === 0 ? undefined : jids;
 }
 
 function replyContext(ci: ContextInfo | undefined): ReplyContext | undefined {

@@ -9,7 +9,7 @@ import { MAX_NESTING_DEPTH } from "./markup-ast.js";
 import type { InlineStyle } from "./markup-ast.js";
 import { MarkupWriter } from "./markup-writer.js";
 import type { WrittenMarkup } from "./markup-writer.js";
-import { allowedHref, isUserMention } from "./url.js";
+import { allowedHref, isUserMention, mentionedUser } from "./url.js";
 
 type HtmlNode = ReturnType<typeof parseDocument>["children"][number];
 type HtmlElement = Extract<HtmlNode, { attribs: unknown }>;
@@ -216,13 +216,19 @@ class HtmlWalker {
   private link(el: HtmlElement, depth: number): void {
     const w = this.writer;
     const url = allowedHref(el.attribs.href);
+    const text = textOf(el, " ")
+      .replace(/[ \t\n\f\r]+/g, " ")
+      .trim();
+    const user = url === undefined ? undefined : mentionedUser(url);
+    if (user !== undefined) {
+      // A pill: its text, marked as naming the user (the caller may write it their way).
+      w.mention(text === "" ? user : text, user);
+      return;
+    }
     if (url === undefined || isUserMention(url)) {
       this.walkChildren(el.children, depth);
       return;
     }
-    const text = textOf(el, " ")
-      .replace(/[ \t\n\f\r]+/g, " ")
-      .trim();
     if (text === "" || text === url || `mailto:${text}` === url) {
       w.url(url);
       return;

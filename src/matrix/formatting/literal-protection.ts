@@ -20,6 +20,13 @@ const INLINE_MARKERS = new Set(["*", "_", "~", "`"]);
 function insertZwsp(written: WrittenMarkup, positions: Iterable<number>): WrittenMarkup {
   const { text, literal } = written;
   const sorted = [...new Set(positions)].sort((a, b) => a - b);
+  // A character at i moves right by the ZWSPs inserted at or before it.
+  const shift = (i: number): number => i + sorted.filter((at) => at <= i).length;
+  const mentions = written.mentions.map((m) => ({
+    ...m,
+    start: shift(m.start),
+    end: shift(m.end - 1) + 1,
+  }));
   const flags = new Uint8Array(literal.length + sorted.length);
   let result = "";
   let from = 0;
@@ -32,7 +39,7 @@ function insertZwsp(written: WrittenMarkup, positions: Iterable<number>): Writte
   }
   result += text.slice(from);
   flags.set(literal.subarray(from), out);
-  return { text: result, literal: flags };
+  return { text: result, literal: flags, mentions };
 }
 
 /** Positions that neutralise every literal syntax character the gatekeeper would read. */
@@ -64,14 +71,15 @@ function neutraliseAllMarkers(written: WrittenMarkup): WrittenMarkup {
   return insertZwsp(written, positions);
 }
 
-export function protectLiterals(written: WrittenMarkup): string {
+/** The markup with every literal protected; the pills' spans moved along with their text. */
+export function protectLiterals(written: WrittenMarkup): WrittenMarkup {
   let current = written;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const positions = misreadPositions(current);
-    if (positions.length === 0) return current.text;
+    if (positions.length === 0) return current;
     current = insertZwsp(current, positions);
   }
   current = neutraliseAllMarkers(current);
   const rest = misreadPositions(current); // line-start syntax is fixed in one pass
-  return rest.length === 0 ? current.text : insertZwsp(current, rest).text;
+  return rest.length === 0 ? current : insertZwsp(current, rest);
 }

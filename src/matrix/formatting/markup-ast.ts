@@ -1,4 +1,5 @@
 /** The parsed form of gatekeeper markup, shared by the parser and the HTML renderer. */
+import type { MentionSpan } from "./types.js";
 
 export type InlineStyle = "bold" | "italic" | "strike";
 
@@ -6,7 +7,9 @@ export type Inline =
   | { type: "text"; text: string }
   | { type: InlineStyle; children: Inline[] }
   | { type: "code"; text: string }
-  | { type: "link"; url: string };
+  | { type: "link"; url: string }
+  /** A span the caller marked as a mention (`text` is what the markup says there). */
+  | { type: "mention"; text: string; mention: MentionSpan };
 
 export type Block =
   /** Consecutive ordinary lines (empty lines included), each a list of inline nodes. */

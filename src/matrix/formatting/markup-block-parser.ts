@@ -12,6 +12,7 @@
 import { MAX_NESTING_DEPTH } from "./markup-ast.js";
 import type { Block, Inline, SyntaxMark } from "./markup-ast.js";
 import { parseInlineLine } from "./markup-inline-parser.js";
+import type { MentionSpan } from "./types.js";
 
 interface Line {
   text: string;
@@ -76,6 +77,8 @@ function indexFences(lines: readonly Line[]): FenceIndex {
 class BlockParser {
   readonly marks: SyntaxMark[] = [];
 
+  constructor(private readonly mentions: ReadonlyMap<number, MentionSpan>) {}
+
   parseBlocks(lines: readonly Line[], depth: number): Block[] {
     const blocks: Block[] = [];
     let plain: Inline[][] = [];
@@ -106,7 +109,7 @@ class BlockParser {
           continue;
         }
       }
-      plain.push(parseInlineLine(line.text, line.offset, this.marks));
+      plain.push(parseInlineLine(line.text, line.offset, this.marks, this.mentions));
       i++;
     }
     flushPlain();
@@ -209,8 +212,11 @@ class BlockParser {
   }
 }
 
-/** Parse gatekeeper markup into blocks, recording every piece of syntax it consumed. */
-export function parseMarkup(text: string): ParsedMarkup {
+/**
+ * Parse gatekeeper markup into blocks, recording every piece of syntax it consumed.
+ * `mentions` are spans of a text without CR (see parseInlineLine).
+ */
+export function parseMarkup(text: string, mentions: readonly MentionSpan[] = []): ParsedMarkup {
   const normalised = text.includes("\r") ? text.replace(/\r\n?/g, "\n") : text;
   const lines: Line[] = [];
   let offset = 0;
@@ -218,7 +224,7 @@ export function parseMarkup(text: string): ParsedMarkup {
     lines.push({ text: part, offset });
     offset += part.length + 1;
   }
-  const parser = new BlockParser();
+  const parser = new BlockParser(new Map(mentions.map((m) => [m.start, m])));
   const blocks = parser.parseBlocks(lines, 0);
   return { blocks, marks: parser.marks };
 }

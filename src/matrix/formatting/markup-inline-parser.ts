@@ -6,12 +6,13 @@
  *   by the line end or a non-word character ("2*3*4" and "snake_case_name" stay plain);
  *   "blank" is whitespace or U+200B, which is how literal markers are escaped;
  * - the nearest valid closing marker wins; styles nest ("_*both*_");
- * - code spans and URLs are atomic and found first: nothing inside them is interpreted,
- *   and a style cannot open or close inside one.
+ * - code spans, URLs and the caller's mentions are atomic and found first: nothing inside
+ *   them is interpreted, and a style cannot open or close inside one.
  */
 import { codePointAtIndex, codePointBefore, isBlankCodePoint, isWordCodePoint } from "./chars.js";
 import { MAX_NESTING_DEPTH } from "./markup-ast.js";
 import type { Inline, InlineStyle, SyntaxMark } from "./markup-ast.js";
+import type { MentionSpan } from "./types.js";
 import { scanUrl } from "./url.js";
 
 const STYLE_BY_MARKER: Readonly<Record<string, InlineStyle>> = {
@@ -64,6 +65,7 @@ class LineParser {
     private readonly line: string,
     private readonly offset: number,
     private readonly marks: SyntaxMark[],
+    private readonly mentions: ReadonlyMap<number, MentionSpan>,
   ) {}
 
   parse(): Inline[] {
@@ -87,7 +89,7 @@ class LineParser {
     this.marks.push({ start: c, end: c + width, insertAt: c });
   }
 
-  /** Code spans (backtick runs of exactly 1 or 3) and URLs, left to right. */
+  /** Code spans (backtick runs of exactly 1 or 3), mentions and URLs, left to right. */
   private findAtoms(): void {
     const line = this.line;
     const runs: { start: number; width: number }[] = [];
@@ -127,6 +129,13 @@ class LineParser {
           }
         }
         i += width;
+        continue;
+      }
+      const mention = this.mentions.get(this.offset + i);
+      if (mention !== undefined && mention.end - this.offset <= line.length) {
+        const end = mention.end - this.offset;
+        this.atoms.set(i, { end, node: { type: "mention", text: line.slice(i, end), mention } });
+        i = end;
         continue;
       }
       const urlEnd = scanUrl(line, i);
@@ -190,7 +199,15 @@ class LineParser {
 /**
  * Parse one line of inline markup. `offset` is the line's position in the whole text;
  * every marker the parser consumes is appended to `marks` with absolute positions.
+ * `mentions` (by absolute start) become atoms where they are not inside code or a URL.
  */
-export function parseInlineLine(line: string, offset: number, marks: SyntaxMark[]): Inline[] {
-  return new LineParser(line, offset, marks).parse();
+export function parseInlineLine(
+  line: string,
+  offset: number,
+  marks: SyntaxMark[],
+  mentions: ReadonlyMap<number, MentionSpan> = NO_MENTIONS,
+): Inline[] {
+  return new LineParser(line, offset, marks, mentions).parse();
 }
+
+const NO_MENTIONS: ReadonlyMap<number, MentionSpan> = new Map();

@@ -1,12 +1,13 @@
 /**
  * Gatekeeper markup -> Matrix HTML. All text is escaped; the only tags emitted are
  * strong, em, del, code, pre, blockquote, ul, ol, li, a (http/https/mailto, from plain
- * URLs) and br; the only attributes are a[href] and ol[start].
+ * URLs; matrix.to, for the caller's mentions) and br; the only attributes are a[href] and
+ * ol[start].
  */
 import type { Block, Inline } from "./markup-ast.js";
 import { parseMarkup } from "./markup-block-parser.js";
 import { MATRIX_HTML_FORMAT } from "./types.js";
-import type { MatrixFormattedText } from "./types.js";
+import type { MatrixFormattedText, MentionSpan } from "./types.js";
 
 const TAG: Record<"bold" | "italic" | "strike", string> = {
   bold: "strong",
@@ -22,7 +23,8 @@ function escapeHtml(text: string): string {
     .replace(/"/g, "&quot;");
 }
 
-function renderInlines(nodes: readonly Inline[]): string {
+/** `shown` collects the mentions that became pills (one inside code stays text). */
+function renderInlines(nodes: readonly Inline[], shown: MentionSpan[]): string {
   let html = "";
   for (const node of nodes) {
     switch (node.type) {
@@ -37,9 +39,15 @@ function renderInlines(nodes: readonly Inline[]): string {
         html += `<a href="${url}">${url}</a>`;
         break;
       }
+      case "mention": {
+        const { mxid, name } = node.mention;
+        html += `<a href="${MATRIX_TO}${escapeHtml(mxid)}">${escapeHtml(name ?? node.text)}</a>`;
+        shown.push(node.mention);
+        break;
+      }
       default: {
         const tag = TAG[node.type];
-        html += `<${tag}>${renderInlines(node.children)}</${tag}>`;
+        html += `<${tag}>${renderInlines(node.children, shown)}</${tag}>`;
       }
     }
   }
@@ -51,18 +59,18 @@ function renderInlines(nodes: readonly Inline[]): string {
  * run of ordinary lines each newline is a <br>; a run that ends in an empty line before
  * another block needs one more <br>, because a <br> right before a block adds no line.
  */
-function renderBlocks(blocks: readonly Block[]): string {
+function renderBlocks(blocks: readonly Block[], shown: MentionSpan[]): string {
   let html = "";
   blocks.forEach((block, index) => {
     switch (block.type) {
       case "lines": {
-        html += block.lines.map(renderInlines).join("<br>");
+        html += block.lines.map((line) => renderInlines(line, shown)).join("<br>");
         const last = block.lines[block.lines.length - 1];
         if (index < blocks.length - 1 && last !== undefined && last.length === 0) html += "<br>";
         break;
       }
       case "quote":
-        html += `<blockquote>${renderBlocks(block.blocks)}</blockquote>`;
+        html += `<blockquote>${renderBlocks(block.blocks, shown)}</blockquote>`;
         break;
       case "list": {
         const open = block.ordered
@@ -70,7 +78,7 @@ function renderBlocks(blocks: readonly Block[]): string {
             ? "<ol>"
             : `<ol start="${block.start}">`
           : "<ul>";
-        const items = block.items.map((item) => `<li>${renderBlocks(item)}</li>`).join("");
+        const items = block.items.map((item) => `<li>${renderBlocks(item, shown)}</li>`).join("");
         html += `${open}${items}${block.ordered ? "</ol>" : "</ul>"}`;
         break;
       }
@@ -91,11 +99,64 @@ function hasFormatting(blocks: readonly Block[]): boolean {
 }
 
 /**
- * Convert gatekeeper markup to Matrix message content. The body is always the original
- * text; formatted_body is only added when the text has formatting or links.
+ * Convert gatekeeper markup to Matrix message content. The body is the original text, but
+ * for each mention that became a pill, "@" + the name shown in its place (mautrix-whatsapp's
+ * way); formatted_body is only added when the text has formatting, links or pills.
  */
-export function markupToMatrix(text: string): MatrixFormattedText {
-  const { blocks } = parseMarkup(text);
+export function markupToMatrix(
+  text: string,
+  mentions: readonly MentionSpan[] = [],
+): MatrixFormattedText {
+  const { text: markup, mentions: spans } = withoutCarriageReturns(
+    text,
+    validSpans(text, mentions),
+  );
+  const { blocks } = parseMarkup(markup, spans);
   if (!hasFormatting(blocks)) return { body: text };
-  return { body: text, format: MATRIX_HTML_FORMAT, formatted_body: renderBlocks(blocks) };
+  const shown: MentionSpan[] = [];
+  const html = renderBlocks(blocks, shown);
+  return { body: bodyWithNames(markup, shown), format: MATRIX_HTML_FORMAT, formatted_body: html };
+}
+
+const MATRIX_TO = "https://matrix.to/#/";
+
+/** In text order, inside the text, none overlapping the one before. */
+function validSpans(text: string, mentions: readonly MentionSpan[]): MentionSpan[] {
+  const sorted = [...mentions].sort((a, b) => a.start - b.start);
+  const out: MentionSpan[] = [];
+  let from = 0;
+  for (const m of sorted) {
+    if (m.start < from || m.end <= m.start || m.end > text.length) continue;
+    out.push(m);
+    from = m.end;
+  }
+  return out;
+}
+
+/** CRLF and CR read as LF (as parseMarkup does), the spans moved along. */
+function withoutCarriageReturns(
+  text: string,
+  mentions: MentionSpan[],
+): { text: string; mentions: MentionSpan[] } {
+  if (mentions.length === 0 || !text.includes("\r")) return { text, mentions };
+  const removedBefore = (at: number): number => (text.slice(0, at).match(/\r\n/g) ?? []).length;
+  return {
+    text: text.replace(/\r\n?/g, "\n"),
+    mentions: mentions.map((m) => ({
+      ...m,
+      start: m.start - removedBefore(m.start),
+      end: m.end - removedBefore(m.end),
+    })),
+  };
+}
+
+function bodyWithNames(text: string, shown: readonly MentionSpan[]): string {
+  let body = "";
+  let from = 0;
+  for (const m of [...shown].sort((a, b) => a.start - b.start)) {
+    if (m.name === undefined) continue;
+    body += `${text.slice(from, m.start)}@${m.name}`;
+    from = m.end;
+  }
+  return body + text.slice(from);
 }

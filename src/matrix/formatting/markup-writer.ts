@@ -12,6 +12,7 @@
  */
 import { ZWSP, codePointAtIndex, codePointBefore, isWordCodePoint } from "./chars.js";
 import type { InlineStyle } from "./markup-ast.js";
+import type { MentionSpan } from "./types.js";
 import { scanUrl } from "./url.js";
 
 const MARKER: Record<InlineStyle, string> = { bold: "*", italic: "_", strike: "~" };
@@ -35,6 +36,8 @@ export interface WrittenMarkup {
   text: string;
   /** 1 where the character came from HTML text (may need escaping), 0 for syntax. */
   literal: Uint8Array;
+  /** The pills: where their text is in `text`. */
+  mentions: MentionSpan[];
 }
 
 /** Would appending `next` make the gatekeeper read a longer URL than `tail` ends with? */
@@ -69,6 +72,8 @@ export class MarkupWriter {
   private after: After = { kind: "none" };
   /** Counts visible writes, so a caller can tell whether anything was written since. */
   private serial = 0;
+  /** Pills: the chunk that holds each one's text. */
+  private readonly pills: { chunk: number; mxid: string }[] = [];
 
   get contentSerial(): number {
     return this.serial;
@@ -172,6 +177,12 @@ export class MarkupWriter {
     this.requestBreak(1);
   }
 
+  /** A mention pill's text (literal, like any text), remembered as naming `mxid`. */
+  mention(text: string, mxid: string): void {
+    this.content(text, true, true, false);
+    this.pills.push({ chunk: this.chunks.length - 1, mxid });
+  }
+
   /** A link shown as its URL. */
   url(url: string): void {
     this.content(url, false, true, true);
@@ -188,7 +199,9 @@ export class MarkupWriter {
   finish(): WrittenMarkup {
     let text = "";
     const flags: number[] = [];
+    const chunkStarts: number[] = [];
     for (const chunk of this.chunks) {
+      chunkStarts.push(text.length);
       text += chunk.text;
       for (let k = 0; k < chunk.text.length; k++) flags.push(chunk.literal ? 1 : 0);
     }
@@ -202,8 +215,21 @@ export class MarkupWriter {
         break;
       end = text.slice(0, lineStart).replace(/\s+$/u, "").length;
     }
-    if (end <= start) return { text: "", literal: new Uint8Array(0) };
-    return { text: text.slice(start, end), literal: Uint8Array.from(flags.slice(start, end)) };
+    if (end <= start) return { text: "", literal: new Uint8Array(0), mentions: [] };
+    const mentions: MentionSpan[] = [];
+    for (const pill of this.pills) {
+      const at = chunkStarts[pill.chunk] as number;
+      const length = (this.chunks[pill.chunk] as { text: string }).text.length;
+      // A pill's text is visible content, so never in the trimmed edges.
+      if (at >= start && at + length <= end) {
+        mentions.push({ start: at - start, end: at + length - start, mxid: pill.mxid });
+      }
+    }
+    return {
+      text: text.slice(start, end),
+      literal: Uint8Array.from(flags.slice(start, end)),
+      mentions,
+    };
   }
 
   private top(): Frame {

@@ -3,7 +3,7 @@ import { htmlToMarkup } from "./html-to-markup.js";
 import { protectLiterals } from "./literal-protection.js";
 import { stripReplyFallback } from "./reply-fallback.js";
 import { MATRIX_HTML_FORMAT } from "./types.js";
-import type { MatrixTextContent, MatrixToMarkupOptions } from "./types.js";
+import type { MarkupWithMentions, MatrixTextContent, MatrixToMarkupOptions } from "./types.js";
 
 /**
  * The Matrix event size limit (65,536 bytes), so no real formatted_body is longer.
@@ -21,13 +21,24 @@ export function matrixToMarkup(
   content: MatrixTextContent,
   options: MatrixToMarkupOptions = {},
 ): string {
+  return matrixToMarkupWithMentions(content, options).text;
+}
+
+/**
+ * As matrixToMarkup, with where each mention pill's text is in the markup and whom it names
+ * (a plain body has no pills).
+ */
+export function matrixToMarkupWithMentions(
+  content: MatrixTextContent,
+  options: MatrixToMarkupOptions = {},
+): MarkupWithMentions {
   // Events come from the network: do not trust the declared types.
   const body = typeof content.body === "string" ? content.body : "";
-  const plain = options.isReply === true ? stripReplyFallback(body) : body;
+  const plain = { text: options.isReply === true ? stripReplyFallback(body) : body, mentions: [] };
   const html = content.formatted_body;
   if (content.format !== MATRIX_HTML_FORMAT || typeof html !== "string") return plain;
   if (html.length > MAX_HTML_LENGTH) return plain;
-  let markup: string;
+  let markup: MarkupWithMentions;
   try {
     markup = protectLiterals(htmlToMarkup(html));
   } catch {
@@ -36,5 +47,5 @@ export function matrixToMarkup(
     return plain;
   }
   // HTML with no visible text (only a reply fallback, a script, ...): the body is better.
-  return markup.trim() === "" ? plain : markup;
+  return markup.text.trim() === "" ? plain : { text: markup.text, mentions: markup.mentions };
 }

@@ -20,3 +20,21 @@ export interface MatrixToMarkupOptions {
   /** The event has m.relates_to.m.in_reply_to: strip the plain-text reply fallback. */
   isReply?: boolean;
 }
+
+/**
+ * A Matrix user a text mentions: [start, end) of the markup (UTF-16 code units). Gatekeeper
+ * markup -> Matrix makes it a pill showing `name` (else the span's own text); Matrix -> markup
+ * finds one for each pill, spanning the pill's text.
+ */
+export interface MentionSpan {
+  start: number;
+  end: number;
+  mxid: string;
+  name?: string;
+}
+
+/** What matrixToMarkupWithMentions produces: the markup and the pills in it. */
+export interface MarkupWithMentions {
+  text: string;
+  mentions: MentionSpan[];
+}

@@ -61,7 +61,20 @@ export function allowedHref(href: string | undefined): string | undefined {
   return trimmed.replace(/[\s\u200B]/gu, (c) => encodeURIComponent(c));
 }
 
-/** matrix.to links to a user are mention pills; the gatekeeper only gets their text. */
+/** matrix.to links to a user are mention pills: the gatekeeper gets their text, marked. */
 export function isUserMention(href: string): boolean {
   return /^https:\/\/matrix\.to\/#\/(@|%40)/i.test(href);
+}
+
+/** The user a mention pill's href names ("https://matrix.to/#/@bob:example.org"), if valid. */
+export function mentionedUser(href: string): string | undefined {
+  const match = /^https:\/\/matrix\.to\/#\/((?:@|%40)[^/?#]+)/i.exec(href);
+  if (match === null) return undefined;
+  let mxid: string;
+  try {
+    mxid = decodeURIComponent(match[1] as string);
+  } catch {
+    return undefined;
+  }
+  return /^@[^:\s]+:\S+$/.test(mxid) ? mxid : undefined;
 }

@@ -97,7 +97,9 @@ async function chatWith(
     // A member we never looked up is named as their app names them.
     if (m.group !== undefined && m.pushName && !names.has(m.from)) names.set(m.from, m.pushName);
     const group = m.group === undefined ? undefined : groups.label(m.group);
-    say(receivedLine(m, label(m.from), { note, group }));
+    const nameOf = (jid: string): string | undefined =>
+      jid === creds.jid ? "you" : names.get(jid);
+    say(receivedLine(m, label(m.from), { note, group, nameOf }));
     log.received(m.from, m.id, m.content, m.group ?? m.from);
     peer ??= m.group ?? m.from;
     // In a group, read receipts go to the member who sent it (docs §19.6).

@@ -150,6 +150,11 @@ async function participating(ctx: SandboxContext, me: Account): Promise<XmlNode[
   return buildParticipatingResult(infos);
 }
 
+/** An enlistment removed (§6): the account leaves every group it is in, as by `leave`. */
+export async function leaveAllGroups(ctx: SandboxContext, me: Account): Promise<void> {
+  await leave(ctx, me, await ctx.store.groups.groupsOf(me.jid));
+}
+
 async function leave(ctx: SandboxContext, me: Account, jids: string[]): Promise<XmlNode[]> {
   const { groups } = ctx.store;
   // All or nothing: a group you are not in is not revealed, and nothing is left.

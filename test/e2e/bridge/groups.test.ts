@@ -20,6 +20,7 @@ import {
   nativeSendMedia,
   randomFile,
 } from "../bridge-media/media-world.js";
+import { COMMAND_PREFIX } from "./fixture.js";
 import type { MatrixActor } from "./matrix-actor.js";
 import type { NativeActor } from "./native-actor.js";
 import { textOf } from "./native-actor.js";
@@ -228,6 +229,36 @@ describe("a gatekeeper group with two Matrix users and two native users", () => 
     expect(carol.received.some((e) => textOf(e) === "can I join?")).toBe(false);
   }, 60_000);
 
+  it("tells a member's new security code once in the room, and their messages keep coming", async () => {
+    await dave.client.resetIdentity();
+    await dave.client.stop();
+    await dave.client.start();
+    await dave.client.groups.send(group, textMessage("new phone, same Dave"));
+    const fromDave = await alice.waitForPuppetText(room, "new phone, same Dave", 20_000);
+    const davePuppet = fromDave.getSender()!;
+    const notice = await alice.waitForMessage(
+      room,
+      (e) => String(e.getContent().body).includes("security code changed"),
+      20_000,
+    );
+    expect(String(notice.getContent().body)).toMatch(/^Dave's security code changed\./);
+    // Dave's number is not known to the bridge (a group member, never looked up): his puppet.
+    expect(String(notice.getContent().body)).toContain(`safety-number ${davePuppet}\``);
+    const answer = await alice.commandAnswered(
+      room,
+      `${COMMAND_PREFIX} safety-number ${davePuppet}`,
+      (b) => b.startsWith("Safety number"),
+    );
+    expect(answer).toContain("Safety number with Dave:");
+    await pause(1000); // the other login's copy of the change would come now
+    const notices = (await bea.bodiesFrom(room, () => true)).filter((b) =>
+      b.startsWith("Dave's security code changed"),
+    );
+    expect(notices).toHaveLength(1);
+    await alice.say(room, "welcome back");
+    await inGroup(dave, "welcome back");
+  }, 60_000);
+
   it("loses nothing across a restart of the bridge", async () => {
     await m.stopBridge();
     await carol.client.groups.send(group, textMessage("sent while the bridge was down"));
@@ -278,4 +309,25 @@ describe("a gatekeeper group with two Matrix users and two native users", () => 
     );
     expect(alicesInRoom).toEqual(numbers.map(fromAlice));
   }, 150_000);
+
+  it("a member leaving makes the Matrix users' logins rotate their sender keys", async () => {
+    const before = await carol.heldSenderKeys(aliceJid, group);
+    expect(before.length).toBeGreaterThan(0);
+    await dave.client.groups.leave(group);
+    await waitForRoomEvent(
+      alice.client,
+      (e) =>
+        e.getRoomId() === room &&
+        e.getType() === "m.room.member" &&
+        e.getContent().membership === "leave" &&
+        isPuppet(e.getStateKey() ?? ""),
+      20_000,
+    );
+    await alice.say(room, "only three of us now");
+    await inGroup(carol, "only three of us now");
+    const after = await carol.heldSenderKeys(aliceJid, group);
+    expect(after.filter((id) => !before.includes(id))).toHaveLength(1);
+    await pause(1000);
+    expect(dave.received.some((e) => textOf(e) === "only three of us now")).toBe(false);
+  }, 60_000);
 });

@@ -123,6 +123,14 @@ export class NativeActor {
     });
   }
 
+  /** The distribution ids of `sender`'s sender keys for group `group` this user holds. */
+  async heldSenderKeys(sender: string, group: string): Promise<string[]> {
+    const rows = (await this.db("signal_sender_keys")
+      .where({ owner: this.jid, name: sender, group_jid: group })
+      .select("distribution_id")) as { distribution_id: string }[];
+    return rows.map((r) => r.distribution_id);
+  }
+
   async close(): Promise<void> {
     await this.client.stop();
     await this.db.destroy();

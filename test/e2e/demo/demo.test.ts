@@ -1,7 +1,8 @@
 /**
  * `npm run demo` as a user runs it: a real child process that starts the test homeserver,
- * the sandbox and the bridge, plays the scripted conversation, prints the transcript and
- * the latencies, and exits by itself with 0; and a failure ends it non-zero with a message.
+ * the sandbox and the bridge, plays the scripted conversation (one-to-one, or with --group a
+ * group's), prints the transcript and the latencies, and exits by itself with 0; and a
+ * failure ends it non-zero with a message.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,7 +11,7 @@ import { join, resolve } from "node:path";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDemoArgs } from "../../../scripts/demo.js";
-import { ALICE, BOB, CAROL, spaced } from "../../../scripts/demo/people.js";
+import { ALICE, BOB, CAROL, DAVE, spaced } from "../../../scripts/demo/people.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 
@@ -36,7 +37,7 @@ function runDemo(
       cwd: ROOT,
       env: { ...process.env, FORCE_COLOR: "0" },
       stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group: signals go to npm, tsx and the demo alike, as Ctrl-C in a
+      // Its own process group: signals go to npm and the demo alike, as Ctrl-C in a
       // terminal does (npm does not pass a signal sent to it alone on to its script).
       detached: true,
     });
@@ -153,59 +154,151 @@ describe("npm run demo", () => {
   }, 70_000);
 });
 
+describe("npm run demo -- --group", () => {
+  it("plays a group conversation every way through the bridge and exits 0", async () => {
+    const run = await runDemo(["--group", "--timeout", "90"], 120_000);
+    expect(run.stderr).not.toContain("demo failed");
+    expect(run.code).toBe(0);
+    const out = run.stdout;
+    const [bob, carol] = [spaced(BOB.phone), spaced(CAROL.phone)];
+
+    // Alice logs in through the bot and makes the group there; both apps are told.
+    expect(said(out, "Matrix: bot DM", "bot", `logged in to Gatekeeper as ${ALICE.phone}`)).toBe(
+      true,
+    );
+    expect(said(out, "Matrix: bot DM", "Alice", `group create "Hiking" ${bob} ${carol}`)).toBe(
+      true,
+    );
+    expect(said(out, "Matrix: bot DM", "bot", 'Created the group "Hiking"')).toBe(true);
+    expect(out).not.toContain("Not added");
+    expect(said(out, "Bob's app: group", "Alice", 'added you to "Hiking"')).toBe(true);
+    expect(said(out, "Carol's app: group", "Alice", 'added you to "Hiking"')).toBe(true);
+    expect(out).toMatch(/Bob and Carol are in the room as puppets: @\S+, @\S+/);
+
+    // Matrix → both apps (HTML as markup); an app → the room, as the puppet; a reply.
+    for (const app of ["Bob's app: group", "Carol's app: group"]) {
+      expect(said(out, app, "Alice", "Shall we go *hiking* on Saturday?")).toBe(true);
+    }
+    expect(said(out, "Matrix: group room", "Bob (Gatekeeper)", "Saturday works for me!")).toBe(
+      true,
+    );
+    expect(said(out, "Carol's app: group", "Bob", "Saturday works for me!")).toBe(true);
+    expect(out).toMatch(
+      /Matrix: group room +Carol \(Gatekeeper\) +Me too\. I'll bring the map\n +in reply to Bob \(Gatekeeper\)'s message/,
+    );
+    expect(said(out, "Bob's app: group", "Carol", "Me too. I'll bring the map")).toBe(true);
+
+    // A photo from an app, downloaded whole in Matrix; a reaction from an app.
+    expect(said(out, "Matrix: group room", "Carol (Gatekeeper)", "[image] the map")).toBe(true);
+    expect(said(out, "Bob's app: group", "Carol", "[image] the map")).toBe(true);
+    expect(out).toMatch(/Alice's client downloads the photo: the same \d+ bytes Carol sent/);
+    const reacts = "reacts 👍 to Alice's message";
+    expect(said(out, "Matrix: group room", "Bob (Gatekeeper)", reacts)).toBe(true);
+    expect(said(out, "Carol's app: group", "Bob", reacts)).toBe(true);
+
+    // Alice renames the group from Matrix; Carol leaves, and Alice adds her back.
+    for (const app of ["Bob's app: group", "Carol's app: group"]) {
+      expect(said(out, app, "Alice", 'renamed the group to "Hiking on Saturday"')).toBe(true);
+    }
+    expect(said(out, "Bob's app: group", "Carol", "left the group")).toBe(true);
+    expect(said(out, "Matrix: group room", "Carol (Gatekeeper)", "left (the puppet)")).toBe(true);
+    expect(said(out, "Bob's app: group", "Alice", "added Carol")).toBe(true);
+    expect(said(out, "Carol's app: group", "Alice", 'added you to "Hiking on Saturday"')).toBe(
+      true,
+    );
+    expect(said(out, "Matrix: group room", "Carol (Gatekeeper)", "joined again")).toBe(true);
+    expect(
+      said(out, "Matrix: group room", "Carol (Gatekeeper)", "Thanks for adding me back!"),
+    ).toBe(true);
+    expect(out).toContain("- Hiking on Saturday (3 members)");
+
+    // No latency for groups; a clean end.
+    expect(out).not.toContain("Relay latency");
+    expect(out.trimEnd()).toMatch(/Shutting down\n\s+done$/);
+  }, 130_000);
+});
+
+/**
+ * Runs the demo with --keep and `args`; once it stays up, checks the printed credentials and
+ * chat command (for the account at `terminalPhone`) and runs `more` on the output, then
+ * interrupts it as Ctrl-C in a terminal would.
+ */
+async function stayUp(
+  args: string[],
+  terminalPhone: string,
+  more: (out: string) => void = () => undefined,
+): Promise<Run> {
+  let checked: Promise<void> | undefined;
+  const run = await runDemo(["--keep", ...args, "--timeout", "90"], 120_000, (out, signal) => {
+    if (checked || !out.includes("keep appearing below")) return;
+    checked = (async () => {
+      try {
+        const url = /homeserver URL\s+(\S+)/.exec(out)?.[1];
+        const user = /user\s+(@\S+)/.exec(out)?.[1];
+        const password = /password\s+(\S+)/.exec(out)?.[1];
+        // The printed credentials log Alice in, as a Matrix client would.
+        const login = await fetch(`${url}/_matrix/client/v3/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            type: "m.login.password",
+            identifier: { type: "m.id.user", user },
+            password,
+          }),
+        });
+        expect(login.status).toBe(200);
+        expect(((await login.json()) as { user_id: string }).user_id).toBe(user);
+        // The printed chat command points at the running sandbox's admin API, and its
+        // account exists there, opted in to the bridge.
+        const admin = /gatekeeper-sandbox chat (\+\d+) --admin (\S+)/.exec(out);
+        expect(admin?.[1]).toBe(terminalPhone);
+        const info = await fetch(`${admin![2]}/admin/info`);
+        expect(info.status).toBe(200);
+        const account = await fetch(
+          `${admin![2]}/admin/users/${encodeURIComponent(terminalPhone)}`,
+        );
+        expect(((await account.json()) as { interop: { enabled: boolean } }).interop.enabled).toBe(
+          true,
+        );
+        more(out);
+      } finally {
+        signal("SIGINT");
+      }
+    })();
+  });
+  await checked;
+  expect(run.stderr).not.toContain("demo failed");
+  // npm itself dies of the SIGINT, as after Ctrl-C in a terminal; the demo shut down cleanly
+  // (its output ends with the shutdown's "done", and "close" means every process let go).
+  expect(run.code === 0 || run.signal === "SIGINT").toBe(true);
+  expect(run.stdout).toContain("Staying up (--keep)");
+  expect(run.stdout.trimEnd()).toMatch(/Shutting down\n\s+done$/);
+  return run;
+}
+
 describe("npm run demo -- --keep", () => {
   it("stays up with working connection details until interrupted, then exits 0", async () => {
-    let checked: Promise<void> | undefined;
-    const run = await runDemo(
-      ["--keep", "--probes", "1", "--timeout", "90"],
-      120_000,
-      (out, signal) => {
-        if (checked || !out.includes("keep appearing below")) return;
-        checked = (async () => {
-          try {
-            const url = /homeserver URL\s+(\S+)/.exec(out)?.[1];
-            const user = /user\s+(@\S+)/.exec(out)?.[1];
-            const password = /password\s+(\S+)/.exec(out)?.[1];
-            // The printed credentials log Alice in, as a Matrix client would.
-            const login = await fetch(`${url}/_matrix/client/v3/login`, {
-              method: "POST",
-              headers: { "content-type": "application/json" },
-              body: JSON.stringify({
-                type: "m.login.password",
-                identifier: { type: "m.id.user", user },
-                password,
-              }),
-            });
-            expect(login.status).toBe(200);
-            expect(((await login.json()) as { user_id: string }).user_id).toBe(user);
-            // The printed chat command points at the running sandbox's admin API.
-            const admin = /gatekeeper-sandbox chat (\+\d+) --admin (\S+)/.exec(out);
-            expect(admin?.[1]).toBe(CAROL.phone);
-            const info = await fetch(`${admin![2]}/admin/info`);
-            expect(info.status).toBe(200);
-          } finally {
-            signal("SIGINT");
-          }
-        })();
-      },
-    );
-    await checked;
-    expect(run.stderr).not.toContain("demo failed");
-    // npm itself dies of the SIGINT, as after Ctrl-C in a terminal; the demo shut down cleanly
-    // (its output ends with the shutdown's "done", and "close" means every process let go).
-    expect(run.code === 0 || run.signal === "SIGINT").toBe(true);
-    expect(run.stdout).toContain("Staying up (--keep)");
+    const run = await stayUp(["--probes", "1"], CAROL.phone);
     // The throwaway folder (config, registration, databases) is gone.
     const configPath = /started from (\S+)config\.yaml/.exec(run.stdout)?.[1];
     expect(configPath).toBeDefined();
     expect(existsSync(configPath!)).toBe(false);
-    expect(run.stdout.trimEnd()).toMatch(/Shutting down\n\s+done$/);
+  }, 130_000);
+
+  it("with --group, prints the /group commands for a third user's terminal", async () => {
+    await stayUp(["--group"], DAVE.phone, (out) => {
+      expect(out).toContain(`the room of the group "Hiking on Saturday" !`);
+      expect(out).toContain(`/group create "Picnic" ${ALICE.phone} ${BOB.phone}`);
+      expect(out).toContain("/group subject");
+      expect(out).toContain(`/group add ${CAROL.phone}`);
+    });
   }, 130_000);
 });
 
 describe("npm run demo options", () => {
   it("has defaults and refuses out-of-range numbers with the option's name", () => {
     expect(parseDemoArgs([])).toEqual({
+      group: false,
       keep: false,
       probes: 10,
       timeoutMs: 180_000,
@@ -219,5 +312,17 @@ describe("npm run demo options", () => {
     expect(() => parseDemoArgs(["--probes", "0"])).toThrow("--probes must be a whole number");
     expect(() => parseDemoArgs(["--timeout", "soon"])).toThrow("--timeout must be a whole number");
     expect(() => parseDemoArgs(["--bogus"])).toThrow(/bogus/);
+  });
+
+  it("takes --group with the other options, but not --probes (a group measures no latency)", () => {
+    expect(parseDemoArgs(["--group", "--keep", "--timeout", "60", "--dir", "x"])).toMatchObject({
+      group: true,
+      keep: true,
+      timeoutMs: 60_000,
+      dir: "x",
+    });
+    expect(() => parseDemoArgs(["--group", "--probes", "3"])).toThrow(
+      "--probes is for the one-to-one script",
+    );
   });
 });

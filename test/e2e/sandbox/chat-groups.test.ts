@@ -192,6 +192,20 @@ describe("gatekeeper-sandbox chat: groups", () => {
     });
   });
 
+  it("shows the mentions of a group message by name (docs §19.6)", async () => {
+    const lid = (jid: string): string => jid.slice(0, jid.indexOf("@"));
+    const from = out.mark();
+    // Dan is not a member, and his "@…" is not listed: it stays as written.
+    const text = `@${lid(aliceJid)} and @${lid(carol.jid)}, ask @${lid(dan.jid)}`;
+    await bob.client.groups.send(family, textMessage(text, { mentions: [aliceJid, carol.jid] }));
+    await out.waitFor(
+      new RegExp(
+        `^\\d\\d:\\d\\d:\\d\\d \\[Family\\] #\\w{6} Bob: @you and @Carol, ask @${lid(dan.jid)}$`,
+      ),
+      from,
+    );
+  });
+
   it("adds and removes a member, and shows each change as a line", async () => {
     await type(`/group add ${DAN}`, /^\[Family\] you added Dan$/);
     await first(dan.changes, changeOf("create"));

@@ -124,12 +124,19 @@ export class RecordingMatrixSide implements MatrixSide {
     return this.events.find((e) => e.eventId === eventId && e.kind === "message")?.text;
   }
 
-  async sendNotice(roomId: string, text: string, senderMxid?: string): Promise<string> {
-    return this.post(roomId, senderMxid ?? this.botMxid, "notice", {
-      kind: "text",
-      text,
-      style: "notice",
-    });
+  async sendNotice(
+    roomId: string,
+    text: string,
+    senderMxid?: string,
+    txnKey?: string,
+  ): Promise<string> {
+    const sender = senderMxid ?? this.botMxid;
+    const key = txnKey === undefined ? undefined : `${sender}\nnotice\n${txnKey}`;
+    const known = key === undefined ? undefined : this.txns.get(key);
+    if (known) return known;
+    const eventId = this.post(roomId, sender, "notice", { kind: "text", text, style: "notice" });
+    if (key !== undefined) this.txns.set(key, eventId);
+    return eventId;
   }
 
   async sendStatus(roomId: string, eventId: string, status: SendStatus): Promise<void> {
