@@ -7,7 +7,7 @@ import { MsgType } from "matrix-js-sdk";
 import { textMessage } from "../../src/gatekeeper/content/index.js";
 import { sendText, waitForInvite, waitForRoomEvent } from "../../test/harness/matrix-user.js";
 import { ALICE_PHONE, BOT_DM, STEP_TIMEOUT_MS, loginThroughBot } from "./bot-dm.js";
-import { Observers, gatekeeperText, matrixText } from "./observers.js";
+import { Observers, gatekeeperText, matrixText, observing } from "./observers.js";
 import { ALICE, BOB, spaced } from "./people.js";
 import type { Stack } from "./stack.js";
 import type { Transcript } from "./transcript.js";
@@ -59,15 +59,7 @@ export async function playConversation(
     bot: stack.botMxid,
     bobApp: WHERE.bobApp,
   });
-  try {
-    const result = await play(stack, t, obs, opts);
-    if (opts.keepObserving) obs.unscripted = true;
-    else obs.stop();
-    return { ...result, stopObserving: () => obs.stop() };
-  } catch (err) {
-    obs.stop();
-    throw err;
-  }
+  return observing(obs, opts.keepObserving, (o) => play(stack, t, o, opts));
 }
 
 async function play(

@@ -13,7 +13,7 @@ import { encryptMedia } from "../../src/gatekeeper/media/index.js";
 import { waitForInvite, waitForRoomEvent } from "../../test/harness/matrix-user.js";
 import type { MatrixClient, MatrixEvent, Room } from "../../test/harness/matrix-user.js";
 import { STEP_TIMEOUT_MS, loginThroughBot } from "./bot-dm.js";
-import { Observers, gatekeeperText, matrixText } from "./observers.js";
+import { Observers, gatekeeperText, matrixText, observing } from "./observers.js";
 import type { AppArrivals } from "./observers.js";
 import { ALICE, BOB, CAROL, spaced } from "./people.js";
 import type { Stack } from "./stack.js";
@@ -62,15 +62,7 @@ export async function playGroupConversation(
     bot: stack.botMxid,
     bobApp: GROUP_WHERE.bobApp,
   });
-  try {
-    const result = await play(stack, t, obs, opts);
-    if (opts.keepObserving) obs.unscripted = true;
-    else obs.stop();
-    return { ...result, stopObserving: () => obs.stop() };
-  } catch (err) {
-    obs.stop();
-    throw err;
-  }
+  return observing(obs, opts.keepObserving, (o) => play(stack, t, o, opts));
 }
 
 async function play(

@@ -271,3 +271,23 @@ export class Observers {
     for (const fn of this.detach.splice(0)) fn();
   }
 }
+
+/**
+ * Runs `script` with `obs` printing what arrives; with `keep` they go on (unscripted) after it
+ * until `stopObserving`, else they stop with it.
+ */
+export async function observing<R extends object>(
+  obs: Observers,
+  keep: boolean | undefined,
+  script: (obs: Observers) => Promise<R>,
+): Promise<R & { stopObserving: () => void }> {
+  try {
+    const result = await script(obs);
+    if (keep) obs.unscripted = true;
+    else obs.stop();
+    return { ...result, stopObserving: () => obs.stop() };
+  } catch (err) {
+    obs.stop();
+    throw err;
+  }
+}

@@ -9,8 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MessageEvent } from "../../../src/gatekeeper/client/index.js";
 import { describeContent, textMessage } from "../../../src/gatekeeper/content/index.js";
-import type { Room } from "../../harness/matrix-user.js";
 import { BridgeWorld } from "./fixture.js";
+import { groupCast, openGroup } from "./group-fixture.js";
 import type { MatrixActor } from "./matrix-actor.js";
 import type { NativeActor } from "./native-actor.js";
 import { textOf } from "./native-actor.js";
@@ -42,27 +42,9 @@ describe("mentions in a gatekeeper group", () => {
   beforeAll(async () => {
     w = await BridgeWorld.create("group-mentions");
     await w.startBridge();
-    alice = await w.matrixUser("alice");
-    bea = await w.matrixUser("bea");
-    carol = await w.nativeUser("Carol", { groups: true });
-    dave = await w.nativeUser("Dave", { groups: true });
-    const [alicePhone, beaPhone] = [w.newPhone(), w.newPhone()];
-    aliceMgmt = await alice.openManagementRoom();
-    await alice.login(aliceMgmt, alicePhone, w.codeFor);
-    await bea.login(await bea.openManagementRoom(), beaPhone, w.codeFor);
-    aliceJid = (await carol.lookup(alicePhone))!;
-    beaJid = (await carol.lookup(beaPhone))!;
-    expect(aliceJid).toBeDefined();
-    expect(beaJid).toBeDefined();
-
-    const created = await carol.client.groups.create(SUBJECT, [aliceJid, beaJid, dave.jid]);
-    expect(created.results.filter((r) => r.error !== undefined)).toEqual([]);
-    group = created.group.jid;
-    const named = (r: Room): boolean =>
-      r.name === SUBJECT ||
-      r.currentState.getStateEvents("m.room.name", "")?.getContent().name === SUBJECT;
-    room = await alice.acceptInvite(named, WAIT);
-    expect(await bea.acceptInvite(named, WAIT)).toBe(room);
+    const cast = await groupCast(w);
+    ({ alice, bea, carol, dave, aliceMgmt, aliceJid, beaJid } = cast);
+    ({ group, room } = await openGroup(cast, SUBJECT, WAIT));
     // Each native speaks once: their puppets are named, and the test learns who is who.
     await carol.client.groups.send(group, textMessage("hello club"));
     carolPuppet = (await alice.waitForPuppetText(room, "hello club", WAIT)).getSender()!;

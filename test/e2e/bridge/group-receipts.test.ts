@@ -13,6 +13,7 @@ import { textMessage } from "../../../src/gatekeeper/content/index.js";
 import type { MatrixEvent, Room } from "../../harness/matrix-user.js";
 import { until } from "../bridge-receipts/until.js";
 import { BridgeWorld } from "./fixture.js";
+import { groupCast, openGroup } from "./group-fixture.js";
 import type { MatrixActor } from "./matrix-actor.js";
 import type { NativeActor } from "./native-actor.js";
 import { textOf } from "./native-actor.js";
@@ -47,10 +48,8 @@ describe("read receipts and typing in a group with two Matrix and two native use
     w = await BridgeWorld.create("group-receipts");
     // So that a "delivered" would show, were it bridged in groups (it is not).
     await w.startBridge({ messageStatusEvents: true });
-    alice = await w.matrixUser("alice");
-    bea = await w.matrixUser("bea");
-    carol = await w.nativeUser("Carol", { groups: true });
-    dave = await w.nativeUser("Dave", { groups: true });
+    const cast = await groupCast(w);
+    ({ alice, bea, carol, dave, beaMgmt, aliceJid, beaJid } = cast);
     for (const native of [carol, dave]) {
       const receipts: ReceiptEvent[] = [];
       const states: ChatStateEvent[] = [];
@@ -59,22 +58,7 @@ describe("read receipts and typing in a group with two Matrix and two native use
       receiptsAt.set(native, receipts);
       chatStatesAt.set(native, states);
     }
-    const [alicePhone, beaPhone] = [w.newPhone(), w.newPhone()];
-    const aliceMgmt = await alice.openManagementRoom();
-    await alice.login(aliceMgmt, alicePhone, w.codeFor);
-    beaMgmt = await bea.openManagementRoom();
-    await bea.login(beaMgmt, beaPhone, w.codeFor);
-    aliceJid = (await carol.lookup(alicePhone))!;
-    beaJid = (await carol.lookup(beaPhone))!;
-
-    const created = await carol.client.groups.create(SUBJECT, [aliceJid, beaJid, dave.jid]);
-    expect(created.results.filter((r) => r.error !== undefined)).toEqual([]);
-    group = created.group.jid;
-    const named = (r: Room): boolean =>
-      r.name === SUBJECT ||
-      r.currentState.getStateEvents("m.room.name", "")?.getContent().name === SUBJECT;
-    room = await alice.acceptInvite(named, WAIT);
-    expect(await bea.acceptInvite(named, WAIT)).toBe(room);
+    ({ group, room } = await openGroup(cast, SUBJECT, WAIT));
     bea.client.on(RoomEvent.Receipt, (event: MatrixEvent, r: Room) => {
       if (r.roomId !== room) return;
       const content = event.getContent() as Record<string, { "m.read"?: Record<string, unknown> }>;

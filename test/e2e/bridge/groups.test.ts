@@ -21,6 +21,7 @@ import {
   randomFile,
 } from "../bridge-media/media-world.js";
 import { COMMAND_PREFIX } from "./fixture.js";
+import { groupCast } from "./group-fixture.js";
 import type { MatrixActor } from "./matrix-actor.js";
 import type { NativeActor } from "./native-actor.js";
 import { textOf } from "./native-actor.js";
@@ -34,7 +35,6 @@ describe("a gatekeeper group with two Matrix users and two native users", () => 
   let bea: MatrixActor;
   let carol: NativeActor;
   let dave: NativeActor;
-  let aliceMgmt: string;
   let aliceJid: string;
   let beaJid: string;
   let group: string;
@@ -43,20 +43,7 @@ describe("a gatekeeper group with two Matrix users and two native users", () => 
   beforeAll(async () => {
     m = await MediaWorld.create("groups");
     await m.startBridge();
-    const w = m.world;
-    alice = await w.matrixUser("alice");
-    bea = await w.matrixUser("bea");
-    carol = await w.nativeUser("Carol", { groups: true });
-    dave = await w.nativeUser("Dave", { groups: true });
-    const [alicePhone, beaPhone] = [w.newPhone(), w.newPhone()];
-    aliceMgmt = await alice.openManagementRoom();
-    await alice.login(aliceMgmt, alicePhone, w.codeFor);
-    const beaMgmt = await bea.openManagementRoom();
-    await bea.login(beaMgmt, beaPhone, w.codeFor);
-    aliceJid = (await carol.lookup(alicePhone))!;
-    beaJid = (await carol.lookup(beaPhone))!;
-    expect(aliceJid).toBeDefined();
-    expect(beaJid).toBeDefined();
+    ({ alice, bea, carol, dave, aliceJid, beaJid } = await groupCast(m.world));
   }, 90_000);
 
   afterAll(async () => {
