@@ -88,13 +88,13 @@ export class GroupActions {
   }
 
   /**
-   * The user logged out: the bot takes them out of their groups' rooms (the rooms stay for
-   * the other members). Answers how many rooms they were taken out of.
+   * The user logged out: the bot takes them out of the rooms of `portals`, their groups (the
+   * rooms stay for the other members). Answers how many rooms they were taken out of.
    */
-  async closeAll(login: Login): Promise<number> {
+  async closeAll(login: Login, portals: readonly GroupPortal[]): Promise<number> {
     const net = this.o.network.capabilities.networkName;
     let closed = 0;
-    for (const portal of await this.o.repos.groupPortals.listByLogin(login.id)) {
+    for (const portal of portals) {
       await this.o.repos.groupPortals.removeMember(portal.id, login.id);
       if (portal.roomId === null) continue;
       await this.removeFromRoom(

@@ -112,6 +112,9 @@ export class GroupChanges {
       const by = removed ? await this.nameOf(change.actor) : undefined;
       const reason = by ? `${by} removed you from the group` : "You left the group";
       await matrix.kick?.(open.roomId, login.mxid, reason);
+      // A login leaves only through this bridge (the room, `group leave`, `logout`), which
+      // told the user already.
+      if (!removed) return;
       await this.o.tellUser(
         login.mxid,
         `${reason} on ${net}; its room no longer receives its messages for you.`,

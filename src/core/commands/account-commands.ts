@@ -48,12 +48,17 @@ export const logoutCommand: Command = {
   summary: "unlink your number, forget its keys and leave your chats",
   async run(command, ctx, env) {
     noArguments(command);
+    // Listed first: the gatekeeper takes the number out of its groups as it is removed, and
+    // those notifications may come before the rooms are closed.
+    const current = await env.repos.logins.getByMxid(ctx.sender);
+    const groupPortals =
+      current && env.groups?.supported ? await env.repos.groupPortals.listByLogin(current.id) : [];
     let groups = 0;
     const { login, portals } = await env.logins.logout(ctx.sender, async (l) => {
       const all = await env.repos.portals.listByLogin(l.id);
       await env.relayOut.halt(all.map((p) => p.id));
       // Group rooms stay for their other members; the user is taken out of them.
-      if (env.groups?.supported) groups = await env.groups.closeAll(l);
+      if (env.groups?.supported) groups = await env.groups.closeAll(l, groupPortals);
       return env.portals.closeAll(l);
     });
     const left = [plural(portals, "chat"), plural(groups, "group")].filter((t) => t !== "");

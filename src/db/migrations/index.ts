@@ -11,6 +11,7 @@ import { groupPortalsMigration } from "./009_group_portals.js";
 import { hostedMediaGroupsMigration } from "./010_hosted_media_groups.js";
 import { groupReadMarkersMigration } from "./011_group_read_markers.js";
 import { groupAvatarsMigration } from "./012_group_avatars.js";
+import { loginLeasesMigration } from "./013_login_leases.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
@@ -41,6 +42,7 @@ export const migrations: readonly Migration[] = [
   hostedMediaGroupsMigration,
   groupReadMarkersMigration,
   groupAvatarsMigration,
+  loginLeasesMigration,
 ];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";

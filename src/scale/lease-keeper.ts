@@ -1,0 +1,208 @@
+/**
+ * A worker's side of login ownership (docs/architecture.md, "Several processes"). Every
+ * `renewMs` it beats its heart, renews the leases it holds, and moves toward its share of the
+ * logins: ceil(active logins / live workers). Below it, it claims logins nobody holds (a
+ * dead worker's, once their leases expired); above it, it gives up a few per round, so that a
+ * worker joining takes logins over a few rounds, not in one storm of reconnects.
+ *
+ * Fencing: a lease counts as held only until `leaseMs - marginMs` after the round that
+ * renewed it started, on this process's monotonic clock. A process that was paused past that
+ * (SIGSTOP, a long GC, a frozen VM) finds on waking that it holds nothing, before it could
+ * act on a login someone else took meanwhile; its next round tells it which leases it lost.
+ * Writes that must not happen after a takeover also check the epoch in their transaction
+ * (LeaseStore.fence).
+ */
+import { performance } from "node:perf_hooks";
+import type { CoreLogger } from "../core/logger.js";
+import { errorText } from "../core/logger.js";
+import type { HeldLease, LeaseStore } from "./lease-store.js";
+
+export interface LeaseKeeperOptions {
+  store: LeaseStore;
+  workerId: string;
+  role: string;
+  /** How long a lease (and a heartbeat) lasts unless renewed (default 20 s). */
+  leaseMs?: number;
+  /** How often a round runs (default 5 s). */
+  renewMs?: number;
+  /** A lease counts as lost this long before it expires (default 2 s). */
+  marginMs?: number;
+  /** Leases given up per round when over the share (default 5). */
+  releasePerRound?: number;
+  /** The worker now owns the login: connect it. */
+  acquired(lease: HeldLease): Promise<void>;
+  /** The worker no longer owns the login (lost, or given up): stop acting on it at once. */
+  lost(loginId: string, why: "expired" | "released" | "stopping"): Promise<void>;
+  logger: CoreLogger;
+  /** Monotonic ms (tests). */
+  clock?: () => number;
+}
+
+export interface LeaseKeeperStats {
+  owned: number;
+  renewals: number;
+  acquired: number;
+  /** Leases taken after another worker had held them (a takeover or a rebalance). */
+  takeovers: number;
+  lost: number;
+  released: number;
+}
+
+export class LeaseKeeper {
+  private readonly held = new Map<string, number>();
+  /** Monotonic time until which the held leases count. */
+  private validUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+  private stopped = false;
+  private frozen = false;
+  private readonly counts = { renewals: 0, acquired: 0, takeovers: 0, lost: 0, released: 0 };
+  private readonly leaseMs: number;
+  private readonly renewMs: number;
+  private readonly marginMs: number;
+  private readonly clock: () => number;
+
+  constructor(private readonly o: LeaseKeeperOptions) {
+    this.leaseMs = o.leaseMs ?? 20_000;
+    this.renewMs = o.renewMs ?? 5_000;
+    this.marginMs = o.marginMs ?? 2_000;
+    this.clock = o.clock ?? (() => performance.now());
+    if (this.renewMs * 2 > this.leaseMs - this.marginMs) {
+      throw new Error("scale: a lease must outlast two renewal rounds and the margin");
+    }
+  }
+
+  /** Runs the first round now, then one every renewMs. */
+  async start(): Promise<void> {
+    await this.runRound();
+    this.schedule();
+  }
+
+  /** The login's lease if this worker holds it now (never after it may have expired). */
+  lease(loginId: string): HeldLease | undefined {
+    const epoch = this.held.get(loginId);
+    if (epoch === undefined || this.clock() >= this.validUntil) return undefined;
+    return { loginId, epoch };
+  }
+
+  holds(loginId: string): boolean {
+    return this.lease(loginId) !== undefined;
+  }
+
+  owned(): string[] {
+    return this.clock() < this.validUntil ? [...this.held.keys()] : [];
+  }
+
+  stats(): LeaseKeeperStats {
+    return { owned: this.held.size, ...this.counts };
+  }
+
+  /** One round now (tests, and a worker that wants to know at once). */
+  runRound(): Promise<void> {
+    this.round ??= this.doRound().finally(() => (this.round = undefined));
+    return this.round;
+  }
+
+  /** Gives every lease up (after stopping each login), so others take them at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.round;
+    for (const [loginId, epoch] of [...this.held]) {
+      this.held.delete(loginId);
+      await this.safely("stopping a login", () => this.o.lost(loginId, "stopping"));
+      await this.safely("releasing a lease", () =>
+        this.o.store.release(this.o.workerId, { loginId, epoch }),
+      );
+    }
+    await this.safely("retiring", () => this.o.store.retire(this.o.workerId));
+  }
+
+  /**
+   * No more rounds, nothing released: what a process that died or froze leaves behind (for
+   * tests; `thaw` is the frozen process waking up).
+   */
+  async freeze(): Promise<void> {
+    this.frozen = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.round;
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.frozen) return;
+    // A little jitter, so that workers started together do not claim in step.
+    const delay = this.renewMs * (0.9 + Math.random() * 0.2);
+    this.timer = setTimeout(() => {
+      void this.runRound().finally(() => this.schedule());
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async doRound(): Promise<void> {
+    if (this.stopped) return;
+    const started = this.clock();
+    const { store, workerId } = this.o;
+    try {
+      await store.heartbeat(workerId, this.o.role, this.leaseMs);
+      const mine = [...this.held].map(([loginId, epoch]) => ({ loginId, epoch }));
+      const renewed = new Set(await store.renew(workerId, mine, this.leaseMs));
+      this.counts.renewals += renewed.size;
+      this.validUntil = started + this.leaseMs - this.marginMs;
+      for (const { loginId } of mine) {
+        if (renewed.has(loginId)) continue;
+        this.held.delete(loginId);
+        this.counts.lost += 1;
+        this.o.logger.warn("lost a login's lease", { login: loginId });
+        await this.safely("stopping a lost login", () => this.o.lost(loginId, "expired"));
+      }
+      await this.balance(started);
+    } catch (err) {
+      // The database is away: what is held counts until validUntil, no longer.
+      this.o.logger.warn("lease round failed", { error: errorText(err) });
+    }
+  }
+
+  /** Claims or gives up logins toward this worker's share. */
+  private async balance(started: number): Promise<void> {
+    const { store, workerId } = this.o;
+    const workers = Math.max(1, await store.liveWorkers());
+    const share = Math.ceil((await store.activeLogins()) / workers);
+    if (this.held.size < share) {
+      const claimed = await store.claim(workerId, share - this.held.size, this.leaseMs);
+      for (const lease of claimed) {
+        this.held.set(lease.loginId, lease.epoch);
+        this.counts.acquired += 1;
+        if (lease.epoch > 1) this.counts.takeovers += 1;
+      }
+      // Claimed in this round: valid as long as those renewed at its start.
+      this.validUntil = started + this.leaseMs - this.marginMs;
+      for (const lease of claimed) {
+        await this.safely("starting a login", () => this.o.acquired(lease));
+      }
+      if (claimed.length > 0) {
+        this.o.logger.info("logins taken", { count: claimed.length, owned: this.held.size });
+      }
+      return;
+    }
+    const surplus = Math.min(this.held.size - share, this.o.releasePerRound ?? 5);
+    for (const [loginId, epoch] of [...this.held].slice(0, Math.max(0, surplus))) {
+      this.held.delete(loginId);
+      this.counts.released += 1;
+      await this.safely("stopping a login", () => this.o.lost(loginId, "released"));
+      await store.release(workerId, { loginId, epoch });
+    }
+  }
+
+  private async safely(what: string, task: () => Promise<void>): Promise<void> {
+    try {
+      await task();
+    } catch (err) {
+      this.o.logger.warn(`${what} failed`, { error: errorText(err) });
+    }
+  }
+}

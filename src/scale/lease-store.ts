@@ -1,0 +1,210 @@
+/**
+ * Login leases and worker heartbeats in the database (migration 013). Every time is the
+ * database's own clock (PostgreSQL's clock_timestamp()), so that machines whose clocks
+ * differ agree on what has expired. A lease changes hands only when it expired or was
+ * released, and each new owner gets a higher epoch: the fencing token a write can be checked
+ * against (`fence`), which holds the lease row for the rest of that transaction.
+ */
+import type { Knex } from "knex";
+import { num } from "../db/repositories/columns.js";
+import { dialectOf } from "../util/sql-dialect.js";
+
+const WORKERS = "bridge_workers";
+const LEASES = "bridge_login_leases";
+const LOGINS = "bridge_logins";
+
+/** A login this worker owns, with the epoch it owns it at. */
+export interface HeldLease {
+  loginId: string;
+  epoch: number;
+}
+
+/** Who holds a login (for `status`): undefined if nobody does (released or expired). */
+export interface LeaseHolder {
+  workerId: string;
+  epoch: number;
+  /** ms until it expires unless renewed. */
+  expiresInMs: number;
+}
+
+/** The database's now, in ms since the epoch, as SQL. */
+const NOW_SQL = {
+  postgres: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+  sqlite: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+} as const;
+
+export class LeaseStore {
+  private readonly postgres: boolean;
+  private readonly nowSql: string;
+
+  constructor(private readonly db: Knex) {
+    const dialect = dialectOf(db);
+    this.postgres = dialect === "postgres";
+    this.nowSql = NOW_SQL[dialect];
+  }
+
+  private get now(): Knex.Raw {
+    return this.db.raw(this.nowSql);
+  }
+
+  private later(ms: number): Knex.Raw {
+    return this.db.raw(`(${this.nowSql} + ?)`, [ms]);
+  }
+
+  /** The database's clock now (ms). */
+  async clock(): Promise<number> {
+    const row = (await this.db.select(this.db.raw(`${this.nowSql} as now`)).first()) as {
+      now: number | string;
+    };
+    return num(row.now);
+  }
+
+  /** The worker is alive until `leaseMs` from now. */
+  async heartbeat(workerId: string, role: string, leaseMs: number): Promise<void> {
+    await this.db(WORKERS)
+      .insert({
+        worker_id: workerId,
+        role,
+        started_at: this.now,
+        heartbeat_at: this.now,
+        expires_at: this.later(leaseMs),
+      })
+      .onConflict("worker_id")
+      .merge({ heartbeat_at: this.now, expires_at: this.later(leaseMs), role });
+  }
+
+  /** The worker stopped: it counts no more for the share of logins. */
+  async retire(workerId: string): Promise<void> {
+    await this.db(WORKERS).where({ worker_id: workerId }).delete();
+  }
+
+  /** Workers alive now (their heartbeat not expired). */
+  async liveWorkers(): Promise<number> {
+    const row = (await this.db(WORKERS)
+      .where("expires_at", ">", this.now)
+      .count({ n: "*" })
+      .first()) as { n: number | string };
+    return num(row.n);
+  }
+
+  /** Logins that should be connected somewhere (every one not logged out). */
+  async activeLogins(): Promise<number> {
+    const row = (await this.db(LOGINS)
+      .whereNot({ state: "logged-out" })
+      .count({ n: "*" })
+      .first()) as { n: number | string };
+    return num(row.n);
+  }
+
+  /**
+   * Extends the leases the worker still holds (same epoch, not expired) by `leaseMs`; answers
+   * the ones renewed. A lease missing from the answer is lost: it expired (and may have a new
+   * owner already), or the login is gone.
+   */
+  async renew(workerId: string, held: readonly HeldLease[], leaseMs: number): Promise<string[]> {
+    const renewed: string[] = [];
+    for (let i = 0; i < held.length; i += 500) {
+      const batch = held.slice(i, i + 500);
+      const rows = (await this.db(LEASES)
+        .where({ worker_id: workerId })
+        .andWhere("expires_at", ">", this.now)
+        .andWhere((q) => {
+          for (const h of batch) q.orWhere({ login_id: h.loginId, epoch: h.epoch });
+        })
+        .update({ expires_at: this.later(leaseMs) })
+        .returning("login_id")) as { login_id: string }[];
+      renewed.push(...rows.map((r) => r.login_id));
+    }
+    return renewed;
+  }
+
+  /**
+   * Takes up to `max` logins nobody holds (never leased, released, or expired), oldest expiry
+   * first; answers them with their new epochs. Two workers claiming at once never take the
+   * same login (rows being taken are skipped, and the update checks the expiry again).
+   */
+  async claim(workerId: string, max: number, leaseMs: number): Promise<HeldLease[]> {
+    if (max <= 0) return [];
+    const claimed: HeldLease[] = [];
+    // Logins never leased: a row each.
+    const fresh = (await this.db(LOGINS)
+      .leftJoin(LEASES, `${LEASES}.login_id`, `${LOGINS}.id`)
+      .whereNull(`${LEASES}.login_id`)
+      .whereNot(`${LOGINS}.state`, "logged-out")
+      .orderBy(`${LOGINS}.created_at`)
+      .limit(max)
+      .select(`${LOGINS}.id as id`)) as { id: string }[];
+    if (fresh.length > 0) {
+      const rows = (await this.db(LEASES)
+        .insert(
+          fresh.map((f) => ({
+            login_id: f.id,
+            worker_id: workerId,
+            epoch: 1,
+            expires_at: this.later(leaseMs),
+            acquired_at: this.now,
+          })),
+        )
+        .onConflict("login_id")
+        .ignore()
+        .returning(["login_id", "epoch"])) as { login_id: string; epoch: number | string }[];
+      claimed.push(...rows.map((r) => ({ loginId: r.login_id, epoch: num(r.epoch) })));
+    }
+    const left = max - claimed.length;
+    if (left <= 0) return claimed;
+    // Released or expired: the next epoch.
+    let free = this.db(LEASES)
+      .join(LOGINS, `${LOGINS}.id`, `${LEASES}.login_id`)
+      .where(`${LEASES}.expires_at`, "<=", this.now)
+      .whereNot(`${LOGINS}.state`, "logged-out")
+      .orderBy(`${LEASES}.expires_at`)
+      .limit(left)
+      .select(`${LEASES}.login_id`);
+    if (this.postgres) free = free.forUpdate(LEASES).skipLocked();
+    const taken = (await this.db(LEASES)
+      .whereIn("login_id", free)
+      .andWhere("expires_at", "<=", this.now)
+      .update({
+        worker_id: workerId,
+        epoch: this.db.raw("epoch + 1"),
+        expires_at: this.later(leaseMs),
+        acquired_at: this.now,
+      })
+      .returning(["login_id", "epoch"])) as { login_id: string; epoch: number | string }[];
+    claimed.push(...taken.map((r) => ({ loginId: r.login_id, epoch: num(r.epoch) })));
+    return claimed;
+  }
+
+  /** Gives the login up at once (a graceful stop, or rebalancing): anyone may take it now. */
+  async release(workerId: string, lease: HeldLease): Promise<void> {
+    await this.db(LEASES)
+      .where({ login_id: lease.loginId, worker_id: workerId, epoch: lease.epoch })
+      .update({ worker_id: null, expires_at: 0 });
+  }
+
+  async holder(loginId: string): Promise<LeaseHolder | undefined> {
+    const row = (await this.db(LEASES)
+      .where({ login_id: loginId })
+      .andWhere("expires_at", ">", this.now)
+      .whereNotNull("worker_id")
+      .first("worker_id", "epoch", this.db.raw(`expires_at - ${this.nowSql} as left_ms`))) as
+      { worker_id: string; epoch: number | string; left_ms: number | string } | undefined;
+    return row
+      ? { workerId: row.worker_id, epoch: num(row.epoch), expiresInMs: num(row.left_ms) }
+      : undefined;
+  }
+
+  /**
+   * Inside a transaction: whether the worker still holds the login at `epoch`. On PostgreSQL
+   * the lease row stays locked (FOR SHARE) until the transaction ends, so a takeover waits
+   * for the write it fences, and a write never commits after its lease was taken.
+   */
+  async fence(trx: Knex.Transaction, workerId: string, lease: HeldLease): Promise<boolean> {
+    let q = trx(LEASES)
+      .where({ login_id: lease.loginId, worker_id: workerId, epoch: lease.epoch })
+      .andWhere("expires_at", ">", this.now)
+      .first("login_id");
+    if (this.postgres) q = q.forShare();
+    return (await q) !== undefined;
+  }
+}
