@@ -3,7 +3,7 @@
  * owned by one worker at a time; the workers share them out; a dead worker's logins are
  * taken over once its leases expire; a worker that joins takes its share over a few rounds;
  * a worker that was paused past its leases holds nothing when it wakes, and its writes are
- * fenced out. Short leases (1.5 s) keep the test quick; production uses 20 s.
+ * fenced out. Short leases (3 s) keep the test quick; production uses 20 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../src/core/logger.js";
@@ -14,9 +14,9 @@ import { LeaseStore } from "../../../src/scale/lease-store.js";
 import { openTestDatabase } from "../db/databases.js";
 import type { TestDatabase } from "../db/databases.js";
 
-const LEASE_MS = 1_500;
-const RENEW_MS = 300;
-const MARGIN_MS = 300;
+const LEASE_MS = 3_000;
+const RENEW_MS = 500;
+const MARGIN_MS = 500;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Worker {

@@ -83,9 +83,9 @@ describe("a worker paused (SIGSTOP) past its leases", () => {
       store: new LeaseStore(t.db),
       workerId: "other",
       role: "worker",
-      leaseMs: 1_500,
-      renewMs: 300,
-      marginMs: 300,
+      leaseMs: 3_000,
+      renewMs: 500,
+      marginMs: 500,
       logger: silentLogger,
       acquired: async (lease) => void held.set(lease.loginId, lease.epoch),
       lost: async (loginId) => void held.delete(loginId),
@@ -99,7 +99,7 @@ describe("a worker paused (SIGSTOP) past its leases", () => {
     const takenAt = new Map(held);
     const before = lines.length;
     child.kill("SIGCONT");
-    await pause(1_500);
+    await pause(2_000);
     const after = lines.slice(before);
 
     // It learnt it lost each of them...
