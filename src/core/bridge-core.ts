@@ -7,15 +7,12 @@ import type { Knex } from "knex";
 import { permissionLevel } from "../config/index.js";
 import type { Config } from "../config/index.js";
 import { repositories } from "../db/repositories/index.js";
-import type { GroupPortal, Portal, Repositories } from "../db/repositories/index.js";
+import type { Portal, Repositories } from "../db/repositories/index.js";
 import { CommandDispatcher } from "./commands/dispatcher.js";
 import { helpText } from "./commands/help.js";
 import type { RemoteMessage } from "./content.js";
 import { Conversation } from "./conversation.js";
-import { GroupActions } from "./group-actions.js";
-import { GroupChanges } from "./group-changes.js";
-import { GroupNotices } from "./group-notices.js";
-import { GroupPortals } from "./group-portals.js";
+import { GroupBridge } from "./group-bridge.js";
 import { errorText, silentLogger } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import { Logins } from "./logins.js";
@@ -40,6 +37,7 @@ import { RelayIn } from "./relay-in.js";
 import type { RelayInOptions } from "./relay-in.js";
 import { RelayOut } from "./relay-out.js";
 import type { RelayOutOptions } from "./relay-out.js";
+import { undecryptableText } from "./undecryptable.js";
 
 export interface BridgeCoreOptions {
   config: Config;
@@ -56,10 +54,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   readonly repos: Repositories;
   readonly puppets: Puppets;
   readonly portals: Portals;
-  readonly groups: GroupPortals;
-  readonly groupChanges: GroupChanges;
-  readonly groupActions: GroupActions;
-  private readonly groupNotices: GroupNotices;
+  readonly groups: GroupBridge;
   readonly logins: Logins;
   readonly relayIn: RelayIn;
   private readonly puppetPower: PuppetPowerUpkeep;
@@ -95,29 +90,19 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       messageRequests: o.config.bridge.messageRequests,
       logger: loggerFor("Portals"),
     });
-    this.groups = new GroupPortals({
+    const groups = (this.groups = new GroupBridge({
+      config: o.config,
       repos,
       matrix: o.matrix,
       network: o.network,
       puppets: this.puppets,
       logger: loggerFor("Groups"),
-    });
-    const groupsEnv = {
-      repos,
-      matrix: o.matrix,
-      network: o.network,
-      groups: this.groups,
-      puppets: this.puppets,
-      tellUser: (mxid: string, text: string) => this.tellUser(mxid, text),
-    };
-    this.groupChanges = new GroupChanges({ ...groupsEnv, logger: loggerFor("Groups") });
-    this.groupActions = new GroupActions({ ...groupsEnv, logger: loggerFor("Groups") });
-    this.groupNotices = new GroupNotices({
-      ...groupsEnv,
-      logger: loggerFor("Groups"),
-      policy: o.config.bridge.identityChange,
-      commandPrefix: o.config.bridge.commandPrefix,
-    });
+      mayUse: (mxid) => this.mayUse(mxid),
+      tellUser: (mxid, text) => this.tellUser(mxid, text),
+      // Made after this: reached when a message comes.
+      outbox: () => this.relayOut,
+      activity: (mxid) => this.conversation.presence.activity(mxid),
+    }));
     this.logins = new Logins({ repos, network: o.network, logger: loggerFor("Logins") });
     const media = (this.media = new MediaRelay({
       configured: o.config.bridge.media.maxBytes,
@@ -132,7 +117,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       media,
       puppets: this.puppets,
       tellUser: (mxid, text) => this.tellUser(mxid, text),
-      groups: this.groups,
+      groups: groups.portals,
       ...o.relayIn,
     });
     const conversation = (this.conversation = new Conversation({
@@ -170,7 +155,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
         commandPrefix: o.config.bridge.commandPrefix,
         spaceName: o.config.bridge.spaceName,
         media,
-        groups: this.groupActions,
+        groups: groups.actions,
       },
       (mxid) => this.mayUse(mxid),
       loggerFor("Commands"),
@@ -228,7 +213,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     }
     if (!portal) {
       const group = await this.repos.groupPortals.getByRoom(message.roomId);
-      if (group) await this.onGroupRoomMessage(group, message);
+      if (group) await this.groups.roomMessage(group, message);
       return; // else talk in a room that is not a chat with a contact
     }
     const login = await this.repos.logins.get(portal.loginId);
@@ -259,35 +244,6 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     }
     this.conversation.presence.activity(message.sender);
     await this.relayOut.enqueue({ ...portal, state: "active" }, message);
-  }
-
-  /** A message in a group's room goes out through its sender's login, if they are a member. */
-  private async onGroupRoomMessage(
-    group: GroupPortal,
-    message: IncomingMatrixMessage,
-  ): Promise<void> {
-    if (!this.mayUse(message.sender)) {
-      await this.relayOut.tellFailure(
-        group,
-        message.eventId,
-        "you are no longer allowed to use this bridge",
-      );
-      return;
-    }
-    const login = await this.repos.logins.getByMxid(message.sender);
-    const member = login?.jid && (await this.repos.groupPortals.isMember(group.id, login.id));
-    if (!login || !member) {
-      const networkName = this.network.capabilities.networkName;
-      await this.relayOut.tellFailure(
-        group,
-        message.eventId,
-        `you are not a member of this group on ${networkName} through this bridge ` +
-          `(only the group's members can write here; an admin of the group can add you)`,
-      );
-      return;
-    }
-    this.conversation.presence.activity(message.sender);
-    await this.relayOut.enqueueGroup(group, login, message);
   }
 
   async onBotInvited(roomId: string, inviter: string, isDirect: boolean): Promise<void> {
@@ -327,11 +283,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   ): Promise<void> {
     await this.portals.onUserMembership(roomId, userMxid, membership);
     if (membership === "join") return;
-    const group = await this.repos.groupPortals.getByRoom(roomId);
-    if (group) {
-      await this.leftGroupRoom(group, userMxid);
-      return;
-    }
+    if (await this.groups.userLeft(roomId, userMxid)) return;
     const owner = await this.repos.users.getByManagementRoom(roomId);
     if (owner?.mxid !== userMxid) return;
     await this.repos.users.setManagementRoom(userMxid, null);
@@ -354,29 +306,17 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     return this.conversation.onPresence(userMxid, presence);
   }
 
-  /** Leaving a group's room (or refusing its invite) leaves the group. */
-  private async leftGroupRoom(group: GroupPortal, userMxid: string): Promise<void> {
-    if (!this.groupActions.supported) return;
-    await this.groupActions.userLeft(group, userMxid);
-  }
-
-  async onPuppetMembership(
+  onPuppetMembership(
     roomId: string,
     sender: string,
     puppetMxid: string,
     membership: "invite" | "leave" | "ban",
   ): Promise<void> {
-    if (!this.groupActions.supported || !this.mayUse(sender)) return;
-    const group = await this.repos.groupPortals.getByRoom(roomId);
-    if (!group) return;
-    const op = membership === "invite" ? "add" : "remove";
-    await this.groupActions.puppetMembership(group, sender, puppetMxid, op);
+    return this.groups.puppetMembership(roomId, sender, puppetMxid, membership);
   }
 
-  async onRoomName(roomId: string, sender: string, name: string): Promise<void> {
-    if (!this.groupActions.supported || !this.mayUse(sender)) return;
-    const group = await this.repos.groupPortals.getByRoom(roomId);
-    if (group) await this.groupActions.roomRenamed(group, sender, name);
+  onRoomName(roomId: string, sender: string, name: string): Promise<void> {
+    return this.groups.roomRenamed(roomId, sender, name);
   }
 
   // ------------------------------------------------------------------ RemoteEventHandler
@@ -397,8 +337,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
 
   async onIdentityChange(loginId: string, contactId: string): Promise<void> {
     await this.conversation.identity.onIdentityChange(loginId, contactId);
-    const login = await this.repos.logins.get(loginId);
-    if (login && this.groups.supported) await this.groupNotices.onIdentityChange(login, contactId);
+    await this.groups.identityChanged(loginId, contactId);
   }
 
   onContactReceipt(loginId: string, receipt: RemoteReceipt): Promise<void> {
@@ -422,39 +361,22 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     return this.conversation.onGroupTyping(loginId, groupId, memberId, state);
   }
 
-  /** A group changed (the login joined it, or its members, admins or subject changed). */
-  async onGroupChange(loginId: string, change: RemoteGroupChange): Promise<void> {
-    if (!this.groups.supported) {
-      this.log.debug("group change not bridged", { login: loginId });
-      return;
-    }
-    const login = await this.repos.logins.get(loginId);
-    if (!login) return;
-    await this.groupChanges.apply(login, change);
+  onGroupChange(loginId: string, change: RemoteGroupChange): Promise<void> {
+    return this.groups.changed(loginId, change);
   }
 
   loginSettings(loginId: string): Promise<LoginSettings> {
     return this.conversation.loginSettings(loginId);
   }
 
-  /**
-   * docs/protocol.md §8.3: an undecryptable message is asked for again; a damaged one (it
-   * decrypted, but is no content) is not, since the sender's app would send the same again.
-   */
+  /** In the chat with the contact, or (no chat yet) the management room. */
   async onUndecryptable(
     loginId: string,
     contactId: string,
     _messageId: string,
     reason: UndecryptableReason = "undecryptable",
   ): Promise<void> {
-    const what =
-      reason === "damaged"
-        ? "arrived damaged (their app sent content the bridge cannot read) and cannot be shown. " +
-          "Ask them to send it again."
-        : reason === "lost"
-          ? "could not be decrypted, even after their app sent it again. Ask them to send it " +
-            "once more; if it keeps happening, compare safety numbers (`safety-number`)."
-          : "could not be decrypted. The bridge asked their app to send it again.";
+    const what = undecryptableText(reason);
     const portal = await this.repos.portals.getByContact(loginId, contactId);
     if (portal?.roomId) {
       const puppet = await this.puppets.mxidOf(contactId);
@@ -468,16 +390,14 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     }
   }
 
-  async onGroupUndecryptable(
+  onGroupUndecryptable(
     loginId: string,
     groupId: string,
     senderId: string,
     messageId: string,
     reason: UndecryptableReason,
   ): Promise<void> {
-    const login = await this.repos.logins.get(loginId);
-    if (!login || !this.groups.supported) return;
-    await this.groupNotices.onUndecryptable(login, groupId, senderId, messageId, reason);
+    return this.groups.undecryptable(loginId, groupId, senderId, messageId, reason);
   }
 
   // ------------------------------------------------------------------ helpers

@@ -15,6 +15,7 @@ import type { MatrixSide } from "./matrix-side.js";
 import type { RemoteNetwork, UndecryptableReason } from "./network.js";
 import { portalNotice } from "./portal-notice.js";
 import type { Puppets } from "./puppets.js";
+import { undecryptableText } from "./undecryptable.js";
 
 /** Logins see a member's new key one after the other (as each next hears from them). */
 const IDENTITY_NOTICE_WINDOW_MS = 10 * 60_000;
@@ -81,18 +82,10 @@ export class GroupNotices {
     // Another login of this bridge decrypted it: the room has the message.
     if (await repos.messageMap.getByRemote(portal.id, senderId, messageId)) return;
     const name = (await this.o.puppets.nameOf(senderId)) ?? "a member";
-    const what =
-      reason === "damaged"
-        ? "arrived damaged (their app sent content the bridge cannot read) and cannot be " +
-          "shown. Ask them to send it again."
-        : reason === "lost"
-          ? "could not be decrypted, even after their app sent it again. Ask them to send it " +
-            "once more."
-          : "could not be decrypted yet. The bridge asked their app to send it again.";
     await this.notice(
       portal.roomId,
       senderId,
-      `A message from ${name} ${what}`,
+      `A message from ${name} ${undecryptableText(reason)}`,
       `group:${portal.id}:${senderId}:${messageId}:undecryptable:${reason}`,
     );
   }

@@ -108,7 +108,7 @@ describe("security notices in a group's room, heard through several logins", () 
     await notices.onUndecryptable(bea, GROUP, CAROL, "M1", "undecryptable");
     const told = texts(ROOM).filter((x) => x.startsWith("A message from Carol"));
     expect(told).toEqual([
-      "A message from Carol could not be decrypted yet. The bridge asked their app to send it again.",
+      "A message from Carol could not be decrypted. The bridge asked their app to send it again.",
     ]);
   });
 
