@@ -1,11 +1,11 @@
 /**
- * MatrixSide on matrix-appservice-bridge intents: puppets, portal rooms, the user's space,
- * and sends. Messages are sent with a client transaction id derived from the caller's key
- * (PUT /send/{type}/{txnId} as the puppet), so a retry after a crash gets the first event's
- * id back instead of posting twice; Intent.sendMessage would pick a random txn id.
+ * MatrixSide on matrix-appservice-bridge intents: puppets, portal rooms, membership, and
+ * what the bridge sends. The parts with a job of their own live beside it: sends and
+ * redactions with txn ids (event-sender.ts), the event a message becomes (message-event.ts),
+ * group rooms' state (room-state.ts), the user's space (user-space-rooms.ts).
  *
- * Every request goes through `limited` (429s waited out, then any failure becomes a
- * MatrixSideError that says whether a retry can help), and every text sent is made
+ * Every request goes through `limited` (matrix-requests.ts: 429s waited out, then any failure
+ * becomes a MatrixSideError that says whether a retry can help), and every text sent is made
  * well-formed Unicode first (a lone surrogate makes Synapse answer 500).
  */
 import type { GroupRoomSpec, PortalRoomSpec, MatrixSide, SendStatus } from "../core/matrix-side.js";
@@ -14,40 +14,28 @@ import type { UserRepository } from "../db/repositories/users.js";
 import { Logger, MembershipQueue } from "./appservice-bridge.js";
 import type { Bridge, Intent } from "./appservice-bridge.js";
 import { puppetDisplayName, puppetLocalpart } from "./puppet-identity.js";
-import { withRateLimitRetry } from "./rate-limit.js";
 import type { RateLimitOptions } from "./rate-limit.js";
 import {
-  LONG_TEXT_FILENAME,
-  MAX_CONTENT_BYTES,
-  fits,
-  longTextCaption,
-  shortenMediaContent,
-  shortenedText,
-  withoutFormatting,
-} from "./event-size.js";
-import {
-  MENTIONS_KEY,
   SEND_STATUS_EVENT_TYPE,
-  groupCreateRoomBody,
-  mentionsContent,
-  messageContent,
   noticeContent,
   portalCreateRoomBody,
   portalPowerLevels,
   sendStatusContent,
-  spaceChildContent,
-  spaceCreateRoomBody,
-  spaceParentContent,
 } from "./room-content.js";
 import type { ToMatrix } from "./room-content.js";
-import { randomTxnId, TXN_MARKER, txnIdFor } from "./txn-id.js";
-import { isMediaContent } from "../core/media.js";
+import { randomTxnId, txnIdFor } from "./txn-id.js";
 import type { OpenedMedia } from "../core/media.js";
 import type { MatrixMedia } from "./matrix-media.js";
 import { matrixToMarkup } from "./formatting/index.js";
-import { quotableText, relationEvent } from "./relation-events.js";
-import { MatrixSideError, errcodeOf, toMatrixSideError } from "./matrix-errors.js";
+import { quotableText } from "./relation-events.js";
+import { errcodeOf } from "./matrix-errors.js";
 import { wellFormed, wellFormedJson } from "../util/unicode.js";
+import { matrixRequests } from "./matrix-requests.js";
+import type { MatrixRequests } from "./matrix-requests.js";
+import { EventSender } from "./event-sender.js";
+import { messageEvent } from "./message-event.js";
+import { GroupRoomState } from "./room-state.js";
+import { UserSpaceRooms } from "./user-space-rooms.js";
 
 export { MatrixSideError } from "./matrix-errors.js";
 
@@ -82,34 +70,15 @@ const log = new Logger("MatrixSide");
 
 type Json = Record<string, unknown>;
 
-/** Refused before sending: the homeserver would refuse it the same way (event-size.ts). */
-function tooLarge(): MatrixSideError {
-  return new MatrixSideError(
-    "permanent",
-    "M_TOO_LARGE",
-    `the message is too large for a Matrix event (over ${MAX_CONTENT_BYTES / 1024} KiB)`,
-  );
-}
-
-function withinLimit(content: Json): Json {
-  if (!fits(content)) throw tooLarge();
-  return content;
-}
-/** Errors of a connection that broke under a request (no answer; safe to retry a txn PUT). */
-const CONNECTION_RESET = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
-/** How many of a sender's latest events are searched for an unanswered send. */
-const LOOKBACK = 50;
-/** Unanswered sends remembered (a bound, should the homeserver stay away for long). */
-const MAX_UNANSWERED = 10_000;
-
 export class AppserviceMatrixSide implements MatrixSide {
   readonly botMxid: string;
   private readonly membership: MembershipQueue;
   /** Display names already set this run, so ensurePuppet costs no request after the first. */
   private readonly profiles = new Map<string, string>();
-  /** Txn ids of sends that got no answer (no HTTP status, or a 5xx): look before resending. */
-  private readonly unanswered = new Set<string>();
-  private readonly spaceLocks = new Map<string, Promise<string>>();
+  private readonly requests: MatrixRequests;
+  private readonly sender: EventSender;
+  private readonly groupRooms: GroupRoomState;
+  private readonly spaces: UserSpaceRooms;
   readonly downloadMedia: ((uri: string) => Promise<OpenedMedia>) | undefined;
 
   constructor(private readonly opts: AppserviceMatrixSideOptions) {
@@ -117,6 +86,12 @@ export class AppserviceMatrixSide implements MatrixSide {
     const media = opts.media;
     this.downloadMedia = media && ((uri) => media.download(uri));
     this.membership = opts.membershipQueue ?? new MembershipQueue(opts.bridge, {});
+    this.requests = matrixRequests(opts);
+    this.sender = new EventSender(this.requests);
+    this.groupRooms = new GroupRoomState(this.requests, opts, (roomId, mxid) =>
+      this.join(roomId, mxid),
+    );
+    this.spaces = new UserSpaceRooms(this.requests, opts);
   }
 
   /** The puppet's MXID for a contact, without registering it. */
@@ -152,14 +127,8 @@ export class AppserviceMatrixSide implements MatrixSide {
     return roomId;
   }
 
-  async createGroupRoom(spec: GroupRoomSpec): Promise<string> {
-    const bot = this.intent(this.botMxid);
-    const options = wellFormedJson(groupCreateRoomBody(spec, this.botMxid));
-    const { room_id: roomId } = await this.limited("creating the group's room", () =>
-      bot.createRoom({ createAsClient: true, options }),
-    );
-    for (const puppet of spec.puppets) await this.join(roomId, puppet.mxid);
-    return roomId;
+  createGroupRoom(spec: GroupRoomSpec): Promise<string> {
+    return this.groupRooms.createGroupRoom(spec);
   }
 
   /** The puppet created the room with 100; it keeps what a member has (room-content.ts). */
@@ -192,90 +161,35 @@ export class AppserviceMatrixSide implements MatrixSide {
     }
   }
 
-  async kick(roomId: string, userMxid: string, reason: string): Promise<void> {
-    const bot = this.intent(this.botMxid);
-    const member = (await this.limited("reading the room's members", () =>
-      bot.getStateEvent(roomId, "m.room.member", userMxid, true),
-    )) as { membership?: unknown } | null;
-    if (member?.membership !== "join" && member?.membership !== "invite") return;
-    await this.limited("removing a member from the room", () =>
-      bot.kick(roomId, userMxid, wellFormed(reason)),
-    );
+  kick(roomId: string, userMxid: string, reason: string): Promise<void> {
+    return this.groupRooms.kick(roomId, userMxid, reason);
   }
 
-  async setPowerLevel(roomId: string, userMxid: string, level: number): Promise<void> {
-    const bot = this.intent(this.botMxid);
-    const current = ((await this.limited("reading the room's power levels", () =>
-      bot.getStateEvent(roomId, "m.room.power_levels", "", true),
-    )) ?? {}) as Json;
-    const users = { ...((current.users ?? {}) as Record<string, unknown>) };
-    const fallback = typeof current.users_default === "number" ? current.users_default : 0;
-    if ((users[userMxid] ?? fallback) === level) return;
-    if (level === fallback) delete users[userMxid];
-    else users[userMxid] = level;
-    await this.limited("the room's power levels", () =>
-      bot.sendStateEvent(roomId, "m.room.power_levels", "", { ...current, users }),
-    );
+  setPowerLevel(roomId: string, userMxid: string, level: number): Promise<void> {
+    return this.groupRooms.setPowerLevel(roomId, userMxid, level);
   }
 
   setRoomName(roomId: string, name: string): Promise<void> {
-    return this.setTextState(roomId, "m.room.name", "name", name);
+    return this.groupRooms.setRoomName(roomId, name);
   }
 
   setRoomTopic(roomId: string, topic: string): Promise<void> {
-    return this.setTextState(roomId, "m.room.topic", "topic", topic);
+    return this.groupRooms.setRoomTopic(roomId, topic);
   }
 
-  async setRoomAvatar(
+  setRoomAvatar(
     roomId: string,
     picture: { bytes: Uint8Array; mimetype: string } | null,
   ): Promise<void> {
-    const media = this.opts.media;
-    if (!media) return; // no media relay configured: nothing can be uploaded
-    const bot = this.intent(this.botMxid);
-    const content: Json = {};
-    if (picture) {
-      const file = await this.limited("uploading the group's picture", () =>
-        media.uploadBytes(picture.bytes, picture.mimetype, this.botMxid, "group-picture"),
-      );
-      content.url = file.url;
-      content.info = { mimetype: picture.mimetype, size: file.size };
-    }
-    await this.limited("the room's avatar", () =>
-      bot.sendStateEvent(roomId, "m.room.avatar", "", content),
-    );
-  }
-
-  private async setTextState(roomId: string, type: string, key: string, value: string) {
-    const bot = this.intent(this.botMxid);
-    const text = wellFormed(value);
-    const current = (await this.limited(`reading the room's ${key}`, () =>
-      bot.getStateEvent(roomId, type, "", true),
-    )) as Json | null;
-    if ((current?.[key] ?? "") === text) return;
-    await this.limited(`the room's ${key}`, () =>
-      bot.sendStateEvent(roomId, type, "", { [key]: text }),
-    );
+    return this.groupRooms.setRoomAvatar(roomId, picture);
   }
 
   ensureSpace(userMxid: string): Promise<string> {
-    // One creation at a time per user, or two concurrent first uses would make two spaces.
-    const pending = this.spaceLocks.get(userMxid);
-    if (pending) return pending;
-    const work = this.findOrCreateSpace(userMxid).finally(() => this.spaceLocks.delete(userMxid));
-    this.spaceLocks.set(userMxid, work);
-    return work;
+    return this.spaces.ensureSpace(userMxid);
   }
 
-  async addToSpace(spaceId: string, roomId: string): Promise<void> {
-    const bot = this.intent(this.botMxid);
-    const domain = this.opts.domain;
-    await this.limited("adding the chat to the space", () =>
-      bot.sendStateEvent(spaceId, "m.space.child", roomId, spaceChildContent(domain)),
-    );
-    await this.limited("adding the chat to the space", () =>
-      bot.sendStateEvent(roomId, "m.space.parent", spaceId, spaceParentContent(domain)),
-    );
+  addToSpace(spaceId: string, roomId: string): Promise<void> {
+    return this.spaces.addToSpace(spaceId, roomId);
   }
 
   async sendMessage(
@@ -287,82 +201,20 @@ export class AppserviceMatrixSide implements MatrixSide {
   ): Promise<string> {
     if (content.kind === "delete")
       return this.redact(roomId, senderMxid, content.target.id, txnKey);
-    const post = (type: string, body: Record<string, unknown>): Promise<string> =>
-      this.send("the bridged message", senderMxid, roomId, type, body, txnIdFor(txnKey), timestamp);
-    const relation = relationEvent(content, this.opts.toMatrix);
-    if (relation) {
-      if (fits(relation.content)) return post(relation.type, relation.content);
-      if (content.kind !== "edit") throw tooLarge();
-      const shortened = relationEvent(
-        { ...content, text: shortenedText(content.text, "edited message") },
-        this.opts.toMatrix,
-      );
-      return post("m.room.message", withinLimit(shortened?.content ?? {}));
-    }
-    if (isMediaContent(content) && this.opts.media) {
-      const body = await this.opts.media.eventContent(content, senderMxid);
-      body[MENTIONS_KEY] = mentionsContent(content.mentions);
-      return post("m.room.message", fits(body) ? body : withinLimit(shortenMediaContent(body)));
-    }
-    const body = messageContent(content, this.opts.toMatrix);
-    if (fits(body)) return post("m.room.message", body);
-    // Too long with its HTML: the plain text still has every character.
-    const plain = withoutFormatting(body);
-    if (fits(plain)) return post("m.room.message", plain);
-    const text = content.kind === "text" ? content.text : undefined;
-    if (text === undefined) throw tooLarge();
-    return post("m.room.message", withinLimit(await this.longText(text, plain, senderMxid)));
+    const event = await messageEvent(content, senderMxid, this.opts);
+    return this.send(
+      "the bridged message",
+      senderMxid,
+      roomId,
+      event.type,
+      event.content,
+      txnIdFor(txnKey),
+      timestamp,
+    );
   }
 
-  /**
-   * A text too long for one event: the whole of it as `message.txt`, its beginning as the
-   * caption (event-size.ts). Without media on the Matrix side, the beginning alone, and a
-   * line that says the rest could not be shown.
-   */
-  private async longText(text: string, plain: Json, senderMxid: string): Promise<Json> {
-    if (!this.opts.media) {
-      return { ...plain, msgtype: "m.notice", body: shortenedText(text, "message") };
-    }
-    const file = await this.opts.media.uploadText(text, senderMxid, LONG_TEXT_FILENAME);
-    return {
-      ...plain,
-      msgtype: "m.file",
-      body: longTextCaption(text),
-      filename: LONG_TEXT_FILENAME,
-      url: file.url,
-      info: { mimetype: "text/plain", size: file.size },
-    };
-  }
-
-  async redact(roomId: string, asMxid: string, eventId: string, txnKey: string): Promise<string> {
-    const intent = this.intent(asMxid);
-    // Its own txn namespace: a send and a redaction may share the caller's key.
-    const txnId = txnIdFor(`redact\n${txnKey}`);
-    const path =
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
-      `/redact/${encodeURIComponent(eventId)}/${encodeURIComponent(txnId)}`;
-    const put = (): Promise<string> =>
-      this.limited("the redaction", async () => {
-        const res = (await intent.matrixClient.doRequest("PUT", path, null, {})) as {
-          event_id?: unknown;
-        };
-        if (typeof res.event_id !== "string") {
-          throw new MatrixSideError(
-            "server-error",
-            "M_UNKNOWN",
-            "the homeserver answered the redaction without an event id",
-          );
-        }
-        return res.event_id;
-      });
-    try {
-      return await put();
-    } catch (err) {
-      // Not joined yet (the bot in an older room): join, then retry once.
-      if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
-      await this.limited("joining the room", () => intent.join(roomId));
-      return put();
-    }
+  redact(roomId: string, asMxid: string, eventId: string, txnKey: string): Promise<string> {
+    return this.sender.redact(roomId, asMxid, eventId, txnKey);
   }
 
   async messageText(roomId: string, eventId: string): Promise<string | undefined> {
@@ -467,20 +319,6 @@ export class AppserviceMatrixSide implements MatrixSide {
     }
   }
 
-  private async findOrCreateSpace(userMxid: string): Promise<string> {
-    const known = (await this.opts.users.get(userMxid))?.spaceRoomId;
-    if (known) return known;
-    const bot = this.intent(this.botMxid);
-    const options = wellFormedJson(
-      spaceCreateRoomBody(userMxid, this.botMxid, this.opts.spaceName, this.opts.networkName),
-    );
-    const { room_id: spaceId } = await this.limited("creating your space", () =>
-      bot.createRoom({ createAsClient: true, options }),
-    );
-    await this.opts.users.setSpaceRoom(userMxid, spaceId);
-    return spaceId;
-  }
-
   private async joinAsBot(roomId: string): Promise<void> {
     try {
       await this.membership.join(roomId, this.botMxid, { getId: () => `portal:${roomId}` });
@@ -490,12 +328,8 @@ export class AppserviceMatrixSide implements MatrixSide {
     }
   }
 
-  /**
-   * PUT /rooms/{roomId}/send/{type}/{txnId} as `senderMxid`: every event the bridge posts.
-   * The bot-sdk client of a puppet's intent adds `user_id` (appservice masquerading) to every
-   * request itself. `what` names the event in errors ("the bridge's reply").
-   */
-  private async send(
+  /** Every event the bridge posts (event-sender.ts); `what` names it in errors. */
+  private send(
     what: string,
     senderMxid: string,
     roomId: string,
@@ -503,115 +337,27 @@ export class AppserviceMatrixSide implements MatrixSide {
     content: Record<string, unknown>,
     txnId: string,
     timestamp?: number,
-    againOnReset = true,
   ): Promise<string> {
-    const intent = this.intent(senderMxid);
-    const path =
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}` +
-      `/send/${encodeURIComponent(type)}/${encodeURIComponent(txnId)}`;
-    const body: Json = { ...wellFormedJson(content), [TXN_MARKER]: txnId };
-    if (type === "m.room.message" && !(MENTIONS_KEY in body)) body[MENTIONS_KEY] = {};
-    if (this.unanswered.has(txnId)) {
-      // An earlier attempt got no answer: the homeserver may have stored it and then lost
-      // its txn id memory (Synapse keeps it in memory only: a restart forgets it).
-      const sent = await this.findSent(roomId, senderMxid, type, txnId).catch(() => null);
-      if (sent) {
-        this.unanswered.delete(txnId);
-        return sent;
-      }
-    }
-    const put = (): Promise<string> =>
-      this.limited(what, async () => {
-        // A fresh query object each time: the client adds user_id to it.
-        const qs = timestamp !== undefined ? { ts: timestamp } : null;
-        const res = (await intent.matrixClient.doRequest("PUT", path, qs, body)) as {
-          event_id?: unknown;
-        };
-        if (typeof res.event_id !== "string") {
-          throw new MatrixSideError(
-            "server-error",
-            "M_UNKNOWN",
-            `the homeserver answered ${what} without an event id`,
-          );
-        }
-        return res.event_id;
-      });
-    try {
-      const eventId = await put().catch(async (err: unknown) => {
-        // Not registered or not joined yet (e.g. the bot in an older room): join, then retry.
-        if (errcodeOf(err) !== "M_FORBIDDEN") throw err;
-        await this.limited("joining the room", () => intent.join(roomId));
-        return put();
-      });
-      this.unanswered.delete(txnId);
-      return eventId;
-    } catch (err) {
-      if (!(err instanceof MatrixSideError) || err.status === undefined || err.status >= 500) {
-        if (this.unanswered.size >= MAX_UNANSWERED) this.unanswered.clear();
-        this.unanswered.add(txnId);
-      }
-      // A kept-alive connection the homeserver closed just as it was reused (the load bench
-      // met one in 10,000 logins): once more at once, looking for the event first.
-      if (againOnReset && err instanceof MatrixSideError && CONNECTION_RESET.has(err.code)) {
-        return this.send(what, senderMxid, roomId, type, content, txnId, timestamp, false);
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * The event this bridge sent with `txnId` (TXN_MARKER in its content) among the sender's
-   * latest events of the type in the room, if the homeserver has it.
-   */
-  private async findSent(
-    roomId: string,
-    senderMxid: string,
-    type: string,
-    txnId: string,
-  ): Promise<string | undefined> {
-    const latest = await this.latestEvents(roomId, LOOKBACK, {
-      asMxid: senderMxid,
-      filter: { senders: [senderMxid], types: [type] },
-    });
-    const found = latest.find(
-      (e) => (e.content as Record<string, unknown> | undefined)?.[TXN_MARKER] === txnId,
-    );
-    return typeof found?.event_id === "string" ? found.event_id : undefined;
+    return this.sender.send(what, senderMxid, roomId, type, content, txnId, timestamp);
   }
 
   /**
    * The room's latest events, newest first (`GET /messages?dir=b`), as `asMxid` (default the
    * bot) sees them; `filter` is a RoomEventFilter.
    */
-  async latestEvents(
+  latestEvents(
     roomId: string,
     limit: number,
     options: { asMxid?: string; filter?: Record<string, unknown> } = {},
   ): Promise<Record<string, unknown>[]> {
-    const query: Record<string, unknown> = { dir: "b", limit };
-    if (options.filter) query.filter = JSON.stringify({ ...options.filter, limit });
-    const res = (await this.intent(options.asMxid ?? this.botMxid).matrixClient.doRequest(
-      "GET",
-      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`,
-      query,
-    )) as { chunk?: unknown };
-    return Array.isArray(res.chunk)
-      ? res.chunk.filter((e): e is Record<string, unknown> => typeof e === "object" && e !== null)
-      : [];
+    return this.sender.latestEvents(roomId, limit, options);
   }
 
   private intent(mxid: string): Intent {
-    return this.opts.bridge.getIntent(mxid);
+    return this.requests.intent(mxid);
   }
 
-  /** A request for `what` (words for a notice), 429s waited out; fails with a MatrixSideError. */
-  private async limited<T>(what: string, request: () => Promise<T>): Promise<T> {
-    try {
-      return await withRateLimitRetry(request, this.opts.rateLimit);
-    } catch (err) {
-      const failure = toMatrixSideError(err, what);
-      if (failure.kind === "transient" && failure.status !== 429) this.opts.onHomeserverAway?.();
-      throw failure;
-    }
+  private limited<T>(what: string, request: () => Promise<T>): Promise<T> {
+    return this.requests.limited(what, request);
   }
 }
