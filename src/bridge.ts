@@ -9,6 +9,7 @@ import type { Config } from "./config/index.js";
 import { BridgeCore } from "./core/bridge-core.js";
 import type { CoreLogger, LogFields } from "./core/logger.js";
 import { migrate, openDatabase } from "./db/index.js";
+import { lockSqliteFile } from "./db/sqlite-lock.js";
 import { LoginRepository } from "./db/repositories/index.js";
 import { GatekeeperNetwork, startPartnerEndpoints } from "./connector/index.js";
 import { startNetworkMedia } from "./connector/media-setup.js";
@@ -66,6 +67,12 @@ export async function startBridge(
     }
   };
   try {
+    const database = config.database;
+    const lock =
+      database.type === "sqlite" && database.filename !== ":memory:"
+        ? await lockSqliteFile(database.filename)
+        : undefined;
+    if (lock) cleanup.push(() => lock.release());
     const db = await openDatabase(config.database, {
       logger: { warn: (m) => log.warn(m), error: (m) => log.error(m) },
     });
@@ -146,6 +153,7 @@ export async function startBridge(
           await endpoints.close();
           media.stop();
           await db.destroy();
+          await lock?.release();
           cleanup.length = 0;
           log.info("stopped");
         })()),

@@ -4,8 +4,11 @@
  * while both sides are sending numbered messages. After a restart on the same database,
  * every message arrives exactly once and in order on both sides.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BridgeProcess } from "./bridge-process.js";
+import { freePort } from "../../harness/target.js";
+import { BridgeProcess } from "./bridge-process.js";
 import { BridgeWorld } from "./fixture.js";
 import type { MatrixActor } from "./matrix-actor.js";
 import type { NativeActor } from "./native-actor.js";
@@ -157,5 +160,27 @@ describe("restart after kill -9 (CLI in a child process, SQLite)", () => {
     await alice.waitForPuppetText(portal, "all good");
     // SIGTERM, the admin's stop, ends the process cleanly.
     expect(await bridge.terminate()).toBe(0);
+  }, 60_000);
+
+  it("a second process on the same SQLite database refuses to start, naming the first", async () => {
+    bridge = await w.startBridgeProcess();
+    const lockFile = join(w.dir, "bridge.sqlite.lock");
+    expect(existsSync(lockFile)).toBe(true);
+    const second = BridgeProcess.start({
+      configFile: join(w.dir, "config.yaml"),
+      registrationFile: join(w.dir, "registration.yaml"),
+      port: await freePort(),
+      startTimeoutMs: 20_000,
+    });
+    await expect(second).rejects.toThrow(
+      new RegExp(
+        `another bridge process \\(pid ${bridge.pid} on .+\\) is using the SQLite database`,
+      ),
+    );
+    // The first goes on, and a graceful stop takes the lock away with it.
+    await alice.say(portal, "still here?");
+    await bob.waitForText("still here?");
+    expect(await bridge.terminate()).toBe(0);
+    expect(existsSync(lockFile)).toBe(false);
   }, 60_000);
 });

@@ -55,7 +55,11 @@ describe.each(testDatabases())("relations through the durable paths (%s)", (data
    */
   async function fence(n: number): Promise<void> {
     // Generous: on a loaded 2-core machine (CI next to other test runs) 10 s was seen to run out.
-    await bob.waitFor(n, 30_000);
+    await bob.waitFor(n, 20_000).catch((err: unknown) => {
+      // What the bridge said about the missing one (a failure notice, a retry status).
+      const said = { notices: f.matrix.notices(room), statuses: f.matrix.statuses };
+      throw new Error(`${String(err)}; the bridge said ${JSON.stringify(said)}`);
+    });
     await aliceSends({ kind: "text", text: "fence" });
     await bob.waitFor(n + 1, 30_000);
     await eventually(async () =>
@@ -134,7 +138,8 @@ describe.each(testDatabases())("relations through the durable paths (%s)", (data
   // never alone: retried once while that is looked into (see the closing note of issue 7).
   it(
     "sends a reaction, its replacement and its removal once each, however often Matrix hands them over",
-    { retry: 1 },
+    // The timeout is past the fence's waits, so that a failure says what the bridge said.
+    { retry: 1, timeout: 60_000 },
     async () => {
       const question = await bobSays("tea?");
       const target = { id: question.eventId };
