@@ -8,7 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   describeContent,
+  editMessage,
   reactionMessage,
+  revokeMessage,
   textMessage,
 } from "../../../src/gatekeeper/content/index.js";
 import { waitForRoomEvent } from "../../harness/matrix-user.js";
@@ -203,6 +205,91 @@ describe("a gatekeeper group with two Matrix users and two native users", () => 
       key: "👍",
     });
   }, 60_000);
+
+  it("edits, deletions and reactions go both ways: natives get them keyed by group and sender", async () => {
+    const kindAt = (n: NativeActor, kind: string, from: number) =>
+      n.waitFor(
+        (e) =>
+          e.group === group &&
+          n.received.indexOf(e) >= from &&
+          describeContent(e.content).kind === kind,
+        `a ${kind} in the group`,
+      );
+    // Carol's message; Alice reacts to it (a moment after she saw it, as a person does).
+    const { id: carolId } = await carol.client.groups.send(group, textMessage("dinner at 7?"));
+    const carolEvent = await alice.waitForPuppetText(room, "dinner at 7?", 20_000);
+    await pause(300);
+    let from = { carol: carol.received.length, dave: dave.received.length };
+    await alice.client.sendEvent(
+      room,
+      "m.reaction" as never,
+      {
+        "m.relates_to": { rel_type: "m.annotation", event_id: carolEvent.getId(), key: "👍" },
+      } as never,
+    );
+    for (const [n, at] of [
+      [carol, from.carol],
+      [dave, from.dave],
+    ] as const) {
+      const got = await kindAt(n, "reaction", at);
+      expect(got.from).toBe(aliceJid);
+      expect(describeContent(got.content)).toMatchObject({
+        kind: "reaction",
+        key: { id: carolId, remoteJid: group, participant: carol.jid },
+        emoji: "👍",
+      });
+    }
+
+    // Alice edits, then deletes, her own message.
+    const mine = await alice.say(room, "see you at 5");
+    const atDave = await inGroup(dave, "see you at 5");
+    from = { carol: carol.received.length, dave: dave.received.length };
+    await alice.send(room, {
+      msgtype: "m.text",
+      body: "* see you at 6",
+      "m.new_content": { msgtype: "m.text", body: "see you at 6" },
+      "m.relates_to": { rel_type: "m.replace", event_id: mine },
+    });
+    const edit = await kindAt(dave, "edit", from.dave);
+    expect(describeContent(edit.content)).toMatchObject({
+      kind: "edit",
+      key: { id: atDave.id, fromMe: true },
+      newContent: { kind: "text", text: "see you at 6" },
+    });
+    await alice.client.redactEvent(room, mine);
+    const revoke = await kindAt(carol, "revoke", from.carol);
+    expect(describeContent(revoke.content)).toMatchObject({
+      kind: "revoke",
+      key: { id: atDave.id, fromMe: true },
+    });
+
+    // Carol edits her message, then deletes it: the room shows both, as her puppet.
+    const carolKey = { id: carolId, fromMe: true, remoteJid: group };
+    await carol.client.groups.send(group, editMessage(carolKey, textMessage("dinner at 8?")));
+    const replaced = await waitForRoomEvent(
+      bea.client,
+      (e) =>
+        e.getRoomId() === room &&
+        e.getContent()["m.relates_to"]?.rel_type === "m.replace" &&
+        e.getContent()["m.relates_to"]?.event_id === carolEvent.getId(),
+      20_000,
+    );
+    expect(replaced.getSender()).toBe(carolEvent.getSender());
+    expect(replaced.getContent()["m.new_content"]).toMatchObject({ body: "dinner at 8?" });
+    await carol.client.groups.send(group, revokeMessage(carolKey));
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const raw = await bea.client.fetchRoomEvent(room, carolEvent.getId()!);
+      const by = (raw.unsigned as { redacted_because?: { sender?: string } } | undefined)
+        ?.redacted_because?.sender;
+      if (by) {
+        expect(by).toBe(carolEvent.getSender());
+        break;
+      }
+      if (Date.now() > end) throw new Error("Carol's message was not redacted in time");
+      await pause(100);
+    }
+  }, 90_000);
 
   it("tells a Matrix user who is not in the group that their message did not go", async () => {
     const eve = await m.world.matrixUser("eve");
