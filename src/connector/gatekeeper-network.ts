@@ -24,15 +24,13 @@ import type { BridgeContent } from "../core/content.js";
 import { silentLogger } from "../gatekeeper/client/index.js";
 import type { ClientLogger, GatekeeperClientOptions } from "../gatekeeper/client/index.js";
 import { newMessageId } from "../gatekeeper/content/index.js";
-import { toGatekeeperMessage } from "./content-mapping.js";
-import { isMediaContent } from "../core/media.js";
 import { GATEKEEPER_MEDIA_CAPABILITIES } from "./media-capabilities.js";
 import type { HostedMedia } from "./media-host.js";
-import { outgoingMediaMessage } from "./media-outgoing.js";
 import { withEditWindow } from "./relation-mapping.js";
 import { toRemoteError } from "./error-mapping.js";
 import { GroupNetwork } from "./group-network.js";
 import { LoginClients } from "./login-clients.js";
+import { DEFAULT_SEND_TIMEOUT_MS, outgoingMessage } from "./outgoing-message.js";
 
 export const GATEKEEPER_CAPABILITIES: RemoteCapabilities = {
   networkName: "Gatekeeper",
@@ -163,17 +161,16 @@ export class GatekeeperNetwork implements RemoteNetwork {
   ): Promise<SendResult> {
     // Its own JID (for quotes of its messages) comes with the ready client.
     await this.clients.ready(loginId, "send");
-    const message =
-      isMediaContent(content) && this.o.media
-        ? await outgoingMediaMessage(this.o.media.hosted, loginId, messageId, content)
-        : toGatekeeperMessage(content, {
-            contactId,
-            ownJid: this.clients.get(loginId)?.client.jid,
-          });
+    const ownJid = this.clients.get(loginId)?.client.jid;
+    const message = await outgoingMessage(
+      this.o.media?.hosted,
+      { loginId, to: contactId, messageId, ownJid },
+      content,
+    );
     const { t } = await this.clients.call(loginId, "send", (c) =>
       c.sendMessage(contactId, message, {
         id: messageId,
-        timeoutMs: this.o.sendTimeoutMs ?? 30_000,
+        timeoutMs: this.o.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
       }),
     );
     return { timestamp: t * 1000 };
@@ -232,7 +229,9 @@ export class GatekeeperNetwork implements RemoteNetwork {
   async sendReadReceipt(loginId: string, contactId: string, messageIds: string[]): Promise<void> {
     if (messageIds.length === 0) return;
     await this.clients.call(loginId, "send", (c) =>
-      c.sendReceipt(contactId, messageIds, "read", { timeoutMs: this.o.sendTimeoutMs ?? 30_000 }),
+      c.sendReceipt(contactId, messageIds, "read", {
+        timeoutMs: this.o.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+      }),
     );
   }
 

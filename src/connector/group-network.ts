@@ -11,12 +11,10 @@ import type {
   SendResult,
 } from "../core/network.js";
 import type { BridgeContent } from "../core/content.js";
-import { isMediaContent } from "../core/media.js";
-import { toGatekeeperMessage } from "./content-mapping.js";
 import type { GatekeeperNetworkOptions } from "./gatekeeper-network.js";
 import { participantFailures, toRemoteGroupInfo } from "./group-mapping.js";
 import type { LoginClients } from "./login-clients.js";
-import { outgoingMediaMessage } from "./media-outgoing.js";
+import { DEFAULT_SEND_TIMEOUT_MS, outgoingMessage } from "./outgoing-message.js";
 
 export class GroupNetwork {
   constructor(
@@ -31,20 +29,16 @@ export class GroupNetwork {
     content: BridgeContent,
   ): Promise<SendResult> {
     await this.clients.ready(loginId, "send");
-    const message =
-      isMediaContent(content) && this.o.media
-        ? await outgoingMediaMessage(this.o.media.hosted, loginId, messageId, content, {
-            group: true,
-          })
-        : toGatekeeperMessage(content, {
-            contactId: groupId,
-            ownJid: this.clients.get(loginId)?.client.jid,
-            group: true,
-          });
+    const ownJid = this.clients.get(loginId)?.client.jid;
+    const message = await outgoingMessage(
+      this.o.media?.hosted,
+      { loginId, to: groupId, messageId, ownJid, group: true },
+      content,
+    );
     const { t } = await this.clients.call(loginId, "send", (c) =>
       c.groups.send(groupId, message, {
         id: messageId,
-        timeoutMs: this.o.sendTimeoutMs ?? 30_000,
+        timeoutMs: this.o.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
       }),
     );
     return { timestamp: t * 1000 };
@@ -105,7 +99,7 @@ export class GroupNetwork {
     if (messageIds.length === 0) return;
     await this.clients.call(loginId, "send", (c) =>
       c.groups.sendReceipt(groupId, senderId, messageIds, "read", {
-        timeoutMs: this.o.sendTimeoutMs ?? 30_000,
+        timeoutMs: this.o.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
       }),
     );
   }

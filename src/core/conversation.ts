@@ -46,34 +46,15 @@ export class Conversation {
   constructor(o: ConversationOptions) {
     const { db, repos, matrix, network, puppets, mayUse } = o;
     this.log = o.loggerFor("Conversation");
-    this.receipts = new ReadReceipts({
-      db,
-      repos,
-      matrix,
-      network,
-      puppets,
-      mayUse,
-      logger: this.log,
-    });
-    this.typing = new TypingRelay({ repos, matrix, network, puppets, mayUse, logger: this.log });
+    const env = { repos, matrix, network, puppets, mayUse, logger: this.log };
+    this.receipts = new ReadReceipts({ db, ...env });
+    this.typing = new TypingRelay(env);
     this.groupReceipts = new GroupReceipts({
       db,
-      repos,
-      matrix,
-      network,
-      puppets,
-      mayUse,
-      logger: this.log,
+      ...env,
       sendsReadReceipts: (mxid) => this.receipts.enabled(mxid),
     });
-    this.groupTyping = new GroupTyping({
-      repos,
-      matrix,
-      network,
-      puppets,
-      mayUse,
-      logger: this.log,
-    });
+    this.groupTyping = new GroupTyping(env);
     this.presence = new PresenceRelay({ repos, network, mayUse, logger: this.log });
     this.identity = new IdentityGuard({
       repos,

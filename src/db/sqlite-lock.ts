@@ -7,7 +7,7 @@
  * Written by hand: proper-lockfile judges staleness by the lock's age, which would refuse a
  * restart for a while after a kill -9.
  */
-import { open, readFile, rm } from "node:fs/promises";
+import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 
 /** Another bridge process holds the SQLite database. */
@@ -60,7 +60,15 @@ export async function lockSqliteFile(filename: string): Promise<SqliteLock> {
           `${path}.`,
       );
     }
-    await rm(path, { force: true }); // its process is gone
+    // Its process is gone: replaced in one step (rename), then read back, so that of two
+    // processes taking over at once only the last one's holds and the other sees it alive.
+    const mine = `${path}.${me.pid}`;
+    await writeFile(mine, `${me.pid}\n${me.host}\n`);
+    await rename(mine, path);
+    const now = await holderOf(path);
+    if (now?.pid === me.pid && now.host === me.host) {
+      return { path, release: () => releaseIfMine(path, me) };
+    }
   }
   throw new DatabaseInUseError(`could not take the lock ${path}; remove it if no bridge runs`);
 }

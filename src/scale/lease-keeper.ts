@@ -85,10 +85,6 @@ export class LeaseKeeper {
     return { loginId, epoch };
   }
 
-  holds(loginId: string): boolean {
-    return this.lease(loginId) !== undefined;
-  }
-
   owned(): string[] {
     return this.clock() < this.validUntil ? [...this.held.keys()] : [];
   }

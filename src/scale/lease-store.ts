@@ -51,14 +51,6 @@ export class LeaseStore {
     return this.db.raw(`(${this.nowSql} + ?)`, [ms]);
   }
 
-  /** The database's clock now (ms). */
-  async clock(): Promise<number> {
-    const row = (await this.db.select(this.db.raw(`${this.nowSql} as now`)).first()) as {
-      now: number | string;
-    };
-    return num(row.now);
-  }
-
   /** The worker is alive until `leaseMs` from now. */
   async heartbeat(workerId: string, role: string, leaseMs: number): Promise<void> {
     await this.db(WORKERS)

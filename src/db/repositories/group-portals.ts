@@ -121,42 +121,25 @@ export class GroupPortalRepository {
    */
   async addMember(portalId: number, loginId: string, now = Date.now()): Promise<boolean> {
     try {
-      const inserted = await this.cache.write(this.db, () =>
-        this.db<MemberRow>(MEMBERS)
-          .insert({ portal_id: portalId, login_id: loginId, created_at: now })
-          .onConflict(["portal_id", "login_id"])
-          .ignore()
-          .returning("portal_id"),
+      // With its read marker, or a crash in between would leave a member without one.
+      return await this.cache.write(this.db, () =>
+        this.db.transaction(async (trx) => {
+          const inserted = await trx<MemberRow>(MEMBERS)
+            .insert({ portal_id: portalId, login_id: loginId, created_at: now })
+            .onConflict(["portal_id", "login_id"])
+            .ignore()
+            .returning("portal_id");
+          if (inserted.length === 0) return false;
+          await startReadMarker(trx, portalId, loginId, now);
+          return true;
+        }),
       );
-      if (inserted.length === 0) return false;
-      await this.startReadMarker(portalId, loginId, now);
-      return true;
     } catch (err) {
       if (!isForeignKeyViolation(err)) throw err;
       throw new RepositoryError("not-found", `no portal ${portalId} or login ${loginId}`, "id", {
         cause: err,
       });
     }
-  }
-
-  /**
-   * A new member's read receipts (core/group-receipts.ts) start at the newest message of the
-   * portal: what the group said before the login joined is not its to report as read.
-   */
-  private async startReadMarker(portalId: number, loginId: string, now: number): Promise<void> {
-    const newest = (await this.db("bridge_message_map")
-      .where({ portal_id: portalId })
-      .max("id as id")
-      .first()) as { id: number | string | null } | undefined;
-    await this.db("bridge_group_read_markers")
-      .insert({
-        portal_id: portalId,
-        login_id: loginId,
-        read_up_to: num(newest?.id ?? 0),
-        updated_at: now,
-      })
-      .onConflict(["portal_id", "login_id"])
-      .merge(["read_up_to", "updated_at"]);
   }
 
   /** The login is no longer a member; true if it was one. */
@@ -209,4 +192,29 @@ function toGroupPortal(row: GroupPortalRow): GroupPortal {
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),
   };
+}
+
+/**
+ * A new member's read receipts (core/group-receipts.ts) start at the newest message of the
+ * portal: what the group said before the login joined is not its to report as read.
+ */
+async function startReadMarker(
+  db: Knex,
+  portalId: number,
+  loginId: string,
+  now: number,
+): Promise<void> {
+  const newest = (await db("bridge_message_map")
+    .where({ portal_id: portalId })
+    .max("id as id")
+    .first()) as { id: number | string | null } | undefined;
+  await db("bridge_group_read_markers")
+    .insert({
+      portal_id: portalId,
+      login_id: loginId,
+      read_up_to: num(newest?.id ?? 0),
+      updated_at: now,
+    })
+    .onConflict(["portal_id", "login_id"])
+    .merge(["read_up_to", "updated_at"]);
 }
