@@ -17,6 +17,8 @@ import { Logger, setBridgeVersion } from "./matrix/appservice-bridge.js";
 import type { AppServiceRegistration } from "./matrix/appservice-bridge.js";
 import { startMatrixSide } from "./matrix/appservice.js";
 import { quietExpectedBotSdkAnswers } from "./matrix/bot-sdk-log.js";
+import { ClusterWorker, IntakeNotices } from "./scale/cluster.js";
+import { defaultWorkerId } from "./scale/worker-identity.js";
 
 export interface StartBridgeOptions {
   /** Port for the homeserver's pushes (0 picks a free one). */
@@ -102,18 +104,48 @@ export async function startBridge(
     });
     cleanup.push(() => endpoints.close());
 
-    const network = new GatekeeperNetwork({
-      url: config.gatekeeper.url,
-      serverStaticKey: config.gatekeeper.staticKey,
-      partnerId: config.gatekeeper.partnerId,
-      db,
-      userAgent: config.gatekeeper.userAgent,
-      logger: loggerFor("Gatekeeper"),
-      media: { hosted: media.hosted, tempDir: media.tempDir },
-      editWindowSeconds: config.bridge.editWindowSeconds,
-      holdOnIdentityChange: config.bridge.identityChange === "hold",
-    });
-    cleanup.push(() => network.stop());
+    // Several processes on PostgreSQL (docs/architecture.md, "Several processes"): leases
+    // decide which logins this one acts for; SQLite is one process (the lock above).
+    const role = config.scale.role;
+    const notices =
+      database.type === "postgres" ? new IntakeNotices(db, loggerFor("Intake")) : undefined;
+    const cluster =
+      database.type === "postgres" && role !== "intake"
+        ? new ClusterWorker({
+            db,
+            databaseUrl: database.url,
+            workerId: config.scale.workerId ?? defaultWorkerId(),
+            role,
+            leaseMs: config.scale.leaseSeconds * 1000,
+            renewMs: config.scale.renewSeconds * 1000,
+            logger: loggerFor("Scale"),
+            onIntake: (roomIds) => matrix.intake.wake(roomIds),
+            onEphemeral: (events) => matrix.intake.ephemeral(events),
+          })
+        : undefined;
+
+    if (notices && database.type === "postgres" && !cluster) {
+      // The intake alone: its row cache hears the workers' writes.
+      await notices.listen(database.url);
+      cleanup.push(() => notices.stop());
+    }
+
+    // The intake alone holds no logins: no gatekeeper connections, no core.
+    const network =
+      role === "intake"
+        ? undefined
+        : new GatekeeperNetwork({
+            url: config.gatekeeper.url,
+            serverStaticKey: config.gatekeeper.staticKey,
+            partnerId: config.gatekeeper.partnerId,
+            db,
+            userAgent: config.gatekeeper.userAgent,
+            logger: loggerFor("Gatekeeper"),
+            media: { hosted: media.hosted, tempDir: media.tempDir },
+            editWindowSeconds: config.bridge.editWindowSeconds,
+            holdOnIdentityChange: config.bridge.identityChange === "hold",
+          });
+    if (network) cleanup.push(() => network.stop());
 
     const matrix = await startMatrixSide({
       config,
@@ -121,22 +153,54 @@ export async function startBridge(
       db,
       port: options.port,
       host: options.host ?? config.appservice.bindAddress,
+      ...(notices
+        ? {
+            cluster: {
+              listen: role !== "worker",
+              ...(cluster ? { scope: { workerId: cluster.workerId } } : {}),
+              notices,
+            },
+          }
+        : {}),
     });
     cleanup.push(() => matrix.stop());
 
-    const core = new BridgeCore({
-      config,
-      db,
-      network,
-      matrix: matrix.matrixSide,
-      logger: loggerFor,
+    const core =
+      network &&
+      new BridgeCore({
+        config,
+        db,
+        network,
+        matrix: matrix.matrixSide,
+        logger: loggerFor,
+        ...(cluster ? { ownership: cluster } : {}),
+      });
+    if (core) {
+      cleanup.push(() => core.stop());
+      // Logins first: the network expects them, so a command the intake hands over (say,
+      // `start`) waits for its login's connection; the connections go on in the background.
+      await core.start();
+      matrix.intake.setSink(core, cluster?.ownedUsersOnly(core));
+    }
+    if (core && cluster) {
+      await cluster.start({
+        take: (loginId) => core.takeLogin(loginId),
+        give: (loginId) => core.giveLogin(loginId),
+        resume: () => {
+          matrix.intake.wake();
+          void core
+            .resumeSends()
+            .catch((err: unknown) => log.warn("could not resume sends", { error: String(err) }));
+        },
+      });
+      cleanup.push(() => cluster.stop());
+    }
+    log.info("bridge started", {
+      role,
+      ...(cluster ? { worker: cluster.workerId } : {}),
+      ...(role !== "worker" ? { appservicePort: matrix.port } : {}),
+      partnerEndpoints: endpoints.url,
     });
-    cleanup.push(() => core.stop());
-    // Logins first: the network expects them, so a command the intake hands over (say,
-    // `start`) waits for its login's connection; the connections go on in the background.
-    await core.start();
-    matrix.intake.setSink(core);
-    log.info("bridge started", { appservicePort: matrix.port, partnerEndpoints: endpoints.url });
 
     let stopping: Promise<void> | undefined;
     return {
@@ -146,10 +210,13 @@ export async function startBridge(
         (stopping ??= (async () => {
           log.info("stopping");
           // Order: Matrix intake first (nothing new comes in), the core's workers, the
+          // leases (each login closed, then given up: the others take them at once), the
           // gatekeeper connections, the partner endpoints, then the database.
           await matrix.stop();
-          await core.stop();
-          await network.stop();
+          await core?.stop();
+          await cluster?.stop();
+          await notices?.stop();
+          await network?.stop();
           await endpoints.close();
           media.stop();
           await db.destroy();

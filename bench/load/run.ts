@@ -1,6 +1,6 @@
 /**
  * `npm run bench:load [-- --quick] [--json FILE] [--messages N] [--no-postgres] [--keep]
- * [--profile DIR] [--portals 1,10,100] [--directions in,out,both]`:
+ * [--profile DIR] [--portals 1,10,100] [--directions in,out,both] [--workers 1,2,4]`:
  * the load bench, every part in its own process on loopback (stack.ts), driven from here by
  * many native and Matrix users (people.ts). Scenarios:
  *
@@ -9,10 +9,15 @@
  * - throughput: messages/s relayed at saturation, each way and both ways at once, over 1, 10
  *   and 100 portals, on SQLite and PostgreSQL, with the bridge's CPU time per message and
  *   its peak RSS;
- * - latency: p50/p99/max at fixed offered rates over 100 portals.
+ * - latency: p50/p99/max at fixed offered rates over 100 portals;
+ * - workers (only with --workers or --only workers): on PostgreSQL, one process doing
+ *   everything, then an intake and 1, 2, 4… worker processes holding the logins by lease;
+ *   messages/s both ways over 100 portals, CPU per message of every bridge process and of the
+ *   rest of the stack, and how busy the machine's cores were.
  *
  * Every run checks that everything sent arrived once and in order per portal, and the bench
- * exits non-zero when not. --quick (for CI) runs a small SQLite subset and asserts no timing.
+ * exits non-zero when not. --quick (for CI) runs a small SQLite subset and asserts no timing;
+ * with --workers it still runs them on PostgreSQL, over 20 portals.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,13 +28,17 @@ import { runFloor } from "../floor.js";
 import type { FloorResult } from "../floor.js";
 import { loginsScenario } from "./logins.js";
 import type { LoginsResult } from "./logins.js";
-import { cpuMs, memoryKb } from "./proc.js";
+import { memoryKb } from "./proc.js";
 import { setUpPeople } from "./people.js";
 import type { People } from "./people.js";
+import { round, saturate } from "./saturate.js";
+import type { ThroughputRow } from "./saturate.js";
 import { Stack } from "./stack.js";
 import type { DatabaseChoice } from "./stack.js";
 import { Sender, Tracker, percentile } from "./traffic.js";
 import type { Delivery, Direction } from "./traffic.js";
+import { workersRow } from "./workers.js";
+import type { WorkersRow } from "./workers.js";
 
 const { values } = parseArgs({
   options: {
@@ -44,11 +53,16 @@ const { values } = parseArgs({
     only: { type: "string" },
     portals: { type: "string" },
     directions: { type: "string" },
+    workers: { type: "string" },
   },
 });
-const SCENARIOS = ["floor", "throughput", "latency", "logins"] as const;
+const SCENARIOS = ["floor", "throughput", "latency", "logins", "workers"] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const only = new Set((values.only ?? SCENARIOS.join(",")).split(",").map((s) => s.trim()));
+// Several processes are not part of the default run: --workers (or --only workers) asks for them.
+const only = new Set(
+  (values.only ?? "floor,throughput,latency,logins").split(",").map((s) => s.trim()),
+);
+if (values.workers !== undefined) only.add("workers");
 for (const name of only) {
   if (!(SCENARIOS as readonly string[]).includes(name)) {
     process.stderr.write(`--only: unknown scenario ${name} (known: ${SCENARIOS.join(", ")})\n`);
@@ -75,21 +89,20 @@ const SANDBOX_LIMITS = {
   badFramesPerMinute: 1_000,
 };
 const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-
-interface ThroughputRow {
-  database: string;
-  portals: number;
-  direction: Direction | "both";
-  messages: number;
-  messagesPerSecond: number;
-  cpuMsPerMessage: number;
-  /** Database statements the bridge ran per message. */
-  queriesPerMessage: number;
-  peakRssMb: number;
-  p50Ms: number;
-  p99Ms: number;
-  delivery: Delivery;
+/** Worker processes per row of the workers scenario (a row with one process comes first). */
+const WORKER_COUNTS = (values.workers ?? "1,2,4").split(",").map(Number);
+if (WORKER_COUNTS.some((n) => !Number.isInteger(n) || n < 1)) {
+  process.stderr.write(
+    `--workers: a list of worker counts, each 1 or more (got ${values.workers})\n`,
+  );
+  process.exit(2);
 }
+if (runs("workers") && values["no-postgres"]) {
+  process.stderr.write("--workers: several bridge processes need PostgreSQL (not --no-postgres)\n");
+  process.exit(2);
+}
+/** The workers scenario's portals, five per Matrix user: every worker gets logins. */
+const WORKER_PORTALS = quick ? 20 : 100;
 
 interface LatencyRow {
   database: string;
@@ -104,8 +117,8 @@ interface LatencyRow {
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
+/** A fresh database on the server at PG_URL; undefined when that server is not reachable. */
 async function postgresDatabase(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
-  if (values["no-postgres"] || quick) return undefined;
   const admin = knex({ client: "pg", connection: PG_URL });
   try {
     await admin.raw("select 1");
@@ -114,7 +127,7 @@ async function postgresDatabase(): Promise<{ url: string; drop: () => Promise<vo
     log(`(PostgreSQL at ${PG_URL.replace(/:[^:@/]*@/, ":***@")} not reachable: skipped)`);
     return undefined;
   }
-  const name = `gkb_load_${Date.now().toString(36)}`;
+  const name = `gkb_load_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
   await admin.raw(`create database "${name}"`);
   const url = new URL(PG_URL);
   url.pathname = `/${name}`;
@@ -124,47 +137,6 @@ async function postgresDatabase(): Promise<{ url: string; drop: () => Promise<vo
       await admin.raw(`drop database if exists "${name}" with (force)`);
       await admin.destroy();
     },
-  };
-}
-
-/** `n` messages as fast as the window allows, over the first `portals` portals. */
-async function saturate(
-  people: People,
-  stack: Stack,
-  database: string,
-  portals: number,
-  direction: Direction | "both",
-  n: number,
-): Promise<ThroughputRow> {
-  const tracker = new Tracker();
-  people.arrived = (text, at) => tracker.arrived(text, at);
-  const sender = new Sender(people, tracker, Math.max(20, portals * 4));
-  const bridgePid = stack.bridge!.pid;
-  const cpuBefore = cpuMs(bridgePid);
-  const queriesBefore = await stack.dbQueries();
-  const started = Date.now();
-  const sends: Promise<void>[] = [];
-  for (let i = 0; i < n; i++) {
-    const dir: Direction = direction === "both" ? (i % 2 === 0 ? "in" : "out") : direction;
-    sends.push(sender.send(dir, i % portals));
-  }
-  await Promise.all(sends);
-  await tracker.settle(30_000);
-  const elapsed = Math.max(1, tracker.lastReceivedAt - started);
-  const cpu = cpuMs(bridgePid) - cpuBefore;
-  const queries = (await stack.dbQueries()) - queriesBefore;
-  return {
-    database,
-    portals,
-    direction,
-    messages: n,
-    messagesPerSecond: round((tracker.received * 1000) / elapsed),
-    cpuMsPerMessage: round(cpu / Math.max(1, tracker.received), 3),
-    queriesPerMessage: round(queries / Math.max(1, tracker.received)),
-    peakRssMb: round(memoryKb(bridgePid).peakKb / 1024),
-    p50Ms: percentile(tracker.latencies, 50),
-    p99Ms: percentile(tracker.latencies, 99),
-    delivery: tracker.delivery(),
   };
 }
 
@@ -208,11 +180,6 @@ function cleanUp(dir: string, failed: boolean): void {
   else if (!values.keep) rmSync(dir, { recursive: true, force: true });
 }
 
-function round(n: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
-
 async function runDatabase(
   database: DatabaseChoice,
   label: string,
@@ -240,7 +207,7 @@ async function runDatabase(
     const throughput: ThroughputRow[] = [];
     for (const portals of runs("throughput") ? PORTAL_COUNTS : []) {
       for (const direction of DIRECTIONS) {
-        const row = await saturate(people, stack, label, portals, direction, MESSAGES);
+        const { row } = await saturate(people, stack, label, portals, direction, MESSAGES);
         log(
           `[${label}] ${portals} portal(s), ${direction}: ${row.messagesPerSecond} msg/s, ` +
             `${row.cpuMsPerMessage} CPU ms/msg, lost ${row.delivery.lost}, doubled ${row.delivery.duplicated}`,
@@ -263,6 +230,42 @@ async function runDatabase(
   }
 }
 
+/** One row of the workers scenario, on a fresh database: `workers` workers, or 0: one process. */
+async function runWorkers(workers: number): Promise<WorkersRow> {
+  const pg = await postgresDatabase();
+  if (!pg) throw new Error("the workers scenario needs PostgreSQL (DATABASE_URL)");
+  const dir = mkdtempSync(join(tmpdir(), `gkb-load-workers${workers}-`));
+  let failed = true;
+  let stack: Stack | undefined;
+  try {
+    log(
+      `\n[${workers === 0 ? "one process" : `${workers} worker(s)`}] starting the stack in ${dir}`,
+    );
+    stack = await Stack.start({
+      dir,
+      database: { type: "postgres", url: pg.url },
+      sandboxLimits: SANDBOX_LIMITS,
+      ...(workers > 0 ? { workers } : {}),
+      ...(values.profile ? { profileDir: values.profile } : {}),
+    });
+    const row = await workersRow(stack, {
+      workers,
+      url: pg.url,
+      portals: WORKER_PORTALS,
+      messages: MESSAGES,
+      dir,
+      log,
+    });
+    const d = row.delivery;
+    failed = d.lost + d.duplicated + d.outOfOrder > 0;
+    return row;
+  } finally {
+    await stack?.close();
+    cleanUp(dir, failed);
+    await pg.drop();
+  }
+}
+
 if (runs("floor")) log("floor: the crypto + codec floor, libsignal in memory and on each database");
 const floor: FloorResult | undefined = runs("floor")
   ? await runFloor({
@@ -282,7 +285,7 @@ if (relays) {
   results.latency.push(...sqlite.latency);
   results.idleRssMb.push(sqlite.idleRssMb);
 }
-const pg = relays ? await postgresDatabase() : undefined;
+const pg = relays && !quick && !values["no-postgres"] ? await postgresDatabase() : undefined;
 if (pg) {
   try {
     const r = await runDatabase({ type: "postgres", url: pg.url }, "postgres", 20_000);
@@ -312,6 +315,12 @@ if (runs("logins")) {
     await stack.close();
     cleanUp(dir, failed);
   }
+}
+
+// With --quick too: a small run that still checks several processes deliver.
+const workerRows: WorkersRow[] = [];
+for (const workers of runs("workers") ? [0, ...WORKER_COUNTS] : []) {
+  workerRows.push(await runWorkers(workers));
 }
 
 if (floor) {
@@ -377,7 +386,47 @@ if (results.latency.length > 0) {
     })),
   );
 }
-const all = [...results.throughput, ...results.latency];
+if (workerRows.length > 0) {
+  const who = (r: WorkersRow): string | number =>
+    r.workers === 0 ? "none: one process" : r.workers;
+  log(
+    `\nSeveral processes on PostgreSQL: both ways at saturation over ${WORKER_PORTALS} chats; ` +
+      "CPU ms per message of all bridge processes, then of the rest of the stack\n",
+  );
+  console.table(
+    workerRows.map((r) => ({
+      workers: who(r),
+      "msg/s": r.messagesPerSecond,
+      "CPU ms/msg": r.cpuMsPerMessage,
+      "postgres / gatekeeper / homeserver / driver": [
+        r.othersCpuMsPerMessage.postgres,
+        r.othersCpuMsPerMessage.gatekeeper,
+        r.othersCpuMsPerMessage.homeserver,
+        r.othersCpuMsPerMessage.driver,
+      ].join(" / "),
+      "cores busy: stack / machine": `${r.cores.stack} / ${r.cores.machine} of ${r.cores.of}`,
+      "queries/msg": r.queriesPerMessage,
+      "p50 ms": r.p50Ms,
+      "p99 ms": r.p99Ms,
+      lost: r.delivery.lost,
+      doubled: r.delivery.duplicated,
+      "out of order": r.delivery.outOfOrder,
+    })),
+  );
+  log("\nEach bridge process (bridge: the intake, or the one process)\n");
+  console.table(
+    workerRows.flatMap((r) =>
+      r.processes.map((p) => ({
+        workers: who(r),
+        process: p.name,
+        "CPU ms/msg": p.cpuMsPerMessage,
+        "idle CPU ms/s": p.idleCpuMsPerSecond,
+        "peak RSS MB": p.peakRssMb,
+      })),
+    ),
+  );
+}
+const all = [...results.throughput, ...results.latency, ...workerRows];
 const delivery = {
   lost: all.reduce((s, r) => s + r.delivery.lost, 0),
   duplicated: all.reduce((s, r) => s + r.delivery.duplicated, 0),
@@ -411,6 +460,7 @@ const json = {
     rows: results.throughput,
   },
   latency: { at100: { p99Ms: at100?.p99Ms ?? null }, rows: results.latency },
+  workers: workerRows,
   // With one login, idle (the logins scenario), else just after the start with none.
   idle: { rssMb: logins?.rssMbOneLogin ?? results.idleRssMb[0] ?? null },
   delivery,

@@ -36,10 +36,25 @@ export interface StackOptions {
   heapDir?: string;
   /** The bridge's log level (default info: what an admin runs; messages are logged at debug). */
   logLevel?: string;
+  /**
+   * Several processes (PostgreSQL only): the bridge runs as an intake (role intake: the
+   * homeserver's pushes, the partner endpoints) and this many workers (role worker), each in
+   * its own process with its own config. Without it, one process does everything.
+   */
+  workers?: number;
+  /** The workers' lease and renewal times (default: the bridge's, 20 s and 5 s). */
+  lease?: { leaseSeconds: number; renewSeconds: number };
 }
 
+/** The config of the bridge (or its intake), from which each worker's is made. */
+type BridgeConfig = Record<string, Record<string, unknown>>;
+
 export class Stack {
+  /** The bridge, or with several processes its intake. */
   bridge: Part | undefined;
+  /** With several processes: the workers, by index (a killed one stays until restarted). */
+  readonly workers: (Part | undefined)[] = [];
+  private readonly workerMetricsPorts: number[] = [];
   /** The sandbox's admin API: users, codes, who is online. */
   readonly admin: AdminClient;
 
@@ -54,6 +69,7 @@ export class Stack {
     private readonly configPath: string,
     private readonly registrationPath: string,
     private readonly partnerSecret: string,
+    private readonly config: BridgeConfig,
   ) {
     this.admin = new AdminClient(sandboxInfo.httpUrl);
   }
@@ -100,37 +116,38 @@ export class Stack {
     const configPath = join(o.dir, "config.yaml");
     const registrationPath = join(o.dir, "registration.yaml");
     const hsUrl = `http://127.0.0.1:${hsPort}`;
-    writeFileSync(
-      configPath,
-      yaml.dump({
-        homeserver: { url: hsUrl, domain: SERVER_NAME },
-        appservice: {
-          port: asPort,
-          bind_address: "127.0.0.1",
-          id: "gatekeeper-load",
-          bot: { localpart: BOT_LOCALPART },
-        },
-        gatekeeper: {
-          url: info.url,
-          static_key: info.publicKey,
-          partner_id: PARTNER_ID,
-          public_base_url: `http://127.0.0.1:${partnerPort}`,
-          listen: { port: partnerPort, bind_address: "127.0.0.1" },
-        },
-        database:
-          o.database.type === "sqlite"
-            ? { type: "sqlite", filename: join(o.dir, "bridge.sqlite") }
-            : { type: "postgres", url: o.database.url },
-        bridge: {
-          permissions: { [SERVER_NAME]: "user" },
-          message_requests: false,
-          media: { directory: join(o.dir, "media") },
-        },
-        logging: { level: o.logLevel ?? "info", format: "text" },
-        metrics: { enabled: true, port: metricsPort, bind_address: "127.0.0.1" },
-      }),
-      { mode: 0o600 },
-    );
+    if (o.workers !== undefined && o.database.type !== "postgres") {
+      throw new Error("several bridge processes need PostgreSQL");
+    }
+    const config: BridgeConfig = {
+      homeserver: { url: hsUrl, domain: SERVER_NAME },
+      appservice: {
+        port: asPort,
+        bind_address: "127.0.0.1",
+        id: "gatekeeper-load",
+        bot: { localpart: BOT_LOCALPART },
+      },
+      gatekeeper: {
+        url: info.url,
+        static_key: info.publicKey,
+        partner_id: PARTNER_ID,
+        public_base_url: `http://127.0.0.1:${partnerPort}`,
+        listen: { port: partnerPort, bind_address: "127.0.0.1" },
+      },
+      database:
+        o.database.type === "sqlite"
+          ? { type: "sqlite", filename: join(o.dir, "bridge.sqlite") }
+          : { type: "postgres", url: o.database.url },
+      bridge: {
+        permissions: { [SERVER_NAME]: "user" },
+        message_requests: false,
+        media: { directory: join(o.dir, "media") },
+      },
+      logging: { level: o.logLevel ?? "info", format: "text" },
+      metrics: { enabled: true, port: metricsPort, bind_address: "127.0.0.1" },
+      ...(o.workers === undefined ? {} : { scale: { role: "intake" } }),
+    };
+    writeFileSync(configPath, yaml.dump(config), { mode: 0o600 });
     execFileSync(node, [
       join(ROOT, "dist/cli.js"),
       "-r",
@@ -176,15 +193,64 @@ export class Stack {
       configPath,
       registrationPath,
       partnerSecret,
+      config,
     );
     await stack.startBridge();
+    for (let i = 0; i < (o.workers ?? 0); i++) {
+      await stack.writeWorkerConfig(i);
+      await stack.startWorker(i);
+    }
     return stack;
+  }
+
+  /** Worker i's config: the intake's, with a worker's role and id and ports of its own. */
+  private async writeWorkerConfig(i: number): Promise<void> {
+    const [partnerPort, metricsPort] = await freePorts(2);
+    this.workerMetricsPorts[i] = metricsPort!;
+    const c = this.config;
+    const worker = {
+      ...c,
+      gatekeeper: { ...c.gatekeeper, listen: { port: partnerPort, bind_address: "127.0.0.1" } },
+      metrics: { ...c.metrics, port: metricsPort },
+      scale: {
+        role: "worker",
+        worker_id: `w${i + 1}`,
+        ...(this.o.lease
+          ? { lease_seconds: this.o.lease.leaseSeconds, renew_seconds: this.o.lease.renewSeconds }
+          : {}),
+      },
+    };
+    writeFileSync(this.workerConfigPath(i), yaml.dump(worker), { mode: 0o600 });
+  }
+
+  private workerConfigPath(i: number): string {
+    return join(this.o.dir, `config-w${i + 1}.yaml`);
+  }
+
+  /** Starts worker i (again) and waits until it says it started. */
+  async startWorker(i: number): Promise<Part> {
+    const worker = this.startBridgePart(`w${i + 1}`, this.workerConfigPath(i));
+    this.workers[i] = worker;
+    await worker.waitForOutput(/bridge started/, 60_000);
+    return worker;
+  }
+
+  /** Every bridge process now running: the bridge (or intake) and the workers. */
+  bridgeParts(): Part[] {
+    return [this.bridge, ...this.workers].filter((p): p is Part => p !== undefined && !p.exited);
   }
 
   /** Starts the bridge process and waits until it says it started. */
   async startBridge(): Promise<Part> {
-    const bridge = startPart(
-      "bridge",
+    const bridge = this.startBridgePart("bridge", this.configPath);
+    this.bridge = bridge;
+    await bridge.waitForOutput(/bridge started/, 60_000);
+    return bridge;
+  }
+
+  private startBridgePart(name: string, configPath: string): Part {
+    return startPart(
+      name,
       process.execPath,
       [
         ...(this.o.profileDir ? ["--cpu-prof", "--cpu-prof-dir", this.o.profileDir] : []),
@@ -193,24 +259,29 @@ export class Stack {
           : []),
         join(ROOT, "dist/cli.js"),
         "-c",
-        this.configPath,
+        configPath,
         "-f",
         this.registrationPath,
       ],
       { dir: this.o.dir, env: { GKB_PARTNER_SECRET: this.partnerSecret } },
     );
-    this.bridge = bridge;
-    await bridge.waitForOutput(/bridge started/, 60_000);
-    return bridge;
   }
 
-  /** The bridge's database statements so far (its bridge_db_queries_total metric). */
+  /** The bridge's database statements so far (its bridge_db_queries_total metric; all processes'). */
   async dbQueries(): Promise<number> {
-    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
-    const m = /^bridge_db_queries_total(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(
-      await res.text(),
-    );
-    return m ? Number(m[1]) : NaN;
+    let total = 0;
+    const ports = [
+      this.metricsPort,
+      ...this.workerMetricsPorts.filter((_, i) => this.workers[i]?.exited === false),
+    ];
+    for (const port of ports) {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const m = /^bridge_db_queries_total(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(
+        await res.text(),
+      );
+      total += m ? Number(m[1]) : NaN;
+    }
+    return total;
   }
 
   /** Asks the bridge for a heap snapshot (with heapDir); resolves once it is written. */
@@ -236,7 +307,7 @@ export class Stack {
   }
 
   async close(): Promise<void> {
-    for (const part of [this.bridge, this.homeserver, this.sandbox]) {
+    for (const part of [...this.workers, this.bridge, this.homeserver, this.sandbox]) {
       await part?.stop().catch(() => undefined);
     }
   }

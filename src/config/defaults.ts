@@ -34,6 +34,7 @@ export const CONFIG_DEFAULTS = {
   },
   logging: { level: "info", format: "text" },
   metrics: { enabled: false, port: 29402, bind_address: "127.0.0.1" },
+  scale: { role: "all", lease_seconds: 20, renew_seconds: 5 },
 } as const;
 
 function packageVersion(): string {
@@ -102,6 +103,12 @@ export function resolveConfig(raw: RawConfig): Config {
       enabled: raw.metrics?.enabled ?? d.metrics.enabled,
       port: raw.metrics?.port ?? d.metrics.port,
       bindAddress: raw.metrics?.bind_address ?? d.metrics.bind_address,
+    },
+    scale: {
+      role: raw.scale?.role ?? d.scale.role,
+      workerId: raw.scale?.worker_id,
+      leaseSeconds: raw.scale?.lease_seconds ?? d.scale.lease_seconds,
+      renewSeconds: raw.scale?.renew_seconds ?? d.scale.renew_seconds,
     },
   };
 }

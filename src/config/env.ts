@@ -1,7 +1,9 @@
 /**
  * Secrets may come from the environment instead of the file (containers, systemd
- * credentials). They are applied to the parsed YAML before validation, so the same checks
- * and messages cover both; a message about such a value names the variable.
+ * credentials), and so may what differs between processes that share one file (their scale
+ * role and worker id, for systemd template units and container replicas). They are applied
+ * to the parsed YAML before validation, so the same checks and messages cover both; a
+ * message about such a value names the variable.
  */
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -12,6 +14,8 @@ export const CONFIG_ENV_VARS = {
   GKB_GATEKEEPER_STATIC_KEY: "gatekeeper.static_key",
   /** Implies database.type postgres (and drops database.filename). */
   GKB_DATABASE_URL: "database.url",
+  GKB_SCALE_ROLE: "scale.role",
+  GKB_SCALE_WORKER_ID: "scale.worker_id",
 } as const;
 
 /** Registration tokens, applied to the registration at run time (see ./registration.ts). */
@@ -52,12 +56,18 @@ export function applyEnv(raw: unknown, env: Env): EnvApplied {
     return (out[name] = { ...current });
   };
 
-  for (const name of ["GKB_PARTNER_SECRET", "GKB_GATEKEEPER_STATIC_KEY"] as const) {
+  const plain = [
+    "GKB_PARTNER_SECRET",
+    "GKB_GATEKEEPER_STATIC_KEY",
+    "GKB_SCALE_ROLE",
+    "GKB_SCALE_WORKER_ID",
+  ] as const;
+  for (const name of plain) {
     const value = envValue(env, name);
-    const gatekeeper = value === undefined ? undefined : section("gatekeeper");
-    if (value === undefined || !gatekeeper) continue;
-    const key = CONFIG_ENV_VARS[name].split(".")[1] as string;
-    gatekeeper[key] = value;
+    const [sectionName, key] = CONFIG_ENV_VARS[name].split(".") as [string, string];
+    const target = value === undefined ? undefined : section(sectionName);
+    if (value === undefined || !target) continue;
+    target[key] = value;
     fromEnv.set(CONFIG_ENV_VARS[name], name);
   }
 

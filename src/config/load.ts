@@ -97,10 +97,18 @@ export function parseConfig(raw: unknown, source: string, env: Env = process.env
       problemsFromAjv(validate.errors ?? [], applied.fromEnv),
     );
   }
-  fail(source, checkRaw(applied.raw));
+  fail(source, labelled(checkRaw(applied.raw), applied.fromEnv));
   const config = resolveConfig(applied.raw);
-  fail(source, checkResolved(config));
+  fail(source, labelled(checkResolved(config), applied.fromEnv));
   return config;
+}
+
+/** Names the variable a problem's value came from, as the schema's messages do. */
+function labelled(problems: ConfigProblem[], fromEnv: ReadonlyMap<string, string>) {
+  return problems.map((p) => {
+    const variable = fromEnv.get(p.path);
+    return variable ? { ...p, path: `${p.path} (from ${variable})` } : p;
+  });
 }
 
 function checkMapping(raw: unknown, source: string): asserts raw is object {

@@ -2,7 +2,7 @@
  * config.yaml as the admin writes it (snake_case, every default optional), after the schema
  * has accepted it. Mirrors ./schema.ts; ./defaults.ts turns it into the typed Config.
  */
-import type { LogFormat, LogLevel, PermissionLevel } from "./types.js";
+import type { LogFormat, LogLevel, PermissionLevel, ScaleRole } from "./types.js";
 
 export interface RawConfig {
   homeserver: { url: string; domain: string };
@@ -41,6 +41,12 @@ export interface RawConfig {
   };
   logging?: { level?: LogLevel; format?: LogFormat };
   metrics?: { enabled?: boolean; port?: number; bind_address?: string };
+  scale?: {
+    role?: ScaleRole;
+    worker_id?: string;
+    lease_seconds?: number;
+    renew_seconds?: number;
+  };
 }
 
 /** The part of config.yaml that generating the registration reads (see REGISTRATION_CONFIG_SCHEMA). */

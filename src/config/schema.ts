@@ -241,6 +241,35 @@ export const CONFIG_SCHEMA = {
         bind_address: bindAddress,
       },
     },
+    scale: {
+      type: "object",
+      expected: SECTION,
+      additionalProperties: false,
+      properties: {
+        role: {
+          enum: ["all", "intake", "worker"],
+          expected: 'one of "all", "intake" or "worker"',
+        },
+        // Shown in `status` and in logs, so kept short and plain.
+        worker_id: {
+          type: "string",
+          pattern: "^[A-Za-z0-9._:-]{1,64}$",
+          expected: "a name of letters, digits and . _ : - (at most 64 characters)",
+        },
+        lease_seconds: {
+          type: "integer",
+          minimum: 5,
+          maximum: 300,
+          expected: "a number of seconds from 5 to 300",
+        },
+        renew_seconds: {
+          type: "integer",
+          minimum: 1,
+          maximum: 60,
+          expected: "a number of seconds from 1 to 60",
+        },
+      },
+    },
   },
 } as const;
 

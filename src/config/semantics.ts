@@ -1,6 +1,7 @@
 /**
  * Checks the schema cannot express well: which database keys belong to which type, the
- * bot outside the puppets' namespace, listeners on distinct ports.
+ * bot outside the puppets' namespace, listeners on distinct ports, the scale settings
+ * against the database and each other.
  */
 import type { ConfigProblem } from "./errors.js";
 import { isPuppetUserId } from "./namespace.js";
@@ -72,6 +73,34 @@ export function checkResolved(config: Config): ConfigProblem[] {
         message: `must differ from ${clash.path} (both ${listeners[i]!.port})`,
       });
     }
+  }
+  problems.push(...checkScale(config));
+  return problems;
+}
+
+/** Margin a lease keeps beyond two renewal rounds, for a slow round or a clock step. */
+const LEASE_MARGIN_SECONDS = 2;
+
+function checkScale(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { role, leaseSeconds, renewSeconds } = config.scale;
+  if (config.database.type === "sqlite" && role !== "all") {
+    problems.push({
+      path: "scale.role",
+      message:
+        `can only be "all" with database.type sqlite (got "${role}"): SQLite serves one ` +
+        "process, several processes need database.type postgres",
+    });
+  }
+  // A worker that misses one renewal must still hold its logins at the next.
+  if (renewSeconds * 2 + LEASE_MARGIN_SECONDS > leaseSeconds) {
+    const most = Math.floor((leaseSeconds - LEASE_MARGIN_SECONDS) / 2);
+    problems.push({
+      path: "scale.renew_seconds",
+      message:
+        `must be at most ${most} with scale.lease_seconds ${leaseSeconds} (got ${renewSeconds}): ` +
+        `a lease must outlast two renewal rounds plus ${LEASE_MARGIN_SECONDS} s`,
+    });
   }
   return problems;
 }

@@ -103,6 +103,20 @@ export interface MetricsConfig {
   bindAddress: string;
 }
 
+/** What this process does when several share one PostgreSQL (docs/operations.md "Running several processes"). */
+export type ScaleRole = "all" | "intake" | "worker";
+
+export interface ScaleSettings {
+  /** all: everything (one process, or several alike); intake: the homeserver's pushes and the partner endpoints, no logins; worker: owns logins (and the partner endpoints). */
+  role: ScaleRole;
+  /** This process's name among the workers; undefined: `<hostname>-<pid>` (chosen at start). */
+  workerId: string | undefined;
+  /** How long a worker's hold on a login lasts unless renewed (default 20). */
+  leaseSeconds: number;
+  /** How often a worker renews its holds and rebalances (default 5). */
+  renewSeconds: number;
+}
+
 export interface Config {
   homeserver: HomeserverConfig;
   appservice: AppserviceConfig;
@@ -111,6 +125,7 @@ export interface Config {
   bridge: BridgeSettings;
   logging: LoggingConfig;
   metrics: MetricsConfig;
+  scale: ScaleSettings;
 }
 
 /** What the appservice registration is made from: a Config is one, too. */

@@ -130,6 +130,10 @@ export class GatekeeperNetwork implements RemoteNetwork {
     await this.clients.logout(loginId, credentials);
   }
 
+  async disconnect(loginId: string): Promise<void> {
+    await this.clients.disconnect(loginId);
+  }
+
   connectionState(loginId: string): RemoteConnectionState | "not-connected" {
     return this.clients.connectionState(loginId);
   }

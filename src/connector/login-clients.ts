@@ -186,6 +186,16 @@ export class LoginClients {
     this.logger.info("login removed", { login: loginId });
   }
 
+  /**
+   * Closes the login's connection and forgets its client, keeping everything it stored:
+   * another process takes the login over. Its events stop before the connection closes, so
+   * the core hears nothing of this end.
+   */
+  async disconnect(loginId: string): Promise<void> {
+    const entry = this.entries.get(loginId);
+    if (entry) await this.dispose(entry);
+  }
+
   connectionState(loginId: string): RemoteConnectionState | "not-connected" {
     const entry = this.entries.get(loginId);
     if (entry?.expected) return "connecting"; // waiting for its turn at start-up

@@ -29,6 +29,7 @@ import type {
   RemoteTypingState,
   UndecryptableReason,
 } from "./network.js";
+import type { LoginOwnership } from "./ownership.js";
 import { portalNotice } from "./portal-notice.js";
 import { Portals } from "./portals.js";
 import { PuppetPowerUpkeep } from "./puppet-power.js";
@@ -48,6 +49,12 @@ export interface BridgeCoreOptions {
   logger?: (module: string) => CoreLogger;
   relayIn?: Pick<RelayInOptions, "maxAttempts" | "backoff">;
   relayOut?: Pick<RelayOutOptions, "backoff" | "stopGraceMs">;
+  /**
+   * Several processes on one database: the logins this one holds. The core then connects
+   * only what it is given (`takeLogin`) and sends only those logins' messages. Without it,
+   * every login is this process's.
+   */
+  ownership?: LoginOwnership;
 }
 
 export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
@@ -67,6 +74,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   private readonly matrix: MatrixSide;
   private readonly network: RemoteNetwork;
   private readonly config: Config;
+  private readonly ownership: LoginOwnership | undefined;
 
   constructor(o: BridgeCoreOptions) {
     const loggerFor = o.logger ?? (() => silentLogger);
@@ -74,6 +82,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     this.matrix = o.matrix;
     this.network = o.network;
     this.config = o.config;
+    this.ownership = o.ownership;
     const repos = (this.repos = repositories(o.db));
     this.puppets = new Puppets(repos.puppets, o.matrix, { logger: loggerFor("Puppets") });
     this.puppetPower = new PuppetPowerUpkeep({
@@ -103,7 +112,12 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       outbox: () => this.relayOut,
       activity: (mxid) => this.conversation.presence.activity(mxid),
     }));
-    this.logins = new Logins({ repos, network: o.network, logger: loggerFor("Logins") });
+    this.logins = new Logins({
+      repos,
+      network: o.network,
+      logger: loggerFor("Logins"),
+      ...(o.ownership ? { adopt: (loginId: string) => o.ownership!.adopt(loginId) } : {}),
+    });
     const media = (this.media = new MediaRelay({
       configured: o.config.bridge.media.maxBytes,
       network: o.network,
@@ -142,6 +156,7 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       maxAttempts: o.config.bridge.maxSendAttempts,
       media,
       held: conversation.identity,
+      ...(o.ownership ? { ownership: o.ownership } : {}),
       ...o.relayOut,
     });
     this.commands = new CommandDispatcher(
@@ -156,6 +171,8 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
         spaceName: o.config.bridge.spaceName,
         media,
         groups: groups.actions,
+        permission: (mxid) => permissionLevel(o.config, mxid),
+        ...(o.ownership ? { scale: o.ownership } : {}),
       },
       (mxid) => this.mayUse(mxid),
       loggerFor("Commands"),
@@ -169,6 +186,12 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
    * resumes the outbox. Work for a login that is not connected yet waits for it.
    */
   async start(): Promise<void> {
+    if (this.ownership) {
+      // The logins come one by one as their leases are taken (takeLogin).
+      this.puppetPower.start();
+      this.log.info("core started", { worker: this.ownership.workerId });
+      return;
+    }
     const { logins, connected } = await this.logins.connectAll();
     const portals = await this.relayOut.resume();
     this.puppetPower.start();
@@ -177,6 +200,21 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     void connected.then(() => {
       if (logins > 0) this.log.info("logins connected", { logins, ms: Date.now() - started });
     });
+  }
+
+  /** Several processes: this one now holds the login (its lease): connect it. */
+  takeLogin(loginId: string): Promise<void> {
+    return this.logins.take(loginId);
+  }
+
+  /** Several processes: the login's lease is gone (or given up): close its connection. */
+  giveLogin(loginId: string): Promise<void> {
+    return this.logins.give(loginId);
+  }
+
+  /** Several processes: logins were taken; their pending sends start. */
+  async resumeSends(): Promise<void> {
+    await this.relayOut.resume();
   }
 
   /** Takes no new work; sends in flight get a moment to finish. */

@@ -7,6 +7,7 @@ import type { Login, Repositories } from "../db/repositories/index.js";
 import { RepositoryError } from "../db/repositories/index.js";
 import { UserFacingError, asUserFacing } from "./errors.js";
 import { KeyedLock } from "./keyed-lock.js";
+import { TaskWindow } from "./task-window.js";
 import { errorText } from "./logger.js";
 import type { CoreLogger } from "./logger.js";
 import { RemoteError } from "./network.js";
@@ -26,6 +27,12 @@ export interface LoginsOptions {
   network: RemoteNetwork;
   logger: CoreLogger;
   now?: () => number;
+  /**
+   * Several processes: a login this process has just made (or is enlisting again) is kept
+   * here if no other holds it, so the user's `verify` comes to the process with its
+   * connection; answers whether it is kept.
+   */
+  adopt?: (loginId: string) => Promise<boolean>;
 }
 
 export function credentialsOf(login: Login): LoginCredentials {
@@ -43,6 +50,8 @@ export class Logins {
   private readonly now: () => number;
   /** The start-up connections (connectAll), until they were all tried. */
   private connecting: Promise<void> = Promise.resolve();
+  /** Connections of logins taken over from other processes. */
+  private readonly window = new TaskWindow(CONNECT_WINDOW);
   private stopping = false;
 
   constructor(private readonly o: LoginsOptions) {
@@ -90,9 +99,12 @@ export class Logins {
       } else {
         login = await this.create(mxid, phone);
       }
+      const kept = (await this.o.adopt?.(login.id)) ?? true;
       try {
         const code = await this.o.network.beginLogin(credentialsOf(login));
         this.o.logger.info("login started", { login: login.id });
+        // Another process holds it: it connects for the user's `verify` there.
+        if (!kept) await this.o.network.disconnect?.(login.id);
         return { login, ...code };
       } catch (err) {
         // A code sent a moment ago (429) is still good; otherwise nothing was sent: a new
@@ -198,10 +210,35 @@ export class Logins {
     return { logins: logins.length, connected };
   }
 
+  /**
+   * Several processes: this one now holds the login. An enlisted login is connected in the
+   * background, a window at a time (work for it waits for its turn meanwhile).
+   */
+  async take(loginId: string): Promise<void> {
+    const login = await this.o.repos.logins.get(loginId);
+    if (!login || !isEnlisted(login) || this.stopping) return;
+    const credentials = credentialsOf(login);
+    this.o.network.expect?.([credentials]);
+    this.window.run(async () => {
+      if (this.stopping) return;
+      try {
+        await this.o.network.connect(credentials);
+      } catch (err) {
+        this.o.logger.warn("could not connect a login", { login: loginId, error: errorText(err) });
+      }
+    });
+  }
+
+  /** Several processes: another process takes the login; its connection closes now. */
+  async give(loginId: string): Promise<void> {
+    await this.o.network.disconnect?.(loginId);
+  }
+
   /** Connects no more logins (at stop); resolves when those being connected are done. */
   async stopConnecting(): Promise<void> {
     this.stopping = true;
     await this.connecting;
+    await this.window.idle();
   }
 
   /**

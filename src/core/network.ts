@@ -226,6 +226,11 @@ export interface RemoteNetwork {
    * network find (and if need be connect) a login it has no connection for in this process.
    */
   logout(loginId: string, credentials?: LoginCredentials): Promise<void>;
+  /**
+   * Closes the login's connection, keeping its keys and state: another bridge process takes
+   * it over (several processes on one database). Nothing of it is reported afterwards.
+   */
+  disconnect?(loginId: string): Promise<void>;
   connectionState(loginId: string): RemoteConnectionState | "not-connected";
 
   /** Directory lookup; `null` when the number is unknown or not reachable (they look alike). */

@@ -28,6 +28,7 @@ import type { MediaRelay } from "./media-relay.js";
 import { portalNotice } from "./portal-notice.js";
 import type { Puppets } from "./puppets.js";
 import type { HeldPortals } from "./identity-guard.js";
+import type { LoginOwnership } from "./ownership.js";
 import { OutgoingRelations } from "./relations-out.js";
 import type { OutgoingChat } from "./relations-out.js";
 import { isOwnMessage, isRelationContent } from "./relations.js";
@@ -49,6 +50,8 @@ export interface RelayOutOptions {
   media?: MediaRelay;
   /** Portals whose sends wait for the user to confirm a contact's new identity. */
   held?: HeldPortals;
+  /** Several processes: send only the rows of the logins this one holds. */
+  ownership?: LoginOwnership;
   now?: () => number;
 }
 
@@ -119,9 +122,12 @@ export class RelayOut {
     this.kick(portal.id);
   }
 
-  /** Starts workers for every portal with pending rows (after a restart). */
+  /**
+   * Starts workers for every portal with pending rows (after a restart; with several
+   * processes, also after taking logins over: of the logins this one holds).
+   */
   async resume(): Promise<number> {
-    const portals = await this.o.repos.outbox.pendingPortals();
+    const portals = await this.o.repos.outbox.pendingPortals(this.o.ownership);
     for (const portalId of portals) this.kick(portalId);
     return portals.length;
   }
@@ -174,7 +180,7 @@ export class RelayOut {
       !this.stopping && !this.halted.has(portalId) && !this.o.held?.isHeld(portalId);
     while (active()) {
       this.dirty.delete(portalId);
-      const head = await this.o.repos.outbox.head(portalId);
+      const head = await this.o.repos.outbox.head(portalId, this.o.ownership);
       if (!head) {
         if (this.dirty.has(portalId)) continue;
         return;
@@ -184,16 +190,22 @@ export class RelayOut {
         await this.sleeper.sleep(wait);
         continue;
       }
-      await this.attempt(head, active);
+      // The login moved to another worker (or this one was paused past its lease): the rows
+      // wait for their new owner, which resumes them.
+      if ((await this.attempt(head, active)) === "not-mine") return;
     }
   }
 
-  private async attempt(entry: OutboxEntry, active: () => boolean): Promise<void> {
-    const { repos } = this.o;
+  private async attempt(
+    entry: OutboxEntry,
+    active: () => boolean,
+  ): Promise<"not-mine" | undefined> {
+    const { repos, ownership } = this.o;
     const direct = await repos.portals.get(entry.portalId);
     const portal = direct ?? (await repos.groupPortals.get(entry.portalId));
     if (!portal) return; // deleted with its login: the row went too
     const loginId = direct ? direct.loginId : entry.loginId;
+    if (ownership && loginId !== null && !ownership.owns(loginId)) return "not-mine";
     const login = loginId === null ? undefined : await repos.logins.get(loginId);
     if (!login) {
       if (direct) return; // deleted with its login: the row went too

@@ -12,7 +12,7 @@ import type { Knex } from "knex";
 import type { Config } from "../config/types.js";
 import type { MatrixEventSink } from "../core/matrix-events.js";
 import { MatrixIntakeRepository } from "../db/repositories/matrix-intake.js";
-import type { IntakeEvent } from "../db/repositories/matrix-intake.js";
+import type { IntakeEvent, IntakeScope } from "../db/repositories/matrix-intake.js";
 import { UserRepository } from "../db/repositories/users.js";
 import { Bridge, Logger } from "./appservice-bridge.js";
 import type { AppServiceRegistration } from "./appservice-bridge.js";
@@ -43,12 +43,32 @@ export interface StartMatrixSideOptions {
   host?: string;
   /** Intake retry policy (tests shorten it). */
   intake?: { maxAttempts?: number; backoff?: { initialMs?: number; maxMs?: number } };
+  /**
+   * Several processes (docs/architecture.md, "Several processes"). `listen` false: a worker
+   * that takes no pushes from the homeserver (the intake does). `scope`: the queued events
+   * this process takes (its logins' users', and those of users with no login). `notices`:
+   * tells the other processes what was stored, and passes the ephemeral events on to them
+   * (instead of handling them here: their users' logins may be held elsewhere).
+   */
+  cluster?: {
+    listen: boolean;
+    scope?: IntakeScope;
+    notices?: { stored(roomIds: readonly string[]): void; ephemeral(events: Json[]): void };
+  };
 }
+
+type Json = Record<string, unknown>;
 
 export interface MatrixSideHandle {
   matrixSide: AppserviceMatrixSide;
   /** Wire the core: from then on queued events (also from before a restart) are handed over. */
-  intake: { setSink(sink: MatrixEventSink): void };
+  intake: {
+    setSink(sink: MatrixEventSink, ephemeralSink?: MatrixEventSink): void;
+    /** New events may be queued (in these rooms; all rooms if omitted): look. */
+    wake(roomIds?: Iterable<string>): void;
+    /** Ephemeral events another process passed on. */
+    ephemeral(events: Json[]): void;
+  };
   bridge: Bridge;
   /** The appservice listener's port. */
   port: number;
@@ -127,24 +147,32 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
       tellGaveUp(matrixSide, NETWORK_NAME, action, event, gaveUp),
     ...(opts.intake?.maxAttempts !== undefined ? { maxAttempts: opts.intake.maxAttempts } : {}),
     ...(opts.intake?.backoff ? { backoff: opts.intake.backoff } : {}),
+    ...(opts.cluster?.scope ? { scope: opts.cluster.scope } : {}),
   });
 
   const ephemeral = new EphemeralIntake({ isBridgeUser, log });
+  const notices = opts.cluster?.notices;
   const appservice = new DurableAppService({
     homeserverToken,
     intake: intakeRepo,
     catchUp,
-    onStored: (roomIds) => worker.wake(roomIds),
+    onStored: (roomIds) => {
+      worker.wake(roomIds);
+      notices?.stored(roomIds);
+    },
     // The classifier ignores them anyway ("sent by the bridge"): not worth a worker's turn.
     isOwnSender: isBridgeUser,
-    onEphemeral: (events) => ephemeral.handle(events),
+    onEphemeral: (events) => (notices ? notices.ephemeral(events) : ephemeral.handle(events)),
   });
-  await bridge.listen(
-    opts.port ?? config.appservice.port,
-    opts.host ?? config.appservice.bindAddress,
-    undefined,
-    appservice,
-  );
+  const listening = opts.cluster?.listen ?? true;
+  if (listening) {
+    await bridge.listen(
+      opts.port ?? config.appservice.port,
+      opts.host ?? config.appservice.bindAddress,
+      undefined,
+      appservice,
+    );
+  }
 
   await setBotProfile(bridge, config);
   const pruner = startIntakePruner(intakeRepo);
@@ -163,18 +191,20 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
   return {
     matrixSide,
     intake: {
-      setSink: (sink) => {
+      setSink: (sink, ephemeralSink) => {
         worker.setSink(sink);
-        ephemeral.setSink(sink);
+        ephemeral.setSink(ephemeralSink ?? sink);
       },
+      wake: (roomIds) => worker.wake(roomIds),
+      ephemeral: (events) => ephemeral.handle(events),
     },
     bridge,
-    port: appservice.port,
+    port: listening ? appservice.port : 0,
     metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : undefined,
     stop() {
       stopping ??= (async () => {
         pruner.stop();
-        await appservice.stopAccepting();
+        if (listening) await appservice.stopAccepting();
         await worker.stop();
         await ephemeral.stop();
         await bridge.close();

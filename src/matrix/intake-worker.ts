@@ -23,14 +23,18 @@
 import type { MatrixEventSink } from "../core/matrix-events.js";
 import { RequestFailedError, failureKindOf } from "../core/request-error.js";
 import type { FailureKind } from "../core/request-error.js";
-import type { MatrixIntakeRepository, QueuedEvent } from "../db/repositories/matrix-intake.js";
+import type {
+  IntakeScope,
+  MatrixIntakeRepository,
+  QueuedEvent,
+} from "../db/repositories/matrix-intake.js";
 import { wellFormedJson } from "../util/unicode.js";
 import { Logger } from "./appservice-bridge.js";
 import type { IntakeAction } from "./event-classifier.js";
 
 export type IntakeQueue = Pick<
   MatrixIntakeRepository,
-  "nextDue" | "queuedRooms" | "markDone" | "markFailed" | "reschedule"
+  "nextDue" | "queuedRooms" | "markDone" | "markFailed" | "reschedule" | "claim"
 >;
 
 /** Why an event was given up on, for the notice that tells its room. */
@@ -71,6 +75,13 @@ export interface IntakeWorkerOptions {
   holdMs?: number;
   log?: IntakeLog;
   now?: () => number;
+  /**
+   * Several processes on one database: take only this worker's events (its logins' and
+   * those of senders with no login), each claimed before it is handled. Undefined: all.
+   */
+  scope?: IntakeScope;
+  /** How long a claim keeps other workers off an event being handled (default 30 s). */
+  claimMs?: number;
 }
 
 interface RoomRunner {
@@ -130,7 +141,7 @@ export class IntakeWorker {
       for (const roomId of roomIds) this.ensureRunner(roomId);
       return;
     }
-    this.opts.queue.queuedRooms().then(
+    this.opts.queue.queuedRooms(this.opts.scope).then(
       (rooms) => {
         for (const roomId of rooms) this.ensureRunner(roomId);
       },
@@ -173,7 +184,7 @@ export class IntakeWorker {
     while (!this.stopping) {
       try {
         runner.dirty = false;
-        const event = await this.opts.queue.nextDue(roomId, this.now());
+        const event = await this.opts.queue.nextDue(roomId, this.now(), this.opts.scope);
         if (!event) {
           if (runner.dirty) continue;
           return;
@@ -187,6 +198,8 @@ export class IntakeWorker {
           runner.idleWait = undefined;
           continue;
         }
+        // Another worker took it meanwhile (or handled it): the next look passes it by.
+        if (!(await this.claim(event))) continue;
         await this.handle(event);
         dbFailures = 0;
       } catch (err) {
@@ -196,6 +209,12 @@ export class IntakeWorker {
         await this.sleep(this.backoffMs(dbFailures)).promise;
       }
     }
+  }
+
+  private async claim(event: QueuedEvent): Promise<boolean> {
+    const scope = this.opts.scope;
+    if (!scope) return true;
+    return this.opts.queue.claim(event.seq, scope.workerId, this.opts.claimMs ?? 30_000);
   }
 
   /** Handles one due event, retrying it in place while it may hold up its room. */

@@ -15,7 +15,7 @@
 import { performance } from "node:perf_hooks";
 import type { CoreLogger } from "../core/logger.js";
 import { errorText } from "../core/logger.js";
-import type { HeldLease, LeaseStore } from "./lease-store.js";
+import type { HeldLease, LeaseStore, WorkerInstance } from "./lease-store.js";
 
 export interface LeaseKeeperOptions {
   store: LeaseStore;
@@ -29,6 +29,12 @@ export interface LeaseKeeperOptions {
   marginMs?: number;
   /** Leases given up per round when over the share (default 5). */
   releasePerRound?: number;
+  /**
+   * This process behind the worker id (scale/worker-identity.ts): at start it takes the
+   * leases the id still holds (a dead predecessor's, at new epochs), and it stops acting at
+   * once if another process takes the id over. Without it, the id is trusted as unique.
+   */
+  instance?: WorkerInstance;
   /** The worker now owns the login: connect it. */
   acquired(lease: HeldLease): Promise<void>;
   /** The worker no longer owns the login (lost, or given up): stop acting on it at once. */
@@ -42,7 +48,7 @@ export interface LeaseKeeperStats {
   owned: number;
   renewals: number;
   acquired: number;
-  /** Leases taken after another worker had held them (a takeover or a rebalance). */
+  /** Leases taken from a holder whose lease ran out (it died or froze), not released. */
   takeovers: number;
   lost: number;
   released: number;
@@ -74,8 +80,40 @@ export class LeaseKeeper {
 
   /** Runs the first round now, then one every renewMs. */
   async start(): Promise<void> {
+    const me = this.o.instance;
+    if (me) {
+      const started = this.clock();
+      const kept = await this.o.store.register(this.o.workerId, this.o.role, this.leaseMs, me);
+      this.validUntil = started + this.leaseMs - this.marginMs;
+      for (const lease of kept) {
+        await this.safely("starting a login", () => this.o.acquired(lease));
+        this.held.set(lease.loginId, lease.epoch);
+        this.counts.acquired += 1;
+      }
+      if (kept.length > 0) {
+        this.o.logger.info("logins kept from this worker's last run", { count: kept.length });
+      }
+    }
     await this.runRound();
     this.schedule();
+  }
+
+  /**
+   * Takes the login now if nobody holds it (a login this worker has just made): answers
+   * whether it holds it. Does not call `acquired`: the caller is starting it already.
+   */
+  async adopt(loginId: string): Promise<boolean> {
+    if (this.lease(loginId)) return true;
+    if (this.stopped || this.frozen) return false;
+    const started = this.clock();
+    const lease = await this.o.store.claimOne(this.o.workerId, loginId, this.leaseMs);
+    if (!lease) return false;
+    this.held.set(loginId, lease.epoch);
+    this.counts.acquired += 1;
+    // Held with the others, valid as long as they are (the next round renews them all); the
+    // only one held: valid from now.
+    if (this.held.size === 1) this.validUntil = started + this.leaseMs - this.marginMs;
+    return true;
   }
 
   /** The login's lease if this worker holds it now (never after it may have expired). */
@@ -144,7 +182,10 @@ export class LeaseKeeper {
     const started = this.clock();
     const { store, workerId } = this.o;
     try {
-      await store.heartbeat(workerId, this.o.role, this.leaseMs);
+      if (!(await store.heartbeat(workerId, this.o.role, this.leaseMs, this.o.instance))) {
+        await this.displaced();
+        return;
+      }
       const mine = [...this.held].map(([loginId, epoch]) => ({ loginId, epoch }));
       const renewed = new Set(await store.renew(workerId, mine, this.leaseMs));
       this.counts.renewals += renewed.size;
@@ -170,15 +211,15 @@ export class LeaseKeeper {
     const share = Math.ceil((await store.activeLogins()) / workers);
     if (this.held.size < share) {
       const claimed = await store.claim(workerId, share - this.held.size, this.leaseMs);
-      for (const lease of claimed) {
-        this.held.set(lease.loginId, lease.epoch);
-        this.counts.acquired += 1;
-        if (lease.epoch > 1) this.counts.takeovers += 1;
-      }
       // Claimed in this round: valid as long as those renewed at its start.
       this.validUntil = started + this.leaseMs - this.marginMs;
       for (const lease of claimed) {
+        // Held (lease() answers it) once started: work for it that finds it held finds its
+        // connection expected.
         await this.safely("starting a login", () => this.o.acquired(lease));
+        this.held.set(lease.loginId, lease.epoch);
+        this.counts.acquired += 1;
+        if (lease.takenOver) this.counts.takeovers += 1;
       }
       if (claimed.length > 0) {
         this.o.logger.info("logins taken", { count: claimed.length, owned: this.held.size });
@@ -191,6 +232,22 @@ export class LeaseKeeper {
       this.counts.released += 1;
       await this.safely("stopping a login", () => this.o.lost(loginId, "released"));
       await store.release(workerId, { loginId, epoch });
+    }
+  }
+
+  /** Another process took this worker id over: act for nothing, at once, and stop. */
+  private async displaced(): Promise<void> {
+    this.o.logger.error(
+      "another process took this worker id over: this one stops acting for its logins " +
+        "(give every process its own scale.worker_id)",
+      { worker: this.o.workerId },
+    );
+    this.stopped = true;
+    this.validUntil = 0;
+    for (const loginId of [...this.held.keys()]) {
+      this.held.delete(loginId);
+      this.counts.lost += 1;
+      await this.safely("stopping a login", () => this.o.lost(loginId, "expired"));
     }
   }
 

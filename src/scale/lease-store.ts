@@ -7,7 +7,7 @@
  */
 import type { Knex } from "knex";
 import { num } from "../db/repositories/columns.js";
-import { dialectOf } from "../util/sql-dialect.js";
+import { NOW_MS_SQL, dialectOf } from "../util/sql-dialect.js";
 
 const WORKERS = "bridge_workers";
 const LEASES = "bridge_login_leases";
@@ -17,6 +17,27 @@ const LOGINS = "bridge_logins";
 export interface HeldLease {
   loginId: string;
   epoch: number;
+  /** Claimed from a holder whose lease ran out (it died or froze), not released. */
+  takenOver?: boolean;
+}
+
+/** One process's identity behind a worker id (it changes at every start). */
+export interface WorkerInstance {
+  host: string;
+  pid: number;
+  /** Random per start. */
+  instance: string;
+}
+
+/** A worker id's row. */
+export interface WorkerRow {
+  host: string | null;
+  pid: number | null;
+  instance: string | null;
+  /** The database's ms. */
+  heartbeatAt: number;
+  /** Its heartbeat has not expired. */
+  live: boolean;
 }
 
 /** Who holds a login (for `status`): undefined if nobody does (released or expired). */
@@ -27,12 +48,6 @@ export interface LeaseHolder {
   expiresInMs: number;
 }
 
-/** The database's now, in ms since the epoch, as SQL. */
-const NOW_SQL = {
-  postgres: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
-  sqlite: "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
-} as const;
-
 export class LeaseStore {
   private readonly postgres: boolean;
   private readonly nowSql: string;
@@ -40,7 +55,7 @@ export class LeaseStore {
   constructor(private readonly db: Knex) {
     const dialect = dialectOf(db);
     this.postgres = dialect === "postgres";
-    this.nowSql = NOW_SQL[dialect];
+    this.nowSql = NOW_MS_SQL[dialect];
   }
 
   private get now(): Knex.Raw {
@@ -51,8 +66,22 @@ export class LeaseStore {
     return this.db.raw(`(${this.nowSql} + ?)`, [ms]);
   }
 
-  /** The worker is alive until `leaseMs` from now. */
-  async heartbeat(workerId: string, role: string, leaseMs: number): Promise<void> {
+  /**
+   * The worker is alive until `leaseMs` from now. With `me`, only while the row is this
+   * process's (`register`): answers false when another process has taken the worker id over.
+   */
+  async heartbeat(
+    workerId: string,
+    role: string,
+    leaseMs: number,
+    me?: WorkerInstance,
+  ): Promise<boolean> {
+    if (me) {
+      const n = await this.db(WORKERS)
+        .where({ worker_id: workerId, instance: me.instance })
+        .update({ heartbeat_at: this.now, expires_at: this.later(leaseMs), role });
+      return n === 1;
+    }
     await this.db(WORKERS)
       .insert({
         worker_id: workerId,
@@ -63,6 +92,76 @@ export class LeaseStore {
       })
       .onConflict("worker_id")
       .merge({ heartbeat_at: this.now, expires_at: this.later(leaseMs), role });
+    return true;
+  }
+
+  /** The row of a worker id, if any, and whether its heartbeat is live. */
+  async worker(workerId: string): Promise<WorkerRow | undefined> {
+    const row = (await this.db(WORKERS)
+      .where({ worker_id: workerId })
+      .first(
+        "host",
+        "pid",
+        "instance",
+        "heartbeat_at",
+        this.db.raw(`(expires_at > ${this.nowSql}) as live`),
+      )) as
+      | {
+          host: string | null;
+          pid: number | string | null;
+          instance: string | null;
+          heartbeat_at: number | string;
+          live: boolean | number;
+        }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      host: row.host,
+      pid: row.pid === null ? null : num(row.pid),
+      instance: row.instance,
+      heartbeatAt: num(row.heartbeat_at),
+      live: row.live === true || row.live === 1,
+    };
+  }
+
+  /**
+   * Writes this process into the worker id's row (it is the id's process from now on; see
+   * Worker identity in scale/worker-identity.ts), and takes the leases the id still holds,
+   * each at a new epoch: a dead predecessor with the same id can write nothing more.
+   */
+  async register(
+    workerId: string,
+    role: string,
+    leaseMs: number,
+    me: WorkerInstance,
+  ): Promise<HeldLease[]> {
+    return this.db.transaction(async (trx) => {
+      const fields = { role, host: me.host, pid: me.pid, instance: me.instance };
+      await trx(WORKERS)
+        .insert({
+          worker_id: workerId,
+          ...fields,
+          started_at: this.now,
+          heartbeat_at: this.now,
+          expires_at: this.later(leaseMs),
+        })
+        .onConflict("worker_id")
+        .merge({
+          ...fields,
+          started_at: this.now,
+          heartbeat_at: this.now,
+          expires_at: this.later(leaseMs),
+        });
+      const rows = (await trx(LEASES)
+        .where({ worker_id: workerId })
+        .update({
+          epoch: trx.raw("epoch + 1"),
+          expires_at: this.later(leaseMs),
+          acquired_at: this.now,
+        })
+        .returning(["login_id", "epoch"])) as { login_id: string; epoch: number | string }[];
+      return rows.map((r) => ({ loginId: r.login_id, epoch: num(r.epoch) }));
+    });
   }
 
   /** The worker stopped: it counts no more for the share of logins. */
@@ -144,27 +243,74 @@ export class LeaseStore {
     }
     const left = max - claimed.length;
     if (left <= 0) return claimed;
-    // Released or expired: the next epoch.
-    let free = this.db(LEASES)
-      .join(LOGINS, `${LOGINS}.id`, `${LEASES}.login_id`)
-      .where(`${LEASES}.expires_at`, "<=", this.now)
-      .whereNot(`${LOGINS}.state`, "logged-out")
-      .orderBy(`${LEASES}.expires_at`)
-      .limit(left)
-      .select(`${LEASES}.login_id`);
-    if (this.postgres) free = free.forUpdate(LEASES).skipLocked();
-    const taken = (await this.db(LEASES)
-      .whereIn("login_id", free)
-      .andWhere("expires_at", "<=", this.now)
-      .update({
-        worker_id: workerId,
-        epoch: this.db.raw("epoch + 1"),
-        expires_at: this.later(leaseMs),
-        acquired_at: this.now,
-      })
-      .returning(["login_id", "epoch"])) as { login_id: string; epoch: number | string }[];
-    claimed.push(...taken.map((r) => ({ loginId: r.login_id, epoch: num(r.epoch) })));
+    // Released or expired: the next epoch. Locked while taken, so two workers claiming at
+    // once skip each other's rows; the update checks the expiry again.
+    const taken = await this.db.transaction(async (trx) => {
+      let candidates = trx(LEASES)
+        .join(LOGINS, `${LOGINS}.id`, `${LEASES}.login_id`)
+        .where(`${LEASES}.expires_at`, "<=", trx.raw(this.nowSql))
+        .whereNot(`${LOGINS}.state`, "logged-out")
+        .orderBy(`${LEASES}.expires_at`)
+        .limit(left)
+        .select(`${LEASES}.login_id as login_id`, `${LEASES}.worker_id as worker_id`);
+      if (this.postgres) candidates = candidates.forUpdate(LEASES).skipLocked();
+      const free = (await candidates) as { login_id: string; worker_id: string | null }[];
+      if (free.length === 0) return [];
+      const rows = (await trx(LEASES)
+        .whereIn(
+          "login_id",
+          free.map((f) => f.login_id),
+        )
+        .andWhere("expires_at", "<=", trx.raw(this.nowSql))
+        .update({
+          worker_id: workerId,
+          epoch: trx.raw("epoch + 1"),
+          expires_at: trx.raw(`(${this.nowSql} + ?)`, [leaseMs]),
+          acquired_at: trx.raw(this.nowSql),
+        })
+        .returning(["login_id", "epoch"])) as { login_id: string; epoch: number | string }[];
+      // Released leases have no worker; an expired one still names its (dead) holder.
+      const expired = new Set(free.filter((f) => f.worker_id !== null).map((f) => f.login_id));
+      return rows.map((r) => ({
+        loginId: r.login_id,
+        epoch: num(r.epoch),
+        takenOver: expired.has(r.login_id),
+      }));
+    });
+    claimed.push(...taken);
     return claimed;
+  }
+
+  /**
+   * Takes this one login if nobody holds it (never leased, released or expired): a worker
+   * that has just made a login (`login <phone>`) keeps it, so the user's next command comes
+   * to the process that holds its connection.
+   */
+  async claimOne(
+    workerId: string,
+    loginId: string,
+    leaseMs: number,
+  ): Promise<HeldLease | undefined> {
+    const lease = {
+      worker_id: workerId,
+      expires_at: this.later(leaseMs),
+      acquired_at: this.now,
+    };
+    const fresh = (await this.db(LEASES)
+      .insert({ login_id: loginId, epoch: 1, ...lease })
+      .onConflict("login_id")
+      .ignore()
+      .returning(["login_id", "epoch"])) as { login_id: string; epoch: number | string }[];
+    const taken =
+      fresh.length > 0
+        ? fresh
+        : ((await this.db(LEASES)
+            .where({ login_id: loginId })
+            .andWhere("expires_at", "<=", this.now)
+            .update({ ...lease, epoch: this.db.raw("epoch + 1") })
+            .returning(["login_id", "epoch"])) as { login_id: string; epoch: number | string }[]);
+    const row = taken[0];
+    return row ? { loginId: row.login_id, epoch: num(row.epoch) } : undefined;
   }
 
   /** Gives the login up at once (a graceful stop, or rebalancing): anyone may take it now. */

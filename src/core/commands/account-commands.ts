@@ -1,6 +1,12 @@
-/** login, verify, logout, status, ping: the user's own account with the remote network. */
+/**
+ * login, verify, logout, status, ping: the user's own account with the remote network (and,
+ * for bridge admins, `status` of another user's).
+ */
+import type { LoginState } from "../../db/repositories/index.js";
+import { excerpt } from "../../util/unicode.js";
 import { UserFacingError } from "../errors.js";
 import { noArguments, phoneArgument } from "./arguments.js";
+import type { ParsedCommand } from "./parser.js";
 import type { Command, CommandEnv } from "./types.js";
 
 const name = (env: CommandEnv): string => env.network.capabilities.networkName;
@@ -71,32 +77,103 @@ export const logoutCommand: Command = {
 
 export const statusCommand: Command = {
   name: "status",
-  usage: "status",
-  summary: "your number, the connection and your chats",
+  usage: "status [@user:server]",
+  summary: "your number, the connection and your chats (bridge admins: another user's)",
   async run(command, ctx, env) {
-    noArguments(command);
-    const login = await env.logins.byUser(ctx.sender);
-    if (!login || login.state === "logged-out") {
-      const again = login ? ` (your session for ${login.phone} was ended)` : "";
-      await ctx.reply(`You are not logged in${again}. Send \`login <phone>\` to start.`);
+    const user = command.args.length === 0 ? ctx.sender : userArgument(command);
+    if (user === ctx.sender) {
+      await ctx.reply(await ownStatus(ctx.sender, env));
       return;
     }
-    if (login.state === "enlisting") {
-      await ctx.reply(`Waiting for the code sent to ${login.phone}: send \`verify <code>\`.`);
-      return;
+    if (env.permission?.(ctx.sender) !== "admin") {
+      throw new UserFacingError("not-admin", "Only bridge admins can see another user's status.");
     }
-    const portals = await env.repos.portals.listByLogin(login.id);
-    const count = (state: string): number => portals.filter((p) => p.state === state).length;
-    const connection = env.network.connectionState(login.id);
-    await ctx.reply(
-      [
-        `Logged in to ${name(env)} as ${login.phone}.`,
-        `Connection: ${connection}.`,
-        `Chats: ${count("active")}, message requests: ${count("request")}, blocked: ${count("blocked")}.`,
-      ].join("\n"),
-    );
+    await ctx.reply(await userStatus(user, env));
   },
 };
+
+/**
+ * The shape of a Matrix user ID (spec, "User Identifiers": historical localparts included,
+ * at most 255 characters). Checked by hand: the core does not depend on a Matrix SDK.
+ */
+const USER_ID = /^@[!-9;-~]+:([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$/;
+
+function userArgument(command: ParsedCommand): string {
+  const user = command.args[0] ?? "";
+  if (command.args.length === 1 && user.length <= 255 && USER_ID.test(user)) return user;
+  throw new UserFacingError(
+    "bad-argument",
+    `\`${excerpt(command.rest)}\` is not a Matrix user ID. Send just \`status\` for your own ` +
+      `status; bridge admins can write a user's ID, e.g. \`status @alice:example.org\`.`,
+  );
+}
+
+/** The sender's own status; their connection is normally in this process (it holds the login). */
+async function ownStatus(mxid: string, env: CommandEnv): Promise<string> {
+  const login = await env.logins.byUser(mxid);
+  if (!login || login.state === "logged-out") {
+    const again = login ? ` (your session for ${login.phone} was ended)` : "";
+    return `You are not logged in${again}. Send \`login <phone>\` to start.`;
+  }
+  if (login.state === "enlisting") {
+    return `Waiting for the code sent to ${login.phone}: send \`verify <code>\`.`;
+  }
+  const holder = await env.scale?.holder(login.id);
+  // Answered by another worker while the login moves: the holder's last word is the database's.
+  const elsewhere = holder !== undefined && holder.workerId !== env.scale?.workerId;
+  const connection = elsewhere ? login.state : env.network.connectionState(login.id);
+  const lines = [
+    `Logged in to ${name(env)} as ${login.phone}.`,
+    `Connection: ${connection}.`,
+    await chatsLine(env, login.id),
+  ];
+  if (env.scale) lines.push(await workerLine(env.scale, holder, "your"));
+  return lines.join("\n");
+}
+
+/**
+ * Another user's status, for bridge admins: all from the database (their connection may be
+ * in another process), and without their phone number.
+ */
+async function userStatus(user: string, env: CommandEnv): Promise<string> {
+  const login = await env.logins.byUser(user);
+  if (!login) return `${user} is not logged in (no ${name(env)} login on this bridge).`;
+  const lines = [`${user} ${LOGIN_STATES[login.state]}.`, await chatsLine(env, login.id)];
+  // A logged-out login is connected nowhere, so no worker holds it.
+  if (env.scale && login.state !== "logged-out") {
+    lines.push(await workerLine(env.scale, await env.scale.holder(login.id), "their"));
+  }
+  return lines.join("\n");
+}
+
+const LOGIN_STATES: Record<LoginState, string> = {
+  connected: "is logged in (connected)",
+  disconnected: "is logged in (disconnected)",
+  enlisting: "is not logged in yet (enlisting: waiting for the code sent to their phone)",
+  "logged-out": "is not logged in (logged-out: their session was ended)",
+};
+
+async function chatsLine(env: CommandEnv, loginId: string): Promise<string> {
+  const portals = await env.repos.portals.listByLogin(loginId);
+  const count = (state: string): number => portals.filter((p) => p.state === state).length;
+  return `Chats: ${count("active")}, message requests: ${count("request")}, blocked: ${count("blocked")}.`;
+}
+
+async function workerLine(
+  scale: NonNullable<CommandEnv["scale"]>,
+  holder: { workerId: string } | undefined,
+  whose: "your" | "their",
+): Promise<string> {
+  if (!holder) {
+    return (
+      `Bridge worker: none holds ${whose} login right now (it is being moved; this takes up ` +
+      `to half a minute).`
+    );
+  }
+  // The holder runs, even if its heartbeat has just lapsed.
+  const running = Math.max(1, await scale.liveWorkers());
+  return `Bridge worker: ${holder.workerId} (one of ${running} running).`;
+}
 
 export const pingCommand: Command = {
   name: "ping",

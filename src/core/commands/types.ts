@@ -23,6 +23,18 @@ export interface CommandEnv {
   media?: Pick<MediaRelay, "enabled" | "limits">;
   /** Groups made, listed and left from Matrix (absent: no group commands work). */
   groups?: GroupActions;
+  /**
+   * Several processes on one database (docs/architecture.md, "Several processes"): which
+   * worker holds a login. Absent: one process serves every login.
+   */
+  scale?: {
+    /** This process's worker id. */
+    workerId: string;
+    holder(loginId: string): Promise<{ workerId: string; expiresInMs: number } | undefined>;
+    liveWorkers(): Promise<number>;
+  };
+  /** The sender's permission level (config bridge.permissions). */
+  permission?: (mxid: string) => "none" | "user" | "admin";
 }
 
 export interface CommandContext {

@@ -12,6 +12,7 @@ import { hostedMediaGroupsMigration } from "./010_hosted_media_groups.js";
 import { groupReadMarkersMigration } from "./011_group_read_markers.js";
 import { groupAvatarsMigration } from "./012_group_avatars.js";
 import { loginLeasesMigration } from "./013_login_leases.js";
+import { intakeRoutingMigration } from "./014_intake_routing.js";
 
 /** One schema step. `up` must never destroy data; `down` is optional on purpose. */
 export interface Migration {
@@ -43,6 +44,7 @@ export const migrations: readonly Migration[] = [
   groupReadMarkersMigration,
   groupAvatarsMigration,
   loginLeasesMigration,
+  intakeRoutingMigration,
 ];
 
 export const MIGRATIONS_TABLE = "gkb_migrations";

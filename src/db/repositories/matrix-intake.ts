@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { NOW_MS_SQL, dialectOf } from "../../util/sql-dialect.js";
 import { errorText, num } from "./columns.js";
 import { RepositoryError } from "./errors.js";
 
@@ -32,6 +33,16 @@ export interface QueuedEvent {
   receivedAt: number;
 }
 
+/**
+ * Which queued events a worker takes when several processes share the database
+ * (docs/architecture.md, "Several processes"): those whose sender's login it holds the lease
+ * of, and those of senders with no login; and of these only the ones no other worker has
+ * claimed (`claim`). Without a scope (one process) every event is taken.
+ */
+export interface IntakeScope {
+  workerId: string;
+}
+
 /** What storeTransaction did with a transaction's events. */
 export interface StoredTransaction {
   /** The txn id was stored before: a retry, or an id the homeserver reused. */
@@ -46,6 +57,9 @@ interface QueueRow {
   seq?: number | string;
   event_id: string;
   room_id: string;
+  sender?: string | null;
+  claimed_by?: string | null;
+  claimed_until?: number | string | null;
   json: string | null;
   state: string;
   attempts: number;
@@ -61,12 +75,18 @@ interface TxnRow {
 
 const TXNS = "as_transactions";
 const QUEUE = "matrix_event_queue";
-// 100 rows x 9 columns stays under SQLite's oldest limit of 999 bound variables.
+const LOGINS = "bridge_logins";
+const LEASES = "bridge_login_leases";
+// 100 rows x 10 columns stays under SQLite's oldest limit of 999 bound variables.
 const INSERT_CHUNK = 100;
 
 export class MatrixIntakeRepository {
+  private readonly nowSql: string;
+
   /** `db` may be a transaction: the repository then reads and writes inside it. */
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Knex) {
+    this.nowSql = NOW_MS_SQL[dialectOf(db)];
+  }
 
   /**
    * Stores a transaction's events and its txn id in one database transaction: either all of
@@ -150,10 +170,14 @@ export class MatrixIntakeRepository {
    * (ms), or, when none is, the queued one due soonest (check nextAttemptAt). Unlike
    * nextQueued, an event rescheduled into the future lets the room's later events pass.
    */
-  async nextDue(roomId: string, now: number): Promise<QueuedEvent | undefined> {
+  async nextDue(
+    roomId: string,
+    now: number,
+    scope?: IntakeScope,
+  ): Promise<QueuedEvent | undefined> {
     // One statement (it runs after every handled event, and usually finds nothing): due
     // events first by seq, then the others by when they are due. A room has few queued rows.
-    const row = await this.db<QueueRow>(QUEUE)
+    const row = await this.scoped(scope)
       .where({ state: "queued", room_id: roomId })
       .orderByRaw(
         "case when next_attempt_at <= ? then 0 else 1 end, " +
@@ -161,18 +185,51 @@ export class MatrixIntakeRepository {
         [now, now],
       )
       .first();
-    return row ? toQueued(row) : undefined;
+    if (!row) return undefined;
+    // Another worker is handling the room's next event (its claim is live): what comes after
+    // it waits, so the room's order holds across a change of owner.
+    if (scope && !(await this.claimableBy(num(row.seq ?? 0), scope.workerId))) return undefined;
+    return toQueued(row);
   }
 
   /** Rooms with queued events, in the order of their oldest one (where workers start). */
-  async queuedRooms(): Promise<string[]> {
-    const rows = await this.db<QueueRow>(QUEUE)
+  async queuedRooms(scope?: IntakeScope): Promise<string[]> {
+    const rows = await this.scoped(scope)
       .where({ state: "queued" })
       .groupBy("room_id")
       .select("room_id")
       .min({ first: "seq" })
       .orderBy("first");
     return rows.map((r) => String(r.room_id));
+  }
+
+  /**
+   * Takes a queued event for this worker for `ttlMs` (the database's clock), unless another
+   * worker holds it: answers whether it is this worker's to handle now. A claim that runs
+   * out (its worker died) may be taken by another.
+   */
+  async claim(seq: number, workerId: string, ttlMs: number): Promise<boolean> {
+    const n = await this.db<QueueRow>(QUEUE)
+      .where({ seq, state: "queued" })
+      .andWhere((q) => this.claimable(q, workerId))
+      .update({
+        claimed_by: workerId,
+        claimed_until: this.db.raw(`(${this.nowSql} + ?)`, [ttlMs]),
+      });
+    return n === 1;
+  }
+
+  /**
+   * A worker took the login of `sender` over: the claims other workers hold on the sender's
+   * queued events are void (their holder lost the login), so its events go on at once in
+   * their order instead of waiting for the claims to run out.
+   */
+  async releaseClaims(sender: string, workerId: string): Promise<number> {
+    return this.db<QueueRow>(QUEUE)
+      .where({ sender, state: "queued" })
+      .whereNotNull("claimed_by")
+      .whereNot("claimed_by", workerId)
+      .update({ claimed_by: null, claimed_until: null });
   }
 
   async get(eventId: string): Promise<QueuedEvent | undefined> {
@@ -208,6 +265,46 @@ export class MatrixIntakeRepository {
       .delete();
   }
 
+  /** The queue, narrowed to what the worker of `scope` takes (see IntakeScope). */
+  private scoped(scope: IntakeScope | undefined): Knex.QueryBuilder<QueueRow, QueueRow[]> {
+    const q = this.db<QueueRow>(QUEUE);
+    if (!scope) return q;
+    const { db, nowSql } = this;
+    const loginOfSender = (sub: Knex.QueryBuilder): Knex.QueryBuilder =>
+      sub
+        .select(db.raw("1"))
+        .from(`${LOGINS} as l`)
+        .whereRaw(`l.mxid = ${QUEUE}.sender`)
+        .whereNot("l.state", "logged-out");
+    return q.where((w) =>
+      w
+        .whereExists(function () {
+          loginOfSender(this)
+            .join(`${LEASES} as b`, "b.login_id", "l.id")
+            .where("b.worker_id", scope.workerId)
+            .whereRaw(`b.expires_at > ${nowSql}`);
+        })
+        .orWhereNotExists(function () {
+          loginOfSender(this);
+        }),
+    );
+  }
+
+  private async claimableBy(seq: number, workerId: string): Promise<boolean> {
+    const row = await this.db<QueueRow>(QUEUE)
+      .where({ seq })
+      .andWhere((q) => this.claimable(q, workerId))
+      .first("seq");
+    return row !== undefined;
+  }
+
+  private claimable(q: Knex.QueryBuilder, workerId: string): Knex.QueryBuilder {
+    return q
+      .whereNull("claimed_by")
+      .orWhere("claimed_by", workerId)
+      .orWhereRaw(`claimed_until <= ${this.nowSql}`);
+  }
+
   private async update(seq: number, change: Partial<QueueRow>, attempt = false): Promise<void> {
     const query = this.db<QueueRow>(QUEUE).where({ seq });
     const n = attempt
@@ -234,6 +331,7 @@ function uniqueRows(
     rows.push({
       event_id: e.event_id,
       room_id: e.room_id,
+      sender: typeof e.sender === "string" ? e.sender : null,
       json: done ? null : JSON.stringify(e),
       state: done ? "done" : "queued",
       attempts: 0,

@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { NOW_MS_SQL, dialectOf } from "../../util/sql-dialect.js";
 import { bytes, errorText, num, numOrNull } from "./columns.js";
 import { isForeignKeyViolation, RepositoryError } from "./errors.js";
 
@@ -51,9 +52,33 @@ interface OutboxRow {
 
 const TABLE = "bridge_outbox";
 
+/**
+ * Several processes on one database (docs/architecture.md, "Several processes"): a worker
+ * sends only the entries of logins it holds the lease of. In a group portal the members'
+ * logins may be held by different workers; each sends its own logins' entries in order.
+ */
+export interface OutboxScope {
+  workerId: string;
+}
+
 export class OutboxRepository {
   /** `db` may be a transaction: the repository then reads and writes inside it. */
   constructor(private readonly db: Knex) {}
+
+  /** Entries (pending ones, by default) whose login the scope's worker holds; all without a scope. */
+  private scoped(scope: OutboxScope | undefined): Knex.QueryBuilder<OutboxRow, OutboxRow[]> {
+    const q = this.db<OutboxRow>(TABLE);
+    if (!scope) return q;
+    const now = NOW_MS_SQL[dialectOf(this.db)];
+    return q.whereExists(function () {
+      this.select(this.client.raw("1"))
+        .from("bridge_login_leases as b")
+        .leftJoin("bridge_portals as p", "p.id", `${TABLE}.portal_id`)
+        .whereRaw(`b.login_id = coalesce(${TABLE}.login_id, p.login_id)`)
+        .where("b.worker_id", scope.workerId)
+        .whereRaw(`b.expires_at > ${now}`);
+    });
+  }
 
   /**
    * Adds a message, due now. Idempotent on the event id: enqueueing the same event again
@@ -122,9 +147,12 @@ export class OutboxRepository {
     return row ? toEntry(row) : undefined;
   }
 
-  /** The portal's oldest pending entry, due or not (it holds back the ones after it). */
-  async head(portalId: number): Promise<OutboxEntry | undefined> {
-    const row = await this.db<OutboxRow>(TABLE)
+  /**
+   * The portal's oldest pending entry (of the scope's logins), due or not (it holds back the
+   * ones after it).
+   */
+  async head(portalId: number, scope?: OutboxScope): Promise<OutboxEntry | undefined> {
+    const row = await this.scoped(scope)
       .where({ portal_id: portalId, state: "pending" })
       .orderBy("id")
       .first();
@@ -155,9 +183,12 @@ export class OutboxRepository {
     await this.update(id, { next_attempt_at: nextAttemptAt, last_error: errorText(error) }, true);
   }
 
-  /** Portals with pending entries, oldest entry first (where the workers start after a restart). */
-  async pendingPortals(): Promise<number[]> {
-    const rows = await this.db<OutboxRow>(TABLE)
+  /**
+   * Portals with pending entries (of the scope's logins), oldest entry first (where the
+   * workers start after a restart, or after taking logins over).
+   */
+  async pendingPortals(scope?: OutboxScope): Promise<number[]> {
+    const rows = await this.scoped(scope)
       .where({ state: "pending" })
       .groupBy("portal_id")
       .select("portal_id")

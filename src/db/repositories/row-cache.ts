@@ -14,12 +14,19 @@ import type { Knex } from "knex";
  *   changed, nor one that a rolled-back transaction wrote.
  * Absent rows are cached too ("no portal has this room" is asked for every message in a
  * management room). Writes are rare (a new chat, an accept, a login), so emptying the whole
- * cache on each keeps it simple. Another process writing the same database is not seen:
- * several bridge processes on one database must not use it (see docs/architecture.md).
+ * cache on each keeps it simple. Another process writing the same database is seen only
+ * through `onWrite`: with several bridge processes on one database each write tells the
+ * others (PostgreSQL NOTIFY, sent with the write's transaction), and each forgets its
+ * copies when told (src/scale/cluster.ts).
  */
 export class RowCache {
   private readonly rows = new Map<string, unknown>();
   private generation = 0;
+  /**
+   * Called after each write to the cached tables, on the write's `db` (its transaction, if
+   * it is one): tells the other processes sharing the database to forget their copies.
+   */
+  onWrite: ((db: Knex) => Promise<void>) | undefined;
 
   constructor(private readonly capacity: number) {}
 
@@ -63,7 +70,9 @@ export class RowCache {
       done.then(forget, forget);
     }
     try {
-      return await run();
+      const result = await run();
+      await this.onWrite?.(db);
+      return result;
     } finally {
       this.forget();
     }

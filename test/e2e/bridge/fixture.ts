@@ -65,6 +65,14 @@ export interface BridgeSettings {
   editWindowSeconds?: number;
 }
 
+/** config `scale:` of one of several bridge processes on one PostgreSQL (issue 12). */
+export interface ScaleSettings {
+  role: "all" | "intake" | "worker";
+  workerId?: string;
+  leaseSeconds?: number;
+  renewSeconds?: number;
+}
+
 export interface WorldOptions {
   limits?: Partial<SandboxLimits>;
 }
@@ -74,6 +82,8 @@ export class BridgeWorld {
   readonly identity: BridgeIdentity;
   private inProcess: RunningBridge | undefined;
   private process: BridgeProcess | undefined;
+  /** Several bridge processes (startScaledProcess), by name. */
+  private readonly scaled = new Map<string, BridgeProcess>();
   private readonly matrixUsers: MatrixActor[] = [];
   private readonly natives: NativeActor[] = [];
   private phones = 0;
@@ -194,6 +204,49 @@ export class BridgeWorld {
     return this.process;
   }
 
+  /**
+   * One of several bridge processes on one PostgreSQL, with the CLI in a child process and a
+   * config of its own (`config-<name>.yaml`). The one that takes the homeserver's pushes
+   * (role intake or all) listens where the homeserver pushes and serves the partner
+   * endpoints the gatekeeper calls; the others serve theirs on ports of their own. Hosted
+   * media is in one folder for all, as on one machine.
+   */
+  async startScaledProcess(
+    name: string,
+    scale: ScaleSettings,
+    s: BridgeSettings & { database: DatabaseChoice },
+  ): Promise<BridgeProcess> {
+    if (this.scaled.get(name)?.running) throw new Error(`bridge process ${name} is running`);
+    const pushed = scale.role !== "worker";
+    const partnerPort = pushed ? this.partnerPort : await freePort();
+    const raw = this.rawConfig(s);
+    const gatekeeper = raw.gatekeeper as Record<string, unknown>;
+    const bridge = raw.bridge as Record<string, unknown>;
+    const config = {
+      ...raw,
+      gatekeeper: { ...gatekeeper, listen: { port: partnerPort, bind_address: "127.0.0.1" } },
+      bridge: { ...bridge, media: { directory: join(this.dir, "media") } },
+      scale: {
+        role: scale.role,
+        ...(scale.workerId === undefined ? {} : { worker_id: scale.workerId }),
+        ...(scale.leaseSeconds === undefined ? {} : { lease_seconds: scale.leaseSeconds }),
+        ...(scale.renewSeconds === undefined ? {} : { renew_seconds: scale.renewSeconds }),
+      },
+    };
+    const configFile = join(this.dir, `config-${name}.yaml`);
+    const registrationFile = join(this.dir, "registration.yaml");
+    writeFileSync(configFile, yaml.dump(config));
+    writeFileSync(registrationFile, yaml.dump(this.registration), { mode: 0o600 });
+    const started = await BridgeProcess.start({
+      configFile,
+      registrationFile,
+      // A worker takes no pushes: its appservice port is never opened.
+      port: pushed ? this.listen.port : await freePort(),
+    });
+    this.scaled.set(name, started);
+    return started;
+  }
+
   /** A registered Matrix user with a running client. */
   async matrixUser(localpart: string): Promise<MatrixActor> {
     const user = await this.target.registerUser(localpart);
@@ -232,6 +285,7 @@ export class BridgeWorld {
     for (const u of this.matrixUsers) u.stop();
     for (const n of this.natives) await n.close().catch(() => undefined);
     await this.process?.kill();
+    for (const p of this.scaled.values()) await p.kill();
     await this.stopBridge().catch(() => undefined);
     await this.sandbox.close();
     await this.target.close();

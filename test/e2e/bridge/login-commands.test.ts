@@ -45,7 +45,7 @@ describe("bot commands and their error paths", () => {
       "login <phone>",
       "verify <code>",
       "logout",
-      "status",
+      "status [@user:server]",
       "start <phone>",
       "contacts",
       "block <phone>",

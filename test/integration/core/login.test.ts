@@ -89,7 +89,8 @@ describe("logins through the bot (sandbox, real clients, SQLite)", () => {
     expect(await ask("verify abc")).toContain("`verify 123456`");
     expect(await ask("verify 123456")).toContain("Send `login <phone>` first");
     expect(await ask("start +4915112345678")).toContain("not logged in");
-    expect(await ask("status extra")).toContain("takes no arguments");
+    expect(await ask("status extra")).toContain("`extra` is not a Matrix user ID");
+    expect(await ask("contacts extra")).toContain("takes no arguments");
     expect(await ask("frobnicate")).toContain("I do not know the command `frobnicate`");
     expect(await ask("help")).toContain("`block <phone>`");
   });

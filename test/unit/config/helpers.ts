@@ -1,4 +1,5 @@
 import yaml from "js-yaml";
+import { ConfigError, parseConfigText } from "../../../src/config/index.js";
 
 /** 32 bytes of base64, as the gatekeeper's static key. */
 export const KEY_B64 = Buffer.alloc(32, 7).toString("base64");
@@ -25,4 +26,15 @@ export function withConfig(extra: Record<string, Record<string, unknown>>): stri
     base[section] = { ...(base[section] ?? {}), ...values };
   }
   return yaml.dump(base);
+}
+
+/** The ConfigError parseConfigText throws for `text` (named config.yaml in messages). */
+export function errorFor(text: string, env: Record<string, string> = {}): ConfigError {
+  try {
+    parseConfigText(text, "config.yaml", env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("the config was accepted");
 }

@@ -9,18 +9,7 @@ import {
   parseConfigText,
 } from "../../../src/config/index.js";
 import yaml from "js-yaml";
-import { SECRET, minimal, withConfig } from "./helpers.js";
-
-/** The ConfigError parseConfigText throws for `text`. */
-function errorFor(text: string, env: Record<string, string> = {}): ConfigError {
-  try {
-    parseConfigText(text, "config.yaml", env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("the config was accepted");
-}
+import { SECRET, errorFor, minimal, withConfig } from "./helpers.js";
 
 describe("loading the config", () => {
   it("fills in every default around the required keys", () => {

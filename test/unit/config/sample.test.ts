@@ -25,6 +25,8 @@ const COMMENTED_OUT = new Set([
   "gatekeeper.partner_secret",
   "gatekeeper.user_agent",
   "database.url",
+  // Its default is chosen at start (<hostname>-<pid>).
+  "scale.worker_id",
   // Without it, the homeserver's own users are users: an admin who only sets
   // homeserver.domain must not lock them out with the sample's example server.
   "bridge.permissions",

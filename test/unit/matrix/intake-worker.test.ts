@@ -51,6 +51,12 @@ class MemoryQueue implements IntakeQueue {
     return this.rows.find((r) => r.eventId === eventId);
   }
 
+  // One process: the worker has no scope and claims nothing (the scoped queue is tested on
+  // the real repository, test/integration/repositories/matrix-intake.test.ts).
+  async claim(): Promise<boolean> {
+    throw new Error("an unscoped worker claims nothing");
+  }
+
   async nextDue(roomId: string, now: number): Promise<QueuedEvent | undefined> {
     const queued = this.rows.filter((r) => r.state === "queued" && r.roomId === roomId);
     const due = queued.find((r) => r.nextAttemptAt <= now);

@@ -1,0 +1,17 @@
+/**
+ * Which logins this process acts for (docs/architecture.md, "Several processes"). One
+ * process alone acts for every login and has no ownership; a worker among several acts only
+ * for the logins it holds the lease of, and only while it holds it.
+ */
+export interface LoginOwnership {
+  /** This worker's id: what the database's leases and claims name. */
+  readonly workerId: string;
+  /** Whether this process may act for the login now (never after its lease may have run out). */
+  owns(loginId: string): boolean;
+  /** Keeps a login this process has just made, if no other holds it (see Logins.begin). */
+  adopt(loginId: string): Promise<boolean>;
+  /** Which worker holds a login now (for `status`); undefined while nobody does. */
+  holder(loginId: string): Promise<{ workerId: string; expiresInMs: number } | undefined>;
+  /** Workers alive now. */
+  liveWorkers(): Promise<number>;
+}

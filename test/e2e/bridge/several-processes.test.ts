@@ -1,0 +1,215 @@
+/**
+ * Several bridge processes on one PostgreSQL (issue 12), each the CLI in a child process as
+ * an admin runs it: an intake that takes the homeserver's pushes, and two workers that hold
+ * the logins by lease (short ones here: 6 s, renewed every second). Four Matrix users chat
+ * with four natives. The workers share the logins; every message goes both ways through the
+ * worker that holds its login; a worker killed with -9 has its logins taken over, a worker
+ * restarted takes its share back, one stopped hands its logins over at once; nothing is
+ * lost or doubled, and each chat keeps its order.
+ */
+import type { Knex } from "knex";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChatStateEvent } from "../../../src/gatekeeper/client/index.js";
+import { until } from "../bridge-receipts/until.js";
+import type { BridgeProcess } from "./bridge-process.js";
+import { BridgeWorld } from "./fixture.js";
+import type { ScaleSettings } from "./fixture.js";
+import type { MatrixActor } from "./matrix-actor.js";
+import type { NativeActor } from "./native-actor.js";
+import { freshSchema } from "./postgres-schema.js";
+
+const LEASE = { leaseSeconds: 6, renewSeconds: 1 };
+const PEOPLE = 4;
+
+interface Pair {
+  user: MatrixActor;
+  mgmt: string;
+  portal: string;
+  native: NativeActor;
+  /** The Matrix user's number as the native sees it. */
+  userJid: string;
+}
+
+const suite = process.env.SKIP_POSTGRES === "1" ? describe.skip : describe;
+
+suite("several bridge processes on one PostgreSQL", () => {
+  let w: BridgeWorld;
+  let schema: Awaited<ReturnType<typeof freshSchema>> | undefined;
+  let db: Knex | undefined;
+  const workers = new Map<string, BridgeProcess>();
+  const pairs: Pair[] = [];
+  let sent = 0;
+
+  const startWorker = async (id: string): Promise<void> => {
+    const settings: ScaleSettings = { role: "worker", workerId: id, ...LEASE };
+    workers.set(id, await w.startScaledProcess(id, settings, { database: schema!.choice }));
+  };
+
+  /** Who holds each user's login now (by Matrix ID; undefined: nobody). */
+  async function holders(): Promise<Map<string, string | undefined>> {
+    const rows = (await db!.raw(
+      `select l.mxid, case when b.expires_at > (extract(epoch from clock_timestamp()) * 1000)
+         then b.worker_id end as worker
+       from bridge_logins l left join bridge_login_leases b on b.login_id = l.id`,
+    )) as { rows: { mxid: string; worker: string | null }[] };
+    return new Map(rows.rows.map((r) => [r.mxid, r.worker ?? undefined]));
+  }
+
+  /** Waits until every login is held and the holders' counts are `counts` (by worker). */
+  async function shared(counts: Record<string, number>, timeoutMs: number): Promise<number> {
+    const started = Date.now();
+    const want = JSON.stringify(counts);
+    let last = "";
+    while (Date.now() - started < timeoutMs) {
+      const tally: Record<string, number> = {};
+      for (const worker of (await holders()).values()) {
+        const key = worker ?? "nobody";
+        tally[key] = (tally[key] ?? 0) + 1;
+      }
+      last = JSON.stringify(Object.fromEntries(Object.entries(tally).sort()));
+      if (last === want) return Date.now() - started;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(
+      `the logins were not held as ${want} in ${timeoutMs} ms (last: ${last})\n${logs()}`,
+    );
+  }
+
+  function logs(): string {
+    return [...workers].map(([id, p]) => `--- ${id}\n${p.output().slice(-40000)}`).join("\n");
+  }
+
+  /** `n` messages each way in every chat; resolves with what each side must get, in order. */
+  async function exchange(n: number): Promise<{ toNative: string[][]; toUser: string[][] }> {
+    const toNative: string[][] = pairs.map(() => []);
+    const toUser: string[][] = pairs.map(() => []);
+    for (let i = 0; i < n; i++) {
+      for (const [k, p] of pairs.entries()) {
+        const up = `m${++sent} from ${k}`;
+        const down = `n${sent} to ${k}`;
+        await p.user.say(p.portal, up);
+        await p.native.send(p.userJid, down);
+        toNative[k]!.push(up);
+        toUser[k]!.push(down);
+      }
+    }
+    return { toNative, toUser };
+  }
+
+  /** Every message arrived once and in order on both sides (among the ones of `expected`). */
+  async function arrivedOnceInOrder(expected: {
+    toNative: string[][];
+    toUser: string[][];
+  }): Promise<void> {
+    for (const [k, p] of pairs.entries()) {
+      const wanted = expected.toNative[k]!;
+      const last = wanted[wanted.length - 1]!;
+      await p.native.waitForText(last, 60_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${logs()}`);
+      });
+      const got = p.native.texts().filter((t) => wanted.includes(t));
+      if (JSON.stringify(got) !== JSON.stringify(wanted)) {
+        const { writeFileSync } = await import("node:fs");
+        writeFileSync("/tmp/scale-fail.log", logs());
+      }
+      expect(got, `chat ${k}, to the native`).toEqual(wanted);
+
+      const down = expected.toUser[k]!;
+      await p.user.waitForPuppetText(p.portal, down[down.length - 1]!);
+      const shown = (await p.user.bodiesFrom(p.portal, (u) => w.identity.isPuppet(u))).filter((b) =>
+        down.includes(b),
+      );
+      expect(shown, `chat ${k}, to the Matrix user`).toEqual(down);
+    }
+  }
+
+  beforeAll(async () => {
+    w = await BridgeWorld.create("scale");
+    schema = await freshSchema();
+    db = schema.connect();
+    await w.startScaledProcess("intake", { role: "intake" }, { database: schema.choice });
+    await startWorker("w1");
+    await startWorker("w2");
+    for (let k = 0; k < PEOPLE; k++) {
+      const user = await w.matrixUser(`scale${k}`);
+      const native = await w.nativeUser(`Native ${k}`);
+      const phone = w.newPhone();
+      const mgmt = await user.openManagementRoom();
+      await user.login(mgmt, phone, w.codeFor);
+      const portal = await user.startChat(mgmt, native.phone);
+      pairs.push({ user, mgmt, portal, native, userJid: (await native.lookup(phone))! });
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await db?.destroy();
+    await w?.close();
+    await schema?.drop();
+  });
+
+  it("shares the logins between the workers, each held by one", async () => {
+    await shared({ w1: 2, w2: 2 }, 30_000);
+  }, 40_000);
+
+  it("relays both ways through the worker that holds each login", async () => {
+    await arrivedOnceInOrder(await exchange(2));
+  }, 90_000);
+
+  it("passes typing on to the worker that holds the login (through the intake)", async () => {
+    const p = pairs[0]!;
+    const states: ChatStateEvent[] = [];
+    p.native.client.on("chatstate", (c) => void states.push(c));
+    await p.user.client.sendTyping(p.portal, true, 10_000);
+    await until(
+      () => states.find((c) => c.from === p.userJid && c.state === "composing"),
+      "the Matrix user typing",
+    );
+    await p.user.client.sendTyping(p.portal, false, 0);
+  }, 30_000);
+
+  it("takes a killed worker's logins over, and loses or doubles nothing sent meanwhile", async () => {
+    const victim = (await holders()).get(pairs[0]!.user.userId)!;
+    const survivor = victim === "w1" ? "w2" : "w1";
+    await workers.get(victim)!.kill();
+    const killedAt = Date.now();
+    const during = exchange(3);
+    await shared({ [survivor]: PEOPLE }, 30_000);
+    const takeoverMs = Date.now() - killedAt;
+    process.stdout.write(
+      `takeover after kill -9: ${takeoverMs} ms (lease ${LEASE.leaseSeconds} s)\n`,
+    );
+    expect(takeoverMs).toBeLessThan(30_000);
+    await arrivedOnceInOrder(await during);
+  }, 120_000);
+
+  it("gives a restarted worker its share back, a few at a time", async () => {
+    const down = [...workers].find(([, p]) => !p.running)![0];
+    await startWorker(down);
+    await shared({ w1: 2, w2: 2 }, 30_000);
+    await arrivedOnceInOrder(await exchange(2));
+  }, 120_000);
+
+  it("hands a stopped worker's logins over at once", async () => {
+    await expect(workers.get("w2")!.terminate()).resolves.toBe(0);
+    const stoppedAt = Date.now();
+    const during = exchange(2);
+    await shared({ w1: PEOPLE }, 15_000);
+    const handoverMs = Date.now() - stoppedAt;
+    process.stdout.write(`handover after a graceful stop: ${handoverMs} ms\n`);
+    // Released at the stop: taken at the next round of the other (every second), not at expiry.
+    expect(handoverMs).toBeLessThan(LEASE.leaseSeconds * 1000);
+    await arrivedOnceInOrder(await during);
+  }, 120_000);
+
+  it("refuses a second process with a running worker's id", async () => {
+    await expect(
+      w.startScaledProcess(
+        "twin",
+        { role: "worker", workerId: "w1", ...LEASE },
+        {
+          database: schema!.choice,
+        },
+      ),
+    ).rejects.toThrow(/worker id "w1" is in use/);
+  }, 60_000);
+});
