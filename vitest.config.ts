@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Minutes long, with the built CLI: `npm run test:chaos` (vitest.chaos.config.ts).
+    exclude: ["test/chaos/**", "**/node_modules/**"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Native addons (libsignal, sqlite3) are safest in forked workers.

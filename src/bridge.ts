@@ -157,7 +157,9 @@ export async function startBridge(
         ? {
             cluster: {
               listen: role !== "worker",
-              ...(cluster ? { scope: { workerId: cluster.workerId } } : {}),
+              ...(cluster
+                ? { scope: { workerId: cluster.workerId }, stats: () => cluster.stats() }
+                : {}),
               notices,
             },
           }
@@ -183,8 +185,9 @@ export async function startBridge(
       matrix.intake.setSink(core, cluster?.ownedUsersOnly(core));
     }
     if (core && cluster) {
+      cleanup.push(() => cluster.stop());
       await cluster.start({
-        take: (loginId) => core.takeLogin(loginId),
+        take: (loginIds) => core.takeLogins(loginIds),
         give: (loginId) => core.giveLogin(loginId),
         resume: () => {
           matrix.intake.wake();
@@ -193,7 +196,6 @@ export async function startBridge(
             .catch((err: unknown) => log.warn("could not resume sends", { error: String(err) }));
         },
       });
-      cleanup.push(() => cluster.stop());
     }
     log.info("bridge started", {
       role,

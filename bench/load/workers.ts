@@ -51,8 +51,11 @@ export interface WorkersOptions {
   log: (line: string) => void;
 }
 
-/** How long the processes are watched with nothing to relay. */
-const IDLE_MS = 5_000;
+/**
+ * How long the processes are watched with nothing to relay: under the homeserver's 5 s
+ * keep-alive, so that the driver's next sends do not meet connections it is closing.
+ */
+const IDLE_MS = 3_000;
 
 /** One row on a started stack (`stack.bridge` and, with workers, `stack.workers`). */
 export async function workersRow(stack: Stack, o: WorkersOptions): Promise<WorkersRow> {

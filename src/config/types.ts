@@ -109,7 +109,7 @@ export type ScaleRole = "all" | "intake" | "worker";
 export interface ScaleSettings {
   /** all: everything (one process, or several alike); intake: the homeserver's pushes and the partner endpoints, no logins; worker: owns logins (and the partner endpoints). */
   role: ScaleRole;
-  /** This process's name among the workers; undefined: `<hostname>-<pid>` (chosen at start). */
+  /** This process's name among the workers; undefined: the host's name (scale/worker-identity.ts). */
   workerId: string | undefined;
   /** How long a worker's hold on a login lasts unless renewed (default 20). */
   leaseSeconds: number;

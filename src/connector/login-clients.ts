@@ -16,6 +16,7 @@ import {
 } from "../gatekeeper/client/index.js";
 import type { ClientLogger } from "../gatekeeper/client/index.js";
 import { errorText } from "../gatekeeper/client/logger.js";
+import { forgetAccountScopes, sharedRecordCache } from "../gatekeeper/signal/index.js";
 import { formatInteropJid } from "../gatekeeper/stanza/index.js";
 import { deleteAccountData } from "./client-data.js";
 import { subscribeClientEvents } from "./client-events.js";
@@ -193,7 +194,12 @@ export class LoginClients {
    */
   async disconnect(loginId: string): Promise<void> {
     const entry = this.entries.get(loginId);
-    if (entry) await this.dispose(entry);
+    if (!entry) return;
+    const jid = entry.client.jid;
+    await this.dispose(entry);
+    // The other process ratchets the account's sessions on from here: were the login to come
+    // back, this process's cached copies would be behind the database.
+    if (jid) forgetAccountScopes(this.o.db, jid, sharedRecordCache);
   }
 
   connectionState(loginId: string): RemoteConnectionState | "not-connected" {

@@ -202,9 +202,9 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     });
   }
 
-  /** Several processes: this one now holds the login (its lease): connect it. */
-  takeLogin(loginId: string): Promise<void> {
-    return this.logins.take(loginId);
+  /** Several processes: this one now holds these logins (their leases): connect them. */
+  takeLogins(loginIds: readonly string[]): Promise<void> {
+    return this.logins.take(loginIds);
   }
 
   /** Several processes: the login's lease is gone (or given up): close its connection. */

@@ -211,22 +211,27 @@ export class Logins {
   }
 
   /**
-   * Several processes: this one now holds the login. An enlisted login is connected in the
-   * background, a window at a time (work for it waits for its turn meanwhile).
+   * Several processes: this one now holds these logins. The enlisted ones are connected in
+   * the background, a window at a time; work for one of them waits for its turn meanwhile.
    */
-  async take(loginId: string): Promise<void> {
-    const login = await this.o.repos.logins.get(loginId);
-    if (!login || !isEnlisted(login) || this.stopping) return;
-    const credentials = credentialsOf(login);
-    this.o.network.expect?.([credentials]);
-    this.window.run(async () => {
-      if (this.stopping) return;
-      try {
-        await this.o.network.connect(credentials);
-      } catch (err) {
-        this.o.logger.warn("could not connect a login", { login: loginId, error: errorText(err) });
-      }
-    });
+  async take(loginIds: readonly string[]): Promise<void> {
+    if (this.stopping) return;
+    const logins = (await this.o.repos.logins.getMany(loginIds)).filter(isEnlisted);
+    const credentials = logins.map(credentialsOf);
+    this.o.network.expect?.(credentials);
+    for (const login of credentials) {
+      this.window.run(async () => {
+        if (this.stopping) return;
+        try {
+          await this.o.network.connect(login);
+        } catch (err) {
+          this.o.logger.warn("could not connect a login", {
+            login: login.loginId,
+            error: errorText(err),
+          });
+        }
+      });
+    }
   }
 
   /** Several processes: another process takes the login; its connection closes now. */

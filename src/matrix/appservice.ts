@@ -52,12 +52,24 @@ export interface StartMatrixSideOptions {
    */
   cluster?: {
     listen: boolean;
+    /** The worker's lease figures, for the metrics (absent: the intake alone). */
+    stats?: () => ScaleStats;
     scope?: IntakeScope;
     notices?: { stored(roomIds: readonly string[]): void; ephemeral(events: Json[]): void };
   };
 }
 
 type Json = Record<string, unknown>;
+
+/** A worker's lease figures (scale/lease-keeper.ts LeaseKeeperStats), for the metrics. */
+export interface ScaleStats {
+  owned: number;
+  renewals: number;
+  acquired: number;
+  takeovers: number;
+  lost: number;
+  released: number;
+}
 
 export interface MatrixSideHandle {
   matrixSide: AppserviceMatrixSide;
@@ -179,7 +191,7 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
   let metricsServer: Server | undefined;
   try {
     metricsServer = config.metrics.enabled
-      ? await startMetrics(bridge, config, opts.db)
+      ? await startMetrics(bridge, config, opts.db, opts.cluster?.stats)
       : undefined;
   } catch (err) {
     pruner.stop();
@@ -219,6 +231,45 @@ export async function startMatrixSide(opts: StartMatrixSideOptions): Promise<Mat
   };
 }
 
+/**
+ * Several processes: this worker's logins and leases (bridge_scale_*). Counters are brought
+ * up to the keeper's totals at each scrape.
+ */
+function scaleMetrics(
+  metrics: ReturnType<Bridge["getPrometheusMetrics"]>,
+  stats: () => ScaleStats,
+): void {
+  const owned = metrics.addGauge({
+    name: "scale_logins_owned",
+    help: "Logins this worker holds the lease of",
+    labels: [],
+  });
+  const counters = {
+    renewals: ["scale_lease_renewals_total", "Lease renewals by this worker"],
+    acquired: [
+      "scale_logins_acquired_total",
+      "Logins this worker took (new, handed over or taken over)",
+    ],
+    takeovers: ["scale_takeovers_total", "Logins taken over from a worker whose lease ran out"],
+    lost: ["scale_logins_lost_total", "Leases this worker lost (ran out before renewal)"],
+    released: ["scale_logins_released_total", "Logins this worker handed over (rebalancing)"],
+  } as const;
+  const made = Object.entries(counters).map(([key, [name, help]]) => ({
+    key: key as keyof typeof counters,
+    counter: metrics.addCounter({ name, help, labels: [] }),
+    seen: 0,
+  }));
+  metrics.addCollector(() => {
+    const now = stats();
+    owned.set(now.owned);
+    for (const m of made) {
+      const total = now[m.key];
+      if (total > m.seen) m.counter.inc(total - m.seen);
+      m.seen = total;
+    }
+  });
+}
+
 /** Streaming media through the homeserver's content repository, with the as_token. */
 function mediaFor(config: Config, registration: AppServiceRegistration): MatrixMedia | undefined {
   const asToken = registration.getAppServiceToken();
@@ -236,8 +287,14 @@ async function setBotProfile(bridge: Bridge, config: Config): Promise<void> {
   }
 }
 
-async function startMetrics(bridge: Bridge, config: Config, db: Knex): Promise<Server> {
+async function startMetrics(
+  bridge: Bridge,
+  config: Config,
+  db: Knex,
+  scale?: () => ScaleStats,
+): Promise<Server> {
   const metrics = bridge.getPrometheusMetrics(false);
+  if (scale) scaleMetrics(metrics, scale);
   // What the bridge asks of its database (bridge_db_queries_total: the library adds "bridge_"):
   // statements per message is what sizing depends on.
   const queries = metrics.addCounter({

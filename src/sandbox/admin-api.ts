@@ -10,7 +10,7 @@
  *   POST   /admin/users/:phone/rotate-identity   → 204
  *   POST   /admin/users/:phone/token             → { phone, jid, accountId, token } (a new token)
  *   GET    /admin/partner-users                  → [PartnerUserInfo]
- *   GET    /admin/online                         → { partnerUsers, nativeUsers } (connected now)
+ *   GET    /admin/online                         → { partnerUsers, nativeUsers, replaced } (connected now; sessions replaced so far)
  *   GET    /admin/codes/:phone                   → { phone, code, expiresAt }
  *   GET    /admin/queues                         → [{ recipient, stanzas: [...] }]
  *   GET    /admin/groups                         → [GroupAdminInfo] (live groups, members in join order)

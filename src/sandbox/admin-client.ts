@@ -57,7 +57,7 @@ export class AdminClient {
   }
 
   /** How many partner and native users are connected right now. */
-  online(): Promise<{ partnerUsers: number; nativeUsers: number }> {
+  online(): Promise<{ partnerUsers: number; nativeUsers: number; replaced: number }> {
     return this.#call("GET", "/admin/online");
   }
 

@@ -140,14 +140,16 @@ export class SandboxAdmin {
 
   /**
    * How many accounts are connected right now, partner users (a bridge's logins) and
-   * native users apart: cheap enough to poll while thousands connect.
+   * native users apart: cheap enough to poll while thousands connect. `replaced`: sessions
+   * closed so far because their account connected again (one connection per client, §1).
    */
-  online(): { partnerUsers: number; nativeUsers: number } {
+  online(): { partnerUsers: number; nativeUsers: number; replaced: number } {
     let partnerUsers = 0;
     for (const session of this.#ctx.sessions.all()) {
       if (parseJid(session.jid)?.kind === "interop") partnerUsers++;
     }
-    return { partnerUsers, nativeUsers: this.#ctx.sessions.size - partnerUsers };
+    const { size, replaced } = this.#ctx.sessions;
+    return { partnerUsers, nativeUsers: size - partnerUsers, replaced };
   }
 
   async listPartnerUsers(): Promise<PartnerUserInfo[]> {

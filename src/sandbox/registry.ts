@@ -3,6 +3,8 @@ import type { SessionHandle } from "./context.js";
 
 export class SessionRegistry {
   readonly #byJid = new Map<string, SessionHandle>();
+  /** Sessions closed because their account connected again (a client connected twice). */
+  replaced = 0;
 
   get(jid: string): SessionHandle | undefined {
     return this.#byJid.get(jid);
@@ -12,7 +14,10 @@ export class SessionRegistry {
   claim(session: SessionHandle): void {
     const old = this.#byJid.get(session.jid);
     this.#byJid.set(session.jid, session);
-    if (old && old !== session) old.streamError(409, "replaced");
+    if (old && old !== session) {
+      this.replaced += 1;
+      old.streamError(409, "replaced");
+    }
   }
 
   /** Forgets `session` unless a newer one already took its place. */

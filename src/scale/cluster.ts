@@ -5,6 +5,7 @@
  * login leases (LeaseKeeper), connects the logins it holds and only those, takes the queued
  * Matrix events of its logins' users, and hears the intake through LISTEN.
  */
+import knexFactory from "knex";
 import type { Knex } from "knex";
 import type { CoreLogger } from "../core/logger.js";
 import { errorText } from "../core/logger.js";
@@ -96,8 +97,8 @@ export class IntakeNotices {
 
 /** What a worker does with the logins it takes and gives up (the core's). */
 export interface WorkerLogins {
-  /** Connect the login (in the background: a window of connections at a time). */
-  take(loginId: string): Promise<void>;
+  /** Connect these logins (in the background: a window of connections at a time). */
+  take(loginIds: readonly string[]): Promise<void>;
   /** Close its connection at once, keeping its state: another worker takes it. */
   give(loginId: string): Promise<void>;
   /** Logins were taken: look for their queued Matrix events and pending sends. */
@@ -126,6 +127,7 @@ export interface ClusterStats extends LeaseKeeperStats {
 export class ClusterWorker implements LoginOwnership {
   readonly workerId: string;
   private readonly store: LeaseStore;
+  private readonly leaseDb: Knex;
   private readonly keeper: LeaseKeeper;
   private readonly channel: PgChannel;
   private readonly users: LoginRepository;
@@ -133,11 +135,19 @@ export class ClusterWorker implements LoginOwnership {
   private readonly me = thisInstance();
   private logins: WorkerLogins | undefined;
   private resumeTimer: NodeJS.Timeout | undefined;
+  private started = false;
   private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ClusterWorkerOptions) {
     this.workerId = o.workerId;
-    this.store = new LeaseStore(o.db);
+    // The leases' own connections: a renewal never waits behind the bridge's work for one
+    // of the pool's (a worker taking many logins over keeps the pool busy for a while).
+    this.leaseDb = knexFactory({
+      client: "pg",
+      connection: o.databaseUrl,
+      pool: { min: 0, max: 2 },
+    });
+    this.store = new LeaseStore(this.leaseDb);
     this.users = new LoginRepository(o.db);
     this.intake = new MatrixIntakeRepository(o.db);
     this.keeper = new LeaseKeeper({
@@ -147,11 +157,12 @@ export class ClusterWorker implements LoginOwnership {
       leaseMs: o.leaseMs,
       renewMs: o.renewMs,
       instance: this.me,
-      acquired: async ({ loginId }) => {
-        // The previous holder's claims on this user's queued events are void now.
-        const login = await this.users.get(loginId);
-        if (login) await this.intake.releaseClaims(login.mxid, o.workerId);
-        await this.logins?.take(loginId);
+      acquired: async (leases) => {
+        const ids = leases.map((l) => l.loginId);
+        // The previous holders' claims on these users' queued events are void now.
+        const mxids = (await this.users.getMany(ids)).map((l) => l.mxid);
+        await this.intake.releaseClaims(mxids, o.workerId);
+        await this.logins?.take(ids);
         this.resumeSoon();
       },
       lost: async (loginId) => {
@@ -210,6 +221,7 @@ export class ClusterWorker implements LoginOwnership {
   async start(logins: WorkerLogins): Promise<void> {
     this.logins = logins;
     await checkWorkerId(this.store, this.workerId, this.me, Math.round(this.o.renewMs * 1.5));
+    this.started = true;
     await this.channel.start();
     await this.keeper.start();
     // A notice lost (the listening connection was down) or a row written elsewhere: every
@@ -229,7 +241,10 @@ export class ClusterWorker implements LoginOwnership {
     clearTimeout(this.pollTimer);
     clearTimeout(this.resumeTimer);
     await this.channel.stop();
-    await this.keeper.stop();
+    // Refused (the id is a live twin's): nothing of this process to give up, and its row
+    // is the twin's.
+    if (this.started) await this.keeper.stop();
+    await this.leaseDb.destroy();
   }
 
   /** A sink that passes on only what concerns the users of the logins this worker holds. */

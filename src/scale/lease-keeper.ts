@@ -35,8 +35,12 @@ export interface LeaseKeeperOptions {
    * once if another process takes the id over. Without it, the id is trusted as unique.
    */
   instance?: WorkerInstance;
-  /** The worker now owns the login: connect it. */
-  acquired(lease: HeldLease): Promise<void>;
+  /**
+   * The worker now owns these logins: start them. They count as held (lease() answers
+   * them) once this resolved, so it should only set things going (the round waits for it,
+   * and the leases' renewal with it).
+   */
+  acquired(leases: readonly HeldLease[]): Promise<void>;
   /** The worker no longer owns the login (lost, or given up): stop acting on it at once. */
   lost(loginId: string, why: "expired" | "released" | "stopping"): Promise<void>;
   logger: CoreLogger;
@@ -85,8 +89,8 @@ export class LeaseKeeper {
       const started = this.clock();
       const kept = await this.o.store.register(this.o.workerId, this.o.role, this.leaseMs, me);
       this.validUntil = started + this.leaseMs - this.marginMs;
+      if (kept.length > 0) await this.safely("starting logins", () => this.o.acquired(kept));
       for (const lease of kept) {
-        await this.safely("starting a login", () => this.o.acquired(lease));
         this.held.set(lease.loginId, lease.epoch);
         this.counts.acquired += 1;
       }
@@ -213,10 +217,10 @@ export class LeaseKeeper {
       const claimed = await store.claim(workerId, share - this.held.size, this.leaseMs);
       // Claimed in this round: valid as long as those renewed at its start.
       this.validUntil = started + this.leaseMs - this.marginMs;
+      // Held (lease() answers them) once started: work for one that finds it held finds its
+      // connection expected.
+      if (claimed.length > 0) await this.safely("starting logins", () => this.o.acquired(claimed));
       for (const lease of claimed) {
-        // Held (lease() answers it) once started: work for it that finds it held finds its
-        // connection expected.
-        await this.safely("starting a login", () => this.o.acquired(lease));
         this.held.set(lease.loginId, lease.epoch);
         this.counts.acquired += 1;
         if (lease.takenOver) this.counts.takeovers += 1;

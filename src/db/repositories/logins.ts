@@ -179,6 +179,16 @@ export class LoginRepository {
     return n > 0;
   }
 
+  /** These logins (those that exist), read at once. */
+  async getMany(ids: readonly string[]): Promise<Login[]> {
+    const out: Login[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db<LoginRow>(TABLE).whereIn("id", ids.slice(i, i + 500));
+      out.push(...rows.map(toLogin));
+    }
+    return out;
+  }
+
   /** Logins the bridge should connect: every one not logged out, oldest first. */
   async listActive(): Promise<Login[]> {
     const rows = await this.db<LoginRow>(TABLE)

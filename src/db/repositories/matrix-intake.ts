@@ -220,16 +220,21 @@ export class MatrixIntakeRepository {
   }
 
   /**
-   * A worker took the login of `sender` over: the claims other workers hold on the sender's
-   * queued events are void (their holder lost the login), so its events go on at once in
+   * A worker took the logins of `senders` over: the claims other workers hold on their
+   * queued events are void (their holder lost the login), so their events go on at once in
    * their order instead of waiting for the claims to run out.
    */
-  async releaseClaims(sender: string, workerId: string): Promise<number> {
-    return this.db<QueueRow>(QUEUE)
-      .where({ sender, state: "queued" })
-      .whereNotNull("claimed_by")
-      .whereNot("claimed_by", workerId)
-      .update({ claimed_by: null, claimed_until: null });
+  async releaseClaims(senders: readonly string[], workerId: string): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < senders.length; i += 500) {
+      n += await this.db<QueueRow>(QUEUE)
+        .whereIn("sender", senders.slice(i, i + 500))
+        .where({ state: "queued" })
+        .whereNotNull("claimed_by")
+        .whereNot("claimed_by", workerId)
+        .update({ claimed_by: null, claimed_until: null });
+    }
+    return n;
   }
 
   async get(eventId: string): Promise<QueuedEvent | undefined> {

@@ -267,3 +267,17 @@ export function accountScope(
   if (!scope) byAccount.set(key, (scope = new AccountScope(local.owner, cache)));
   return scope;
 }
+
+/**
+ * Forgets the scopes of `owner` on `db` (with `cache`): what was cached of the account may
+ * no longer be what the database holds, because another process acts for it now (several
+ * bridge processes hand accounts to each other). The account's next SignalAccount starts
+ * from the database; the old entries age out of the cache unused.
+ */
+export function forgetAccountScopes(db: Knex, owner: string, cache: SignalRecordCache): void {
+  const byAccount = registry.get(cache)?.get(db);
+  if (!byAccount) return;
+  for (const [key, scope] of [...byAccount]) {
+    if (scope.owner === owner) byAccount.delete(key);
+  }
+}

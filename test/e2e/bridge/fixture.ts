@@ -84,6 +84,8 @@ export class BridgeWorld {
   private process: BridgeProcess | undefined;
   /** Several bridge processes (startScaledProcess), by name. */
   private readonly scaled = new Map<string, BridgeProcess>();
+  /** Their Prometheus metrics' ports, by name. */
+  readonly metricsPorts = new Map<string, number>();
   private readonly matrixUsers: MatrixActor[] = [];
   private readonly natives: NativeActor[] = [];
   private phones = 0;
@@ -219,6 +221,8 @@ export class BridgeWorld {
     if (this.scaled.get(name)?.running) throw new Error(`bridge process ${name} is running`);
     const pushed = scale.role !== "worker";
     const partnerPort = pushed ? this.partnerPort : await freePort();
+    const metricsPort = this.metricsPorts.get(name) ?? (await freePort());
+    this.metricsPorts.set(name, metricsPort);
     const raw = this.rawConfig(s);
     const gatekeeper = raw.gatekeeper as Record<string, unknown>;
     const bridge = raw.bridge as Record<string, unknown>;
@@ -226,6 +230,9 @@ export class BridgeWorld {
       ...raw,
       gatekeeper: { ...gatekeeper, listen: { port: partnerPort, bind_address: "127.0.0.1" } },
       bridge: { ...bridge, media: { directory: join(this.dir, "media") } },
+      metrics: { enabled: true, port: metricsPort, bind_address: "127.0.0.1" },
+      // E2E_SCALED_LOG=debug for a closer look at a failure.
+      logging: { level: process.env.E2E_SCALED_LOG ?? "info", format: "json" },
       scale: {
         role: scale.role,
         ...(scale.workerId === undefined ? {} : { worker_id: scale.workerId }),
@@ -245,6 +252,13 @@ export class BridgeWorld {
     });
     this.scaled.set(name, started);
     return started;
+  }
+
+  /** A metric of bridge process `name` (its value; NaN if it has none). */
+  async metric(name: string, metric: string): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${this.metricsPorts.get(name)}/metrics`);
+    const line = new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(await res.text());
+    return line ? Number(line[1]) : NaN;
   }
 
   /** A registered Matrix user with a running client. */

@@ -76,7 +76,7 @@ suite("several bridge processes on one PostgreSQL", () => {
   }
 
   function logs(): string {
-    return [...workers].map(([id, p]) => `--- ${id}\n${p.output().slice(-40000)}`).join("\n");
+    return [...workers].map(([id, p]) => `--- ${id}\n${p.output().slice(-400000)}`).join("\n");
   }
 
   /** `n` messages each way in every chat; resolves with what each side must get, in order. */
@@ -147,8 +147,12 @@ suite("several bridge processes on one PostgreSQL", () => {
     await schema?.drop();
   });
 
-  it("shares the logins between the workers, each held by one", async () => {
+  it("shares the logins between the workers, each held by one, and says so in its metrics", async () => {
     await shared({ w1: 2, w2: 2 }, 30_000);
+    for (const id of ["w1", "w2"]) {
+      expect(await w.metric(id, "bridge_scale_logins_owned")).toBe(2);
+      expect(await w.metric(id, "bridge_scale_lease_renewals_total")).toBeGreaterThan(0);
+    }
   }, 40_000);
 
   it("relays both ways through the worker that holds each login", async () => {
@@ -179,6 +183,7 @@ suite("several bridge processes on one PostgreSQL", () => {
       `takeover after kill -9: ${takeoverMs} ms (lease ${LEASE.leaseSeconds} s)\n`,
     );
     expect(takeoverMs).toBeLessThan(30_000);
+    expect(await w.metric(survivor, "bridge_scale_takeovers_total")).toBeGreaterThanOrEqual(1);
     await arrivedOnceInOrder(await during);
   }, 120_000);
 

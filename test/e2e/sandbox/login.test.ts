@@ -171,11 +171,14 @@ describe("sandbox login (docs/protocol.md §4)", () => {
 
   it("replaces an older connection of the same account with stream:error 409", async () => {
     const user = await sandbox.admin.addUser({ phone: "+4915100000004", name: "Dave" });
+    const before = (await sandbox.admin.online()).replaced;
     const { client: first } = await RawClient.native(sandbox, user);
     const { client: second } = await RawClient.native(sandbox, user);
     expect(await first.nextOf("stream-error")).toMatchObject({ code: 409, text: "replaced" });
     expect((await first.closed).code).toBe(1000);
     await second.ping();
+    // Counted for the admin (the chaos test's "every login connected once").
+    expect((await sandbox.admin.online()).replaced).toBe(before + 1);
     second.close();
   });
 });

@@ -23,7 +23,9 @@ const keeper = new LeaseKeeper({
   renewMs: 500,
   marginMs: 500,
   logger: silentLogger,
-  acquired: async (lease) => say(`acquired ${lease.loginId} ${lease.epoch}`),
+  acquired: async (leases) => {
+    for (const lease of leases) say(`acquired ${lease.loginId} ${lease.epoch}`);
+  },
   lost: async (loginId, why) => say(`lost ${loginId} ${why}`),
 });
 await keeper.start();

@@ -62,9 +62,11 @@ describe("login leases on PostgreSQL", () => {
       releasePerRound: 2,
       logger: silentLogger,
       ...(clock ? { clock } : {}),
-      acquired: async (lease: HeldLease) => {
-        running.add(lease.loginId);
-        events.push(`acquired ${lease.loginId}`);
+      acquired: async (leases: readonly HeldLease[]) => {
+        for (const lease of leases) {
+          running.add(lease.loginId);
+          events.push(`acquired ${lease.loginId}`);
+        }
       },
       lost: async (loginId, why) => {
         running.delete(loginId);

@@ -87,7 +87,9 @@ describe("a worker paused (SIGSTOP) past its leases", () => {
       renewMs: 500,
       marginMs: 500,
       logger: silentLogger,
-      acquired: async (lease) => void held.set(lease.loginId, lease.epoch),
+      acquired: async (leases) => {
+        for (const lease of leases) held.set(lease.loginId, lease.epoch);
+      },
       lost: async (loginId) => void held.delete(loginId),
     });
     await keeper.start();

@@ -1,0 +1,181 @@
+/**
+ * The chaos test of issue 12 (`npm run test:chaos`): one intake and three workers on one
+ * PostgreSQL, each the built CLI in its own process (bench/load/stack.ts), 300 logins (a
+ * Matrix user and a native each), messages both ways at a steady rate; every 10 s for two
+ * minutes a random worker is killed with -9 and restarted a while later. Afterwards every
+ * message arrived exactly once and in order per chat, every login is held by one live worker
+ * and connected once (the gatekeeper replaced no connection), and each kill's logins were
+ * taken over within 30 s.
+ *
+ * CHAOS_LOGINS, CHAOS_SECONDS and CHAOS_RATE (messages per second) scale it down for a quick
+ * look; the defaults are the issue's.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import knex from "knex";
+import type { Knex } from "knex";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setUpPeople } from "../../bench/load/people.js";
+import type { People } from "../../bench/load/people.js";
+import { Stack } from "../../bench/load/stack.js";
+import { Sender, Tracker } from "../../bench/load/traffic.js";
+
+const LOGINS = Number(process.env.CHAOS_LOGINS ?? 300);
+const SECONDS = Number(process.env.CHAOS_SECONDS ?? 120);
+const RATE = Number(process.env.CHAOS_RATE ?? 10);
+const WORKERS = 3;
+const KILL_EVERY_MS = 10_000;
+/** A killed worker comes back this long after: its leases (10 s) have run out by then. */
+const RESTART_AFTER_MS = 12_000;
+const LEASE = { leaseSeconds: 10, renewSeconds: 2 };
+const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+const log = (line: string): void => void process.stdout.write(`[chaos] ${line}\n`);
+
+interface Kill {
+  worker: string;
+  logins: number;
+  /** Until every login it held was held by a live worker again. */
+  takeoverMs: number;
+}
+
+const suite = process.env.SKIP_POSTGRES === "1" ? describe.skip : describe;
+
+suite("several workers under kill -9 (chaos)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gkb-chaos-"));
+  const name = `gkb_chaos_${Date.now().toString(36)}`;
+  let admin: Knex;
+  let db: Knex;
+  let stack: Stack;
+  let people: People;
+  const tracker = new Tracker();
+  const kills: Kill[] = [];
+  let failed = false;
+
+  /** Each login's holder now (undefined: nobody holds it, or its lease ran out). */
+  async function holders(): Promise<Map<string, string | undefined>> {
+    const { rows } = (await db.raw(
+      `select l.id, case when b.expires_at > ${NOW_MS} then b.worker_id end as worker
+       from bridge_logins l left join bridge_login_leases b on b.login_id = l.id`,
+    )) as { rows: { id: string; worker: string | null }[] };
+    return new Map(rows.map((r) => [r.id, r.worker ?? undefined]));
+  }
+
+  const running = (): number[] =>
+    stack.workers.flatMap((p, i) => (p !== undefined && !p.exited ? [i] : []));
+
+  /** Kills worker `i` and measures how long until its logins are held by live workers. */
+  async function killAndWatch(i: number): Promise<void> {
+    const worker = `w${i + 1}`;
+    const before = await holders();
+    const its = [...before].filter(([, w]) => w === worker).map(([id]) => id);
+    await stack.workers[i]!.kill();
+    const killed = Date.now();
+    log(`killed ${worker} (held ${its.length} logins)`);
+    // Held by a running process (the killed one counts again once restarted).
+    const live = (w: string | undefined): boolean =>
+      w !== undefined && running().includes(Number(w.slice(1)) - 1);
+    for (;;) {
+      const now = await holders();
+      if (its.every((id) => live(now.get(id)))) break;
+      if (Date.now() - killed > 60_000) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    kills.push({ worker, logins: its.length, takeoverMs: Date.now() - killed });
+  }
+
+  beforeAll(async () => {
+    admin = knex({ client: "pg", connection: PG_URL, pool: { min: 0, max: 1 } });
+    await admin.raw(`create database "${name}"`);
+    const url = new URL(PG_URL);
+    url.pathname = `/${name}`;
+    db = knex({ client: "pg", connection: url.toString(), pool: { min: 0, max: 2 } });
+    stack = await Stack.start({
+      dir,
+      database: { type: "postgres", url: url.toString() },
+      sandboxLimits: {
+        messagesPerWindow: 1_000_000,
+        newConversationsPerDay: 1_000_000,
+        lookupContactsPerHour: 1_000_000,
+        badFramesPerMinute: 1_000,
+      },
+      workers: WORKERS,
+      lease: LEASE,
+    });
+    const started = Date.now();
+    people = await setUpPeople(stack, { dir, portals: LOGINS, perUser: 1, phoneBase: 700_000 });
+    people.arrived = (text, at) => tracker.arrived(text, at);
+    log(`${LOGINS} logins and chats set up in ${Math.round((Date.now() - started) / 1000)} s`);
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await people?.close().catch(() => undefined);
+    await stack?.close();
+    await db?.destroy();
+    await admin?.raw(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+    await admin?.destroy();
+    if (failed) log(`the run's folder, with every process's log, is kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("loses, doubles and reorders nothing while workers are killed and restarted", async () => {
+    try {
+      const sender = new Sender(people, tracker, 1_000);
+      const sends: Promise<void>[] = [];
+      const started = Date.now();
+      const chaos: Promise<void>[] = [];
+      let nextKill = started + KILL_EVERY_MS;
+      for (let i = 0; Date.now() - started < SECONDS * 1000; i++) {
+        const due = started + (i * 1000) / RATE;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        sends.push(sender.send(i % 2 === 0 ? "in" : "out", i % LOGINS));
+        if (Date.now() >= nextKill) {
+          nextKill += KILL_EVERY_MS;
+          const up = running();
+          // One worker at least stays: the test is about takeover, not about an outage.
+          if (up.length > 1) {
+            const victim = up[Math.floor(Math.random() * up.length)]!;
+            const watched = killAndWatch(victim);
+            const restarted = (async () => {
+              await new Promise((r) => setTimeout(r, RESTART_AFTER_MS));
+              await stack.startWorker(victim);
+              log(`restarted w${victim + 1}`);
+            })();
+            chaos.push(watched, restarted);
+          }
+        }
+      }
+      await Promise.all(chaos);
+      await Promise.all(sends);
+      log(`sent ${tracker.sent} messages in ${SECONDS} s; ${kills.length} kills`);
+      await tracker.settle(120_000);
+      const delivery = tracker.delivery();
+      log(`delivery: ${JSON.stringify(delivery)}`);
+      for (const k of kills)
+        log(`takeover of ${k.worker}'s ${k.logins} logins: ${k.takeoverMs} ms`);
+      expect(delivery).toEqual({
+        sent: tracker.sent,
+        received: tracker.sent,
+        lost: 0,
+        duplicated: 0,
+        outOfOrder: 0,
+      });
+      expect(kills.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / 10) - 1);
+      for (const k of kills) expect(k.takeoverMs, `takeover of ${k.worker}`).toBeLessThan(30_000);
+
+      // Every login held by one live worker, connected once, and never twice meanwhile.
+      const now = await holders();
+      const live = new Set(running().map((i) => `w${i + 1}`));
+      expect([...now.values()].every((w) => w !== undefined && live.has(w))).toBe(true);
+      const online = await stack.admin.online();
+      expect(online.partnerUsers).toBe(LOGINS);
+      expect(online.replaced).toBe(0);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  }, 1_200_000);
+});
