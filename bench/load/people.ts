@@ -165,9 +165,17 @@ export async function loggedInUser(
 /** `portals` chats: ten per Matrix user, each with its own native user. */
 export async function setUpPeople(
   stack: Stack,
-  o: { dir: string; portals: number; perUser?: number; phoneBase: number },
+  o: {
+    dir: string;
+    portals: number;
+    perUser?: number;
+    phoneBase: number;
+    /** Natives and Matrix users set up at once (default 1: one after another). */
+    concurrency?: number;
+  },
 ): Promise<People> {
   const perUser = o.perUser ?? 10;
+  const concurrency = Math.max(1, o.concurrency ?? 1);
   const db: Knex = await openDatabase({ type: "sqlite", filename: join(o.dir, "natives.sqlite") });
   await migrate(db);
   const natives: NativeUser[] = [];
@@ -178,7 +186,7 @@ export async function setUpPeople(
     portals: [],
     close: async () => undefined,
   };
-  for (let i = 0; i < o.portals; i++) {
+  await inParallel(o.portals, concurrency, async (i) => {
     const phone = `+49151${String(o.phoneBase + i).padStart(8, "0")}`;
     const user = await stack.admin.addUser(phone, `Native ${i}`);
     await stack.admin.updateSettings(phone, { enabled: true, partners: [PARTNER_ID] });
@@ -193,18 +201,19 @@ export async function setUpPeople(
       if (kind.kind === "text") people.arrived(kind.text, Date.now());
     });
     await client.start();
-    natives.push(new NativeUser(phone, user.jid, client));
-  }
+    natives[i] = new NativeUser(phone, user.jid, client);
+  });
 
   const puppetPrefix = `@gk_`;
   const isPuppet = (id: string): boolean => id.startsWith(puppetPrefix);
   const matrixUsers: MatrixUser[] = [];
-  const portals: People["portals"] = [];
-  for (let u = 0; u * perUser < o.portals; u++) {
+  const portalsOf: People["portals"][] = [];
+  await inParallel(Math.ceil(o.portals / perUser), concurrency, async (u) => {
     const phone = `+49152${String(o.phoneBase + u).padStart(8, "0")}`;
     const { user, mgmt } = await loggedInUser(stack, `load${o.phoneBase}u${u}`, phone, isPuppet);
     user.onPuppetMessage = (e, at) => people.arrived(String(e.content.body), at);
-    matrixUsers.push(user);
+    matrixUsers[u] = user;
+    const portals: People["portals"] = (portalsOf[u] = []);
     user.phone = phone;
     user.jid = (await natives[u * perUser]!.client.lookup([phone]))[0]?.jid;
     if (user.jid === undefined) throw new Error(`${phone} is not found in the directory`);
@@ -217,13 +226,28 @@ export async function setUpPeople(
       await user.joinWhenInvited(roomId);
       portals.push({ matrix: user, native, roomId });
     }
-  }
+  });
   people.matrixUsers = matrixUsers;
-  people.portals = portals;
+  // Portal i is native i's (in the order of the natives, whatever order they were made in).
+  people.portals = portalsOf.flat();
   people.close = async () => {
     for (const m of matrixUsers) await m.http.stopSync();
     for (const n of natives) await n.client.stop();
     await db.destroy();
   };
   return people;
+}
+
+/** Runs task(0 … n−1), at most `concurrency` at a time. */
+async function inParallel(
+  n: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, concurrency) }, async () => {
+      while (next < n) await task(next++);
+    }),
+  );
 }

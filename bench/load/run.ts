@@ -404,6 +404,7 @@ if (workerRows.length > 0) {
         r.othersCpuMsPerMessage.homeserver,
         r.othersCpuMsPerMessage.driver,
       ].join(" / "),
+      "stack CPU ms/msg": r.stackCpuMsPerMessage,
       "cores busy: stack / machine": `${r.cores.stack} / ${r.cores.machine} of ${r.cores.of}`,
       "queries/msg": r.queriesPerMessage,
       "p50 ms": r.p50Ms,

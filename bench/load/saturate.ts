@@ -53,6 +53,11 @@ export interface Saturation {
   processes: ProcessFigures[];
   others: OthersCpu;
   /**
+   * CPU ms per message of the whole stack (the bridge processes and the others): on a
+   * machine of its own it relays `cores × 1000 ÷ this` messages a second.
+   */
+  stackCpuMsPerMessage: number;
+  /**
    * Cores busy on average during the run: the whole machine, and this stack alone (the
    * bridge processes and the others above). The difference is load from outside the bench.
    */
@@ -175,6 +180,7 @@ export async function saturate(
       driver: perMessage(cpu.driver),
       postgres: postgres ? perMessage(cpu.postgres) : null,
     },
+    stackCpuMsPerMessage: perMessage(bridgeMs + othersMs),
     cores: {
       machine: round(
         ((after.machine.busy - before.machine.busy) /

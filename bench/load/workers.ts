@@ -30,6 +30,8 @@ export interface WorkersRow {
   processes: (ProcessFigures & { idleCpuMsPerSecond: number })[];
   /** The rest of the stack on the same cores (postgres: its backends for this database). */
   othersCpuMsPerMessage: OthersCpu;
+  /** All of the stack's, bridge and others: what a message costs the machine. */
+  stackCpuMsPerMessage: number;
   /** PostgreSQL's CPU ms per second for this database with nothing to relay. */
   postgresIdleCpuMsPerSecond: number | null;
   cores: Saturation["cores"];
@@ -91,6 +93,7 @@ export async function workersRow(stack: Stack, o: WorkersOptions): Promise<Worke
         idleCpuMsPerSecond: idle.processes.get(p.name) ?? NaN,
       })),
       othersCpuMsPerMessage: run.others,
+      stackCpuMsPerMessage: run.stackCpuMsPerMessage,
       postgresIdleCpuMsPerSecond: idle.postgres,
       cores: run.cores,
       spreadSeconds,

@@ -111,6 +111,9 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       // Made after this: reached when a message comes.
       outbox: () => this.relayOut,
       activity: (mxid) => this.conversation.presence.activity(mxid),
+      ...(o.ownership
+        ? { exclusive: <T>(key: string, fn: () => Promise<T>) => o.ownership!.exclusive(key, fn) }
+        : {}),
     }));
     this.logins = new Logins({
       repos,

@@ -10,6 +10,7 @@ import { GroupActions } from "./group-actions.js";
 import { GroupChanges } from "./group-changes.js";
 import { GroupNotices } from "./group-notices.js";
 import { GroupPortals } from "./group-portals.js";
+import type { GroupPortalsOptions } from "./group-portals.js";
 import type { CoreLogger } from "./logger.js";
 import type { IncomingMatrixMessage } from "./matrix-events.js";
 import type { MatrixSide } from "./matrix-side.js";
@@ -31,6 +32,8 @@ export interface GroupBridgeOptions {
   outbox(): Pick<RelayOut, "enqueueGroup" | "tellFailure">;
   /** The user was active (for their presence). */
   activity(mxid: string): void;
+  /** Several processes: see GroupPortalsOptions.exclusive. */
+  exclusive?: GroupPortalsOptions["exclusive"];
 }
 
 export class GroupBridge {
@@ -41,7 +44,14 @@ export class GroupBridge {
 
   constructor(private readonly o: GroupBridgeOptions) {
     const { repos, matrix, network, puppets, logger } = o;
-    this.portals = new GroupPortals({ repos, matrix, network, puppets, logger });
+    this.portals = new GroupPortals({
+      repos,
+      matrix,
+      network,
+      puppets,
+      logger,
+      ...(o.exclusive ? { exclusive: o.exclusive } : {}),
+    });
     const env = { repos, matrix, network, groups: this.portals, puppets, logger };
     this.changes = new GroupChanges({ ...env, tellUser: o.tellUser });
     this.actions = new GroupActions({ ...env, tellUser: o.tellUser });

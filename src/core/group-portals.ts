@@ -26,6 +26,11 @@ export interface GroupPortalsOptions {
   network: RemoteNetwork;
   puppets: Puppets;
   logger: CoreLogger;
+  /**
+   * Several processes: runs `fn` while no other process runs one for the same key, with
+   * what other processes wrote before read fresh (so two never make two rooms for a group).
+   */
+  exclusive?: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
 }
 
 /** A group portal with its room, ready for messages. */
@@ -65,19 +70,34 @@ export class GroupPortals {
 
   /** The login joined the group (created it, or was added): its portal, made if need be. */
   onJoined(login: Login, group: RemoteGroupInfo): Promise<JoinedGroup> {
-    return this.lock.run(group.id, () => this.setUp(login, group));
+    return this.lock.run(group.id, () => this.exclusive(group.id, () => this.setUp(login, group)));
   }
 
   /** For a message of `groupId` at `login`: the group's portal, with the login a member. */
   forIncoming(login: Login, groupId: string): Promise<OpenGroup> {
     return this.lock.run(groupId, async () => {
-      const portal = await this.o.repos.groupPortals.getByGroup(groupId);
-      if (portal?.roomId && (await this.o.repos.groupPortals.isMember(portal.id, login.id))) {
-        return { portal, roomId: portal.roomId };
-      }
-      const info = await this.o.network.groupInfo!(login.id, groupId);
-      return this.setUp(login, info);
+      const ready = async (): Promise<OpenGroup | undefined> => {
+        const portal = await this.o.repos.groupPortals.getByGroup(groupId);
+        if (portal?.roomId && (await this.o.repos.groupPortals.isMember(portal.id, login.id))) {
+          return { portal, roomId: portal.roomId };
+        }
+        return undefined;
+      };
+      return (
+        (await ready()) ??
+        this.exclusive(groupId, async () => {
+          // Another process may have made it meanwhile.
+          const made = await ready();
+          if (made) return made;
+          const info = await this.o.network.groupInfo!(login.id, groupId);
+          return this.setUp(login, info);
+        })
+      );
     });
+  }
+
+  private exclusive<T>(groupId: string, fn: () => Promise<T>): Promise<T> {
+    return this.o.exclusive ? this.o.exclusive(`group\n${groupId}`, fn) : fn();
   }
 
   /** A login of this bridge was added: a member of the portal, invited; true if it is new. */

@@ -14,4 +14,9 @@ export interface LoginOwnership {
   holder(loginId: string): Promise<{ workerId: string; expiresInMs: number } | undefined>;
   /** Workers alive now. */
   liveWorkers(): Promise<number>;
+  /**
+   * Runs `fn` while no other process runs one for `key`, and with what others wrote before
+   * read fresh (the row cache emptied): making a group's room, say.
+   */
+  exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }

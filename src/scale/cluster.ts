@@ -128,6 +128,7 @@ export class ClusterWorker implements LoginOwnership {
   readonly workerId: string;
   private readonly store: LeaseStore;
   private readonly leaseDb: Knex;
+  private readonly lockDb: Knex;
   private readonly keeper: LeaseKeeper;
   private readonly channel: PgChannel;
   private readonly users: LoginRepository;
@@ -148,6 +149,11 @@ export class ClusterWorker implements LoginOwnership {
       pool: { min: 0, max: 2 },
     });
     this.store = new LeaseStore(this.leaseDb);
+    this.lockDb = knexFactory({
+      client: "pg",
+      connection: o.databaseUrl,
+      pool: { min: 0, max: 4 },
+    });
     this.users = new LoginRepository(o.db);
     this.intake = new MatrixIntakeRepository(o.db);
     this.keeper = new LeaseKeeper({
@@ -210,6 +216,20 @@ export class ClusterWorker implements LoginOwnership {
     return this.store.liveWorkers();
   }
 
+  /**
+   * A transaction-scoped advisory lock on `key`, on connections of its own (a few, so that
+   * work under the lock, which uses the main pool, can never starve it). Released when
+   * `fn` ends, or when the process dies (its connection closes).
+   */
+  exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.lockDb.transaction(async (trx) => {
+      await trx.raw("select pg_advisory_xact_lock(hashtext(?))", [`gkb\n${key}`]);
+      // What another process wrote under the lock: read from the database, not the cache.
+      rowCacheOf(this.o.db).forget();
+      return fn();
+    });
+  }
+
   stats(): ClusterStats {
     return { workerId: this.workerId, ...this.keeper.stats() };
   }
@@ -245,6 +265,7 @@ export class ClusterWorker implements LoginOwnership {
     // is the twin's.
     if (this.started) await this.keeper.stop();
     await this.leaseDb.destroy();
+    await this.lockDb.destroy();
   }
 
   /** A sink that passes on only what concerns the users of the logins this worker holds. */

@@ -65,6 +65,8 @@ suite("several workers under kill -9 (chaos)", () => {
 
   const running = (): number[] =>
     stack.workers.flatMap((p, i) => (p !== undefined && !p.exited ? [i] : []));
+  /** Workers that have started (and not been killed since): the ones a kill may pick. */
+  const up = new Set(Array.from({ length: WORKERS }, (_, i) => i));
 
   /** Kills worker `i` and measures how long until its logins are held by live workers. */
   async function killAndWatch(i: number): Promise<void> {
@@ -105,7 +107,13 @@ suite("several workers under kill -9 (chaos)", () => {
       lease: LEASE,
     });
     const started = Date.now();
-    people = await setUpPeople(stack, { dir, portals: LOGINS, perUser: 1, phoneBase: 700_000 });
+    people = await setUpPeople(stack, {
+      dir,
+      portals: LOGINS,
+      perUser: 1,
+      phoneBase: 700_000,
+      concurrency: 8,
+    });
     people.arrived = (text, at) => tracker.arrived(text, at);
     log(`${LOGINS} logins and chats set up in ${Math.round((Date.now() - started) / 1000)} s`);
   }, 1_200_000);
@@ -134,14 +142,16 @@ suite("several workers under kill -9 (chaos)", () => {
         sends.push(sender.send(i % 2 === 0 ? "in" : "out", i % LOGINS));
         if (Date.now() >= nextKill) {
           nextKill += KILL_EVERY_MS;
-          const up = running();
+          const candidates = [...up];
           // One worker at least stays: the test is about takeover, not about an outage.
-          if (up.length > 1) {
-            const victim = up[Math.floor(Math.random() * up.length)]!;
+          if (candidates.length > 1) {
+            const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
+            up.delete(victim);
             const watched = killAndWatch(victim);
             const restarted = (async () => {
               await new Promise((r) => setTimeout(r, RESTART_AFTER_MS));
               await stack.startWorker(victim);
+              up.add(victim);
               log(`restarted w${victim + 1}`);
             })();
             chaos.push(watched, restarted);

@@ -10,6 +10,7 @@
 import type { Knex } from "knex";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatStateEvent } from "../../../src/gatekeeper/client/index.js";
+import { textMessage } from "../../../src/gatekeeper/content/index.js";
 import { until } from "../bridge-receipts/until.js";
 import type { BridgeProcess } from "./bridge-process.js";
 import { BridgeWorld } from "./fixture.js";
@@ -17,6 +18,7 @@ import type { ScaleSettings } from "./fixture.js";
 import type { MatrixActor } from "./matrix-actor.js";
 import type { NativeActor } from "./native-actor.js";
 import { freshSchema } from "./postgres-schema.js";
+import { named } from "./group-fixture.js";
 
 const LEASE = { leaseSeconds: 6, renewSeconds: 1 };
 const PEOPLE = 4;
@@ -28,6 +30,7 @@ interface Pair {
   native: NativeActor;
   /** The Matrix user's number as the native sees it. */
   userJid: string;
+  phone: string;
 }
 
 const suite = process.env.SKIP_POSTGRES === "1" ? describe.skip : describe;
@@ -137,7 +140,7 @@ suite("several bridge processes on one PostgreSQL", () => {
       const mgmt = await user.openManagementRoom();
       await user.login(mgmt, phone, w.codeFor);
       const portal = await user.startChat(mgmt, native.phone);
-      pairs.push({ user, mgmt, portal, native, userJid: (await native.lookup(phone))! });
+      pairs.push({ user, mgmt, portal, native, userJid: (await native.lookup(phone))!, phone });
     }
   }, 240_000);
 
@@ -157,6 +160,27 @@ suite("several bridge processes on one PostgreSQL", () => {
 
   it("relays both ways through the worker that holds each login", async () => {
     await arrivedOnceInOrder(await exchange(2));
+  }, 90_000);
+
+  it("makes one room for a group whose members' logins are held by different workers", async () => {
+    const now = await holders();
+    const a = pairs.find((p) => now.get(p.user.userId) === "w1")!;
+    const b = pairs.find((p) => now.get(p.user.userId) === "w2")!;
+    const carol = await w.nativeUser("Carol", { groups: true });
+    const jidOf = async (p: Pair): Promise<string> => (await carol.lookup(p.phone))!;
+    const subject = "Across workers";
+    const created = await carol.client.groups.create(subject, [await jidOf(a), await jidOf(b)]);
+    expect(created.results.filter((r) => r.error !== undefined)).toEqual([]);
+    const room = await a.user.acceptInvite(named(subject), 30_000);
+    expect(await b.user.acceptInvite(named(subject), 30_000)).toBe(room);
+    // Both workers' logins get Carol's message: it is posted once.
+    await carol.client.groups.send(created.group.jid, textMessage("hello both"));
+    await a.user.waitForPuppetText(room, "hello both");
+    await b.user.waitForPuppetText(room, "hello both");
+    const bodies = await a.user.bodiesFrom(room, (u) => w.identity.isPuppet(u));
+    expect(bodies.filter((t) => t === "hello both")).toHaveLength(1);
+    const rooms = a.user.client.getRooms().filter(named(subject));
+    expect(rooms.map((r) => r.roomId)).toEqual([room]);
   }, 90_000);
 
   it("passes typing on to the worker that holds the login (through the intake)", async () => {
