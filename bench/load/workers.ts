@@ -55,7 +55,8 @@ export interface WorkersOptions {
 
 /**
  * How long the processes are watched with nothing to relay: under the homeserver's 5 s
- * keep-alive, so that the driver's next sends do not meet connections it is closing.
+ * keep-alive (Node's default), so that the driver's next sends do not meet connections it
+ * is closing.
  */
 const IDLE_MS = 3_000;
 
@@ -77,7 +78,13 @@ export async function workersRow(stack: Stack, o: WorkersOptions): Promise<Worke
     const spreadSeconds = round((Date.now() - started) / 1000);
     o.log(`[${label}] set up and spread in ${spreadSeconds} s`);
     // One message each way per portal first: sessions are made, nothing is cold.
-    await saturate(people, stack, label, o.portals, "both", o.portals * 2);
+    const warm = await saturate(people, stack, label, o.portals, "both", o.portals * 2);
+    const w = warm.row.delivery;
+    if (w.lost + w.duplicated + w.outOfOrder > 0) {
+      throw new Error(
+        `the warm-up lost ${w.lost}, doubled ${w.duplicated}, reordered ${w.outOfOrder}`,
+      );
+    }
     const idle = await idleCpu(stack, db, IDLE_MS);
     const run = await saturate(people, stack, label, o.portals, "both", o.messages, db);
     const row: WorkersRow = {

@@ -269,6 +269,9 @@ export class RelayOut {
     err: unknown,
     active: () => boolean,
   ): Promise<void> {
+    // The login moved to another process while this send was under way (several processes):
+    // not the message's fault. Its new holder sends it, under the same id, so it goes once.
+    if (this.o.ownership && !this.o.ownership.owns(login.id)) return;
     const holdable = this.o.held && !isGroupPortal(portal);
     if (holdable && err instanceof RemoteError && err.code === IDENTITY_UNCONFIRMED) {
       // Not an attempt and not a failure: the message waits for the user's confirmation.
