@@ -372,6 +372,9 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     detail?: string,
   ): Promise<void> {
     this.log.debug("connection state", { login: loginId, state });
+    // A connection this process no longer holds the login for ended (replaced by its new
+    // holder's, say): the new holder speaks for the login now.
+    if (this.ownership && !this.ownership.owns(loginId)) return;
     const tell = await this.logins.onConnectionState(loginId, state, detail);
     if (tell) await this.tellUser(tell.mxid, tell.notice);
   }

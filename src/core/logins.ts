@@ -52,6 +52,8 @@ export class Logins {
   private connecting: Promise<void> = Promise.resolve();
   /** Connections of logins taken over from other processes. */
   private readonly window = new TaskWindow(CONNECT_WINDOW);
+  /** Logins given to another process since they were last taken (their turn is skipped). */
+  private readonly given = new Set<string>();
   private stopping = false;
 
   constructor(private readonly o: LoginsOptions) {
@@ -218,10 +220,12 @@ export class Logins {
     if (this.stopping) return;
     const logins = (await this.o.repos.logins.getMany(loginIds)).filter(isEnlisted);
     const credentials = logins.map(credentialsOf);
+    for (const id of loginIds) this.given.delete(id);
     this.o.network.expect?.(credentials);
     for (const login of credentials) {
       this.window.run(async () => {
-        if (this.stopping) return;
+        // Given away while it waited for its turn: another process connects it now.
+        if (this.stopping || this.given.has(login.loginId)) return;
         try {
           await this.o.network.connect(login);
         } catch (err) {
@@ -236,6 +240,7 @@ export class Logins {
 
   /** Several processes: another process takes the login; its connection closes now. */
   async give(loginId: string): Promise<void> {
+    this.given.add(loginId);
     await this.o.network.disconnect?.(loginId);
   }
 

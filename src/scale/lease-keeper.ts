@@ -63,6 +63,7 @@ export class LeaseKeeper {
   /** Monotonic time until which the held leases count. */
   private validUntil = 0;
   private timer: NodeJS.Timeout | undefined;
+  private expiry: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private stopped = false;
   private frozen = false;
@@ -82,13 +83,39 @@ export class LeaseKeeper {
     }
   }
 
+  /**
+   * The held leases were renewed (or taken) in a round that started at `started`: they count
+   * until lease − margin after it. Should no round renew them by then (the database away, the
+   * process stalled), they are given up at that moment, not at the next round: a timer fires
+   * before the I/O that waited behind a stall is handled.
+   */
+  private renewedAt(started: number): void {
+    this.validUntil = started + this.leaseMs - this.marginMs;
+    if (this.expiry) clearTimeout(this.expiry);
+    this.expiry = setTimeout(
+      () => void this.expired(),
+      Math.max(0, this.validUntil - this.clock()),
+    );
+    this.expiry.unref();
+  }
+
+  private async expired(): Promise<void> {
+    if (this.stopped || this.clock() < this.validUntil) return;
+    for (const loginId of [...this.held.keys()]) {
+      this.held.delete(loginId);
+      this.counts.lost += 1;
+      this.o.logger.warn("a login's lease ran out before it was renewed", { login: loginId });
+      await this.safely("stopping a lost login", () => this.o.lost(loginId, "expired"));
+    }
+  }
+
   /** Runs the first round now, then one every renewMs. */
   async start(): Promise<void> {
     const me = this.o.instance;
     if (me) {
       const started = this.clock();
       const kept = await this.o.store.register(this.o.workerId, this.o.role, this.leaseMs, me);
-      this.validUntil = started + this.leaseMs - this.marginMs;
+      this.renewedAt(started);
       if (kept.length > 0) await this.safely("starting logins", () => this.o.acquired(kept));
       for (const lease of kept) {
         this.held.set(lease.loginId, lease.epoch);
@@ -116,7 +143,7 @@ export class LeaseKeeper {
     this.counts.acquired += 1;
     // Held with the others, valid as long as they are (the next round renews them all); the
     // only one held: valid from now.
-    if (this.held.size === 1) this.validUntil = started + this.leaseMs - this.marginMs;
+    if (this.held.size === 1) this.renewedAt(started);
     return true;
   }
 
@@ -145,6 +172,7 @@ export class LeaseKeeper {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.expiry) clearTimeout(this.expiry);
     await this.round;
     for (const [loginId, epoch] of [...this.held]) {
       this.held.delete(loginId);
@@ -163,6 +191,7 @@ export class LeaseKeeper {
   async freeze(): Promise<void> {
     this.frozen = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.expiry) clearTimeout(this.expiry);
     await this.round;
   }
 
@@ -193,7 +222,7 @@ export class LeaseKeeper {
       const mine = [...this.held].map(([loginId, epoch]) => ({ loginId, epoch }));
       const renewed = new Set(await store.renew(workerId, mine, this.leaseMs));
       this.counts.renewals += renewed.size;
-      this.validUntil = started + this.leaseMs - this.marginMs;
+      this.renewedAt(started);
       for (const { loginId } of mine) {
         if (renewed.has(loginId)) continue;
         this.held.delete(loginId);
@@ -216,7 +245,7 @@ export class LeaseKeeper {
     if (this.held.size < share) {
       const claimed = await store.claim(workerId, share - this.held.size, this.leaseMs);
       // Claimed in this round: valid as long as those renewed at its start.
-      this.validUntil = started + this.leaseMs - this.marginMs;
+      this.renewedAt(started);
       // Held (lease() answers them) once started: work for one that finds it held finds its
       // connection expected.
       if (claimed.length > 0) await this.safely("starting logins", () => this.o.acquired(claimed));

@@ -76,9 +76,10 @@ suite("several workers under kill -9 (chaos)", () => {
     await stack.workers[i]!.kill();
     const killed = Date.now();
     log(`killed ${worker} (held ${its.length} logins)`);
-    // Held by a running process (the killed one counts again once restarted).
+    // Taken over: held by another worker (a lease that has not run out), or by the killed
+    // one once it is back. Should the taker die too, that is the next kill's takeover.
     const live = (w: string | undefined): boolean =>
-      w !== undefined && running().includes(Number(w.slice(1)) - 1);
+      w !== undefined && (w !== worker || running().includes(i));
     for (;;) {
       const now = await holders();
       if (its.every((id) => live(now.get(id)))) break;
