@@ -20,6 +20,8 @@ export interface Delivery {
 export class Tracker {
   private readonly next = new Map<string, number>();
   private readonly seen = new Set<string>();
+  /** What was sent ("in:3:17": direction, portal, sequence number). */
+  private readonly sentIds = new Set<string>();
   readonly latencies: number[] = [];
   sent = 0;
   received = 0;
@@ -72,6 +74,17 @@ export class Tracker {
     }
   }
 
+  /** A message is about to be sent. */
+  sending(direction: Direction, portal: number, seq: number): void {
+    this.sent += 1;
+    this.sentIds.add(`${direction}:${portal}:${seq}`);
+  }
+
+  /** What was sent and has not arrived (for a failure's report). */
+  missing(): string[] {
+    return [...this.sentIds].filter((id) => !this.seen.has(id));
+  }
+
   delivery(): Delivery {
     return {
       sent: this.sent,
@@ -107,7 +120,7 @@ export class Sender {
     const portal = this.people.portals[p]!;
     await this.slot();
     const text = `lb:${direction}:${p}:${seq}:${Date.now()}`;
-    this.tracker.sent += 1;
+    this.tracker.sending(direction, p, seq);
     try {
       if (direction === "in") {
         const to = portal.matrix.jid;

@@ -149,6 +149,8 @@ export class LoginClients {
     } catch (err) {
       if (err instanceof GatekeeperError && isTerminalLoginError(err))
         throw toRemoteError(err, "login");
+      // Disconnected meanwhile (another process took the login over): nothing to retry.
+      if (this.entries.get(entry.loginId) !== entry) return;
       // The gatekeeper (or our auth endpoint) is not there yet: keep trying in the background.
       this.logger.warn("gatekeeper connection failed, retrying", {
         login: login.loginId,
@@ -248,7 +250,7 @@ export class LoginClients {
           wake = resolve;
           timer = setTimeout(resolve, delay);
         });
-        if (cancelled || this.stopped) return;
+        if (cancelled || this.stopped || this.entries.get(entry.loginId) !== entry) return;
         try {
           await entry.client.start();
           return;

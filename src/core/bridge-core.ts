@@ -210,6 +210,16 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     return this.logins.take(loginIds);
   }
 
+  private async reconnect(loginId: string): Promise<void> {
+    if (!this.ownership?.owns(loginId)) return;
+    try {
+      await this.logins.give(loginId);
+      if (this.ownership.owns(loginId)) await this.logins.take([loginId]);
+    } catch (err) {
+      this.log.warn("could not connect a login again", { login: loginId, error: errorText(err) });
+    }
+  }
+
   /** Several processes: the login's lease is gone (or given up): close its connection. */
   giveLogin(loginId: string): Promise<void> {
     return this.logins.give(loginId);
@@ -375,6 +385,16 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     // A connection this process no longer holds the login for ended (replaced by its new
     // holder's, say): the new holder speaks for the login now.
     if (this.ownership && !this.ownership.owns(loginId)) return;
+    if (this.ownership && state === "replaced") {
+      // The other connection was a process that held the login a moment ago (it lets go at
+      // once). This one holds it now: it connects again rather than giving up.
+      this.log.warn("a held login's connection was replaced; connecting again", {
+        login: loginId,
+      });
+      const again = setTimeout(() => void this.reconnect(loginId), 1_000);
+      again.unref();
+      return;
+    }
     const tell = await this.logins.onConnectionState(loginId, state, detail);
     if (tell) await this.tellUser(tell.mxid, tell.notice);
   }

@@ -17,6 +17,9 @@ import type { CoreLogger } from "../core/logger.js";
 import { errorText } from "../core/logger.js";
 import type { HeldLease, LeaseStore, WorkerInstance } from "./lease-store.js";
 
+/** How long a login made here is not given up to rebalance: time for its user to verify. */
+const ADOPTED_KEEP_MS = 5 * 60_000;
+
 export interface LeaseKeeperOptions {
   store: LeaseStore;
   workerId: string;
@@ -60,6 +63,8 @@ export interface LeaseKeeperStats {
 
 export class LeaseKeeper {
   private readonly held = new Map<string, number>();
+  /** Logins made here lately (adopt): kept out of rebalancing for a while. */
+  private readonly adopted = new Set<string>();
   /** Monotonic time until which the held leases count. */
   private validUntil = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -141,6 +146,10 @@ export class LeaseKeeper {
     if (!lease) return false;
     this.held.set(loginId, lease.epoch);
     this.counts.acquired += 1;
+    // Not given up to rebalance while its user is logging in (`verify` is coming here).
+    this.adopted.add(loginId);
+    const settled = setTimeout(() => this.adopted.delete(loginId), ADOPTED_KEEP_MS);
+    settled.unref();
     // Held with the others, valid as long as they are (the next round renews them all); the
     // only one held: valid from now.
     if (this.held.size === 1) this.renewedAt(started);
@@ -260,7 +269,8 @@ export class LeaseKeeper {
       return;
     }
     const surplus = Math.min(this.held.size - share, this.o.releasePerRound ?? 5);
-    for (const [loginId, epoch] of [...this.held].slice(0, Math.max(0, surplus))) {
+    const givable = [...this.held].filter(([loginId]) => !this.adopted.has(loginId));
+    for (const [loginId, epoch] of givable.slice(0, Math.max(0, surplus))) {
       this.held.delete(loginId);
       this.counts.released += 1;
       await this.safely("stopping a login", () => this.o.lost(loginId, "released"));

@@ -108,6 +108,8 @@ suite("several workers under kill -9 (chaos)", () => {
       lease: LEASE,
     });
     const started = Date.now();
+    // Kept for a look if setting up fails too.
+    failed = true;
     people = await setUpPeople(stack, {
       dir,
       portals: LOGINS,
@@ -116,6 +118,7 @@ suite("several workers under kill -9 (chaos)", () => {
       concurrency: 8,
     });
     people.arrived = (text, at) => tracker.arrived(text, at);
+    failed = false;
     log(`${LOGINS} logins and chats set up in ${Math.round((Date.now() - started) / 1000)} s`);
   }, 1_200_000);
 
@@ -165,6 +168,7 @@ suite("several workers under kill -9 (chaos)", () => {
       await tracker.settle(120_000);
       const delivery = tracker.delivery();
       log(`delivery: ${JSON.stringify(delivery)}`);
+      if (delivery.lost > 0) log(`missing: ${tracker.missing().slice(0, 20).join(", ")}`);
       for (const k of kills)
         log(`takeover of ${k.worker}'s ${k.logins} logins: ${k.takeoverMs} ms`);
       expect(delivery).toEqual({
