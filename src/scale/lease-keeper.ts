@@ -96,16 +96,23 @@ export class LeaseKeeper {
    */
   private renewedAt(started: number): void {
     this.validUntil = started + this.leaseMs - this.marginMs;
+    this.armExpiry();
+  }
+
+  private armExpiry(): void {
     if (this.expiry) clearTimeout(this.expiry);
-    this.expiry = setTimeout(
-      () => void this.expired(),
-      Math.max(0, this.validUntil - this.clock()),
-    );
+    // A millisecond more: a timer may fire a fraction early by the monotonic clock.
+    const wait = Math.max(0, this.validUntil - this.clock()) + 1;
+    this.expiry = setTimeout(() => void this.expired(), wait);
     this.expiry.unref();
   }
 
   private async expired(): Promise<void> {
-    if (this.stopped || this.clock() < this.validUntil) return;
+    if (this.stopped || this.frozen) return;
+    if (this.clock() < this.validUntil) {
+      this.armExpiry(); // renewed meanwhile, or a fraction early: look again when it is due
+      return;
+    }
     for (const loginId of [...this.held.keys()]) {
       this.held.delete(loginId);
       this.counts.lost += 1;

@@ -12,7 +12,7 @@ const ROOT = join(import.meta.dirname, "../../..");
 const CLI = join(ROOT, "src/cli.ts");
 /** The line src/bridge.ts logs once the bridge takes work. */
 const READY = /bridge started/;
-const MAX_LOG_CHARS = 4_000_000;
+const MAX_LOG_CHARS = 200_000;
 
 export interface BridgeProcessOptions {
   configFile: string;

@@ -33,6 +33,8 @@ interface Pair {
   phone: string;
 }
 
+const sameList = (a: string[], b: string[]): boolean => JSON.stringify(a) === JSON.stringify(b);
+
 const suite = process.env.SKIP_POSTGRES === "1" ? describe.skip : describe;
 
 suite("several bridge processes on one PostgreSQL", () => {
@@ -79,7 +81,7 @@ suite("several bridge processes on one PostgreSQL", () => {
   }
 
   function logs(): string {
-    return [...workers].map(([id, p]) => `--- ${id}\n${p.output().slice(-400000)}`).join("\n");
+    return [...workers].map(([id, p]) => `--- ${id}\n${p.output().slice(-20000)}`).join("\n");
   }
 
   /** `n` messages each way in every chat; resolves with what each side must get, in order. */
@@ -111,18 +113,16 @@ suite("several bridge processes on one PostgreSQL", () => {
         throw new Error(`${String(err)}\n${logs()}`);
       });
       const got = p.native.texts().filter((t) => wanted.includes(t));
-      if (JSON.stringify(got) !== JSON.stringify(wanted)) {
-        const { writeFileSync } = await import("node:fs");
-        writeFileSync("/tmp/scale-fail.log", logs());
-      }
-      expect(got, `chat ${k}, to the native`).toEqual(wanted);
+      const told = (side: string, same: boolean): string =>
+        same ? side : `${side}; the processes said:\n${logs()}`;
+      expect(got, told(`chat ${k}, to the native`, sameList(got, wanted))).toEqual(wanted);
 
       const down = expected.toUser[k]!;
       await p.user.waitForPuppetText(p.portal, down[down.length - 1]!);
       const shown = (await p.user.bodiesFrom(p.portal, (u) => w.identity.isPuppet(u))).filter((b) =>
         down.includes(b),
       );
-      expect(shown, `chat ${k}, to the Matrix user`).toEqual(down);
+      expect(shown, told(`chat ${k}, to the Matrix user`, sameList(shown, down))).toEqual(down);
     }
   }
 
