@@ -17,9 +17,6 @@ import type { CoreLogger } from "../core/logger.js";
 import { errorText } from "../core/logger.js";
 import type { HeldLease, LeaseStore, WorkerInstance } from "./lease-store.js";
 
-/** How long a login made here is not given up to rebalance: time for its user to verify. */
-const ADOPTED_KEEP_MS = 5 * 60_000;
-
 export interface LeaseKeeperOptions {
   store: LeaseStore;
   workerId: string;
@@ -63,8 +60,6 @@ export interface LeaseKeeperStats {
 
 export class LeaseKeeper {
   private readonly held = new Map<string, number>();
-  /** Logins made here lately (adopt): kept out of rebalancing for a while. */
-  private readonly adopted = new Set<string>();
   /** Monotonic time until which the held leases count. */
   private validUntil = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -153,10 +148,6 @@ export class LeaseKeeper {
     if (!lease) return false;
     this.held.set(loginId, lease.epoch);
     this.counts.acquired += 1;
-    // Not given up to rebalance while its user is logging in (`verify` is coming here).
-    this.adopted.add(loginId);
-    const settled = setTimeout(() => this.adopted.delete(loginId), ADOPTED_KEEP_MS);
-    settled.unref();
     // Held with the others, valid as long as they are (the next round renews them all); the
     // only one held: valid from now.
     if (this.held.size === 1) this.renewedAt(started);
@@ -276,7 +267,10 @@ export class LeaseKeeper {
       return;
     }
     const surplus = Math.min(this.held.size - share, this.o.releasePerRound ?? 5);
-    const givable = [...this.held].filter(([loginId]) => !this.adopted.has(loginId));
+    // Not a login whose user is logging in: their `verify` is coming to this process.
+    const enlisting =
+      surplus > 0 ? new Set(await store.enlisting([...this.held.keys()])) : new Set<string>();
+    const givable = [...this.held].filter(([loginId]) => !enlisting.has(loginId));
     for (const [loginId, epoch] of givable.slice(0, Math.max(0, surplus))) {
       this.held.delete(loginId);
       this.counts.released += 1;

@@ -313,6 +313,19 @@ export class LeaseStore {
     return row ? { loginId: row.login_id, epoch: num(row.epoch) } : undefined;
   }
 
+  /** Which of these logins are being logged in (a code sent, `verify` to come). */
+  async enlisting(loginIds: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < loginIds.length; i += 500) {
+      const rows = (await this.db(LOGINS)
+        .whereIn("id", loginIds.slice(i, i + 500))
+        .where({ state: "enlisting" })
+        .select("id")) as { id: string }[];
+      out.push(...rows.map((r) => r.id));
+    }
+    return out;
+  }
+
   /** Gives the login up at once (a graceful stop, or rebalancing): anyone may take it now. */
   async release(workerId: string, lease: HeldLease): Promise<void> {
     await this.db(LEASES)

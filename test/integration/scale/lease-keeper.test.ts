@@ -37,10 +37,12 @@ describe("login leases on PostgreSQL", () => {
     store = new LeaseStore(t.db);
     const logins = new LoginRepository(t.db);
     for (let i = 0; i < 30; i++) {
-      await logins.create({
+      const login = await logins.create({
         mxid: `@u${i}:test.local`,
         phone: `+49151200${String(i).padStart(5, "0")}`,
       });
+      // Logged in (a login being logged in stays where it was made: see LeaseKeeper).
+      await logins.setState(login.id, "connected");
     }
   });
 

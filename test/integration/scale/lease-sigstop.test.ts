@@ -32,10 +32,12 @@ describe("a worker paused (SIGSTOP) past its leases", () => {
     t = await openTestDatabase("postgres", { migrate: true });
     const logins = new LoginRepository(t.db);
     for (let i = 0; i < LOGINS; i++) {
-      await logins.create({
+      const login = await logins.create({
         mxid: `@s${i}:test.local`,
         phone: `+4915130${String(i).padStart(6, "0")}`,
       });
+      // Logged in (a login being logged in stays where it was made: see LeaseKeeper).
+      await logins.setState(login.id, "connected");
     }
   });
 
