@@ -9,6 +9,7 @@
  */
 import { open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { processAlive } from "../util/process-alive.js";
 
 /** Another bridge process holds the SQLite database. */
 export class DatabaseInUseError extends Error {
@@ -52,7 +53,7 @@ export async function lockSqliteFile(filename: string): Promise<SqliteLock> {
       else await rm(path, { force: true });
       continue;
     }
-    if (holder.host !== me.host || isAlive(holder.pid)) {
+    if (holder.host !== me.host || processAlive(holder.pid)) {
       throw new DatabaseInUseError(
         `another bridge process (pid ${holder.pid} on ${holder.host}) is using the SQLite ` +
           `database ${filename}; SQLite serves one process. Stop that one first, or move to ` +
@@ -83,16 +84,6 @@ async function holderOf(path: string): Promise<Holder | undefined> {
   const [pid, host] = text.split("\n");
   const n = Number(pid);
   return Number.isInteger(n) && n > 0 && host ? { pid: n, host } : undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, as another user's process.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 async function releaseIfMine(path: string, me: Holder): Promise<void> {

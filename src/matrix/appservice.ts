@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import type { Knex } from "knex";
 import type { Config } from "../config/types.js";
+import type { LeaseKeeperStats } from "../scale/lease-keeper.js";
 import type { MatrixEventSink } from "../core/matrix-events.js";
 import { MatrixIntakeRepository } from "../db/repositories/matrix-intake.js";
 import type { IntakeEvent, IntakeScope } from "../db/repositories/matrix-intake.js";
@@ -61,15 +62,8 @@ export interface StartMatrixSideOptions {
 
 type Json = Record<string, unknown>;
 
-/** A worker's lease figures (scale/lease-keeper.ts LeaseKeeperStats), for the metrics. */
-export interface ScaleStats {
-  owned: number;
-  renewals: number;
-  acquired: number;
-  takeovers: number;
-  lost: number;
-  released: number;
-}
+/** A worker's lease figures, for the metrics. */
+export type ScaleStats = LeaseKeeperStats;
 
 export interface MatrixSideHandle {
   matrixSide: AppserviceMatrixSide;

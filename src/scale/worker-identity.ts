@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { processAlive } from "../util/process-alive.js";
 import type { LeaseStore, WorkerInstance } from "./lease-store.js";
 
 export class WorkerIdInUseError extends Error {
@@ -31,16 +32,6 @@ export function defaultWorkerId(): string {
   );
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Throws WorkerIdInUseError if a live process holds `workerId`. On this host that is a
  * running pid; on another host (or an unknown one), a heartbeat that moves within `watchMs`.
@@ -55,7 +46,7 @@ export async function checkWorkerId(
   const row = await store.worker(workerId);
   if (!row || !row.live || row.instance === me.instance) return;
   if (row.host === me.host && row.pid !== null) {
-    if (row.pid !== me.pid && alive(row.pid)) {
+    if (row.pid !== me.pid && processAlive(row.pid)) {
       throw new WorkerIdInUseError(workerId, `pid ${row.pid} on this host`);
     }
     return;
