@@ -18,7 +18,7 @@ import { LeaseKeeper } from "./lease-keeper.js";
 import type { LeaseKeeperStats } from "./lease-keeper.js";
 import { LeaseStore } from "./lease-store.js";
 import type { LeaseHolder } from "./lease-store.js";
-import { PgChannel, notify, payloadsOf } from "./pg-channel.js";
+import { MAX_PAYLOAD_BYTES, PgChannel, notify, payloadsOf } from "./pg-channel.js";
 import { checkWorkerId, thisInstance } from "./worker-identity.js";
 
 /** Rooms with newly stored events (payload: a JSON array of room ids). */
@@ -77,8 +77,10 @@ export class IntakeNotices {
 
   /** Ephemeral events: best effort, as the data itself. */
   ephemeral(events: readonly Record<string, unknown>[]): void {
+    // One too big for a notification (a receipt of a very large room) is dropped alone; the
+    // others go on.
     const small = events.filter((event) => {
-      const fits = payloadsOf([event]).length === 1;
+      const fits = Buffer.byteLength(JSON.stringify(event), "utf8") + 2 <= MAX_PAYLOAD_BYTES;
       if (!fits) this.logger.debug("an ephemeral event too big to pass on was dropped");
       return fits;
     });

@@ -13,6 +13,8 @@ import type { LogFields } from "../../../src/core/logger.js";
 import type { CoreLogger } from "../../../src/core/logger.js";
 import { MAX_PAYLOAD_BYTES, notify, payloadsOf, PgChannel } from "../../../src/scale/pg-channel.js";
 import type { PgChannelOptions } from "../../../src/scale/pg-channel.js";
+import { EPHEMERAL_CHANNEL, IntakeNotices } from "../../../src/scale/cluster.js";
+import { silentLogger } from "../../../src/core/logger.js";
 import { openTestDatabase, postgresUrl } from "../db/databases.js";
 import type { TestDatabase } from "../db/databases.js";
 
@@ -292,5 +294,17 @@ describe.skipIf(process.env.SKIP_POSTGRES === "1")("PgChannel on PostgreSQL", ()
       expect(() => listener([bad])).toThrow(/channel name/);
     }
     expect(() => listener([])).toThrow(/at least one channel/);
+  });
+  it("passes on the ephemeral events of a push but one too big for a notification", async () => {
+    const l = listener([EPHEMERAL_CHANNEL]);
+    await l.channel.start();
+    const notices = new IntakeNotices(t.db, silentLogger);
+    const marker = suffix();
+    const typing = { type: "m.typing", room_id: `!${marker}:x`, content: { user_ids: [] } };
+    const huge = { type: "m.receipt", room_id: `!${marker}:x`, content: { x: "r".repeat(9000) } };
+    notices.ephemeral([huge, typing]);
+    await until(() => l.messages.some((m) => m.payload.includes(marker)), 5_000, "the typing");
+    const mine = l.messages.filter((m) => m.payload.includes(marker));
+    expect(mine.map((m) => JSON.parse(m.payload) as unknown)).toEqual([[typing]]);
   });
 });
