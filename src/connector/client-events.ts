@@ -88,6 +88,11 @@ export function subscribeClientEvents(
         await handler().onUndecryptable(loginId, from, id, reason);
       }),
     ),
+    // A copy of a message handled before (its ack was lost): nothing to do; the id follows a
+    // message through the logs of every process that held the login.
+    client.on("duplicate", ({ id, group }) =>
+      logger.debug("a message came again, already handled", { login: loginId, id, group }),
+    ),
     client.on("sendFailed", ({ id }) =>
       logger.warn("a contact could not decrypt a message", { login: loginId, id }),
     ),

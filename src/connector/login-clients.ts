@@ -296,8 +296,11 @@ export class LoginClients {
     delete entry.expected;
     entry.retry?.cancel();
     await entry.retry?.done;
+    // Stopping first: a message the client had not handed over yet stays unacked for the next
+    // connection rather than counting as handled by no handler (and being lost).
+    const stopped = entry.client.stop();
     for (const off of entry.unsubscribe.splice(0)) off();
     this.entries.delete(entry.loginId);
-    await entry.client.stop();
+    await stopped;
   }
 }

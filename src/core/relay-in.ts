@@ -96,6 +96,7 @@ export class RelayIn {
       if (this.stopping) throw new RelayStoppedError();
       try {
         await this.deliver(loginId, message);
+        this.o.logger.debug("remote message bridged", { login: loginId, id: message.id });
         return;
       } catch (err) {
         const kind = failureKindOf(err);

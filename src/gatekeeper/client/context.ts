@@ -14,6 +14,14 @@ export interface ClientCore {
   readonly db: Knex;
   readonly logger: ClientLogger;
   readonly events: EventHub<GatekeeperClientEvents>;
+  /**
+   * Emits an event whose stanza is acked only once the application handled it (a message, a
+   * receipt, a group change). Rejects with ClientStoppedError once stop() was called.
+   */
+  handOver<K extends keyof GatekeeperClientEvents>(
+    event: K,
+    payload: GatekeeperClientEvents[K],
+  ): Promise<void>;
   /** Serialises session work per peer JID. */
   readonly peerLocks: KeyedLock;
   readonly keys: KeyManager;

@@ -21,6 +21,19 @@ export class HandlerError extends Error {
   }
 }
 
+/**
+ * The client is stopping: the event was not handed to the application, so its stanza stays
+ * unacked (and its inbox row pending) and comes again on the next connection, this process's
+ * or another's. Once stop() was called nothing more may count as handled: the application may
+ * already have let go of the client (another process holds its login now).
+ */
+export class ClientStoppedError extends Error {
+  override readonly name = "ClientStoppedError";
+  constructor(readonly event: string) {
+    super(`the client is stopping: "${event}" was not handed over`);
+  }
+}
+
 export class EventHub<Events extends object> {
   private readonly handlers = new Map<keyof Events, EventHandler<never>[]>();
 

@@ -8,7 +8,7 @@ import type { Connection } from "./connection.js";
 import { peerAddress } from "./context.js";
 import type { AccountState, ClientCore } from "./context.js";
 import { GatekeeperError } from "./errors.js";
-import { EventHub } from "./events.js";
+import { ClientStoppedError, EventHub } from "./events.js";
 import { GroupApi } from "./group-api.js";
 import { GroupOutbound } from "./group-outbound.js";
 import { GroupDirectory } from "./groups.js";
@@ -71,6 +71,8 @@ export class GatekeeperClient {
   private mediaConnCache: { conn: MediaConn; expiresAt: number } | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruning: Promise<void> | undefined;
+  /** stop() was called (and start() not since): nothing more is handed to the application. */
+  private stopping = false;
 
   constructor(private readonly options: GatekeeperClientOptions) {
     const { account } = options;
@@ -99,6 +101,10 @@ export class GatekeeperClient {
       db: options.db,
       logger: this.logger,
       events: this.events,
+      handOver: (event, payload) =>
+        this.stopping
+          ? Promise.reject(new ClientStoppedError(String(event)))
+          : this.events.emit(event, payload),
       peerLocks: new KeyedLock(),
       keys: this.keys,
       holdOnIdentityChange: options.holdOnIdentityChange ?? false,
@@ -148,12 +154,19 @@ export class GatekeeperClient {
    * "forbidden", "unsupported", "unavailable", "server-key-mismatch", "connection-failed", "timeout".
    */
   async start(): Promise<void> {
+    this.stopping = false;
     await this.session.start();
     this.pruneTimer ??= setInterval(() => this.startPrune(), PRUNE_INTERVAL_MS).unref();
   }
 
-  /** Closes the connection and stops reconnecting; waiting sends reject with "stopped". */
+  /**
+   * Closes the connection and stops reconnecting; waiting sends reject with "stopped". From
+   * the call on (before its first await) no message, receipt or group change is handed to the
+   * application any more: what was not handed over yet stays unacked and comes again, so the
+   * caller may drop its handlers right after calling it and lose nothing.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
     await this.session.stop();

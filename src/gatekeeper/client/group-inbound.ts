@@ -62,7 +62,7 @@ export class GroupInbound {
       decrypt: () => this.decrypt(account, m, group, sender, meta),
       deliver: (content) => {
         const pushName = m.notify?.trim() || undefined;
-        return this.core.events.emit("message", {
+        return this.core.handOver("message", {
           id: m.id,
           from: sender,
           group,
@@ -95,7 +95,7 @@ export class GroupInbound {
       return;
     }
     try {
-      await this.core.events.emit("receipt", {
+      await this.core.handOver("receipt", {
         from: reader,
         group,
         ids: [...new Set([r.id, ...r.ids])],
@@ -148,7 +148,7 @@ export class GroupInbound {
       await this.core.peerLocks.run(group, () => account.signal.groups.rotateGroupKey(group));
     }
     try {
-      await this.core.events.emit("groupChange", {
+      await this.core.handOver("groupChange", {
         group,
         actor: parsed.actor,
         ...(parsed.t === undefined ? {} : { t: parsed.t }),

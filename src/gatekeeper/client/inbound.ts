@@ -10,7 +10,7 @@ import { receiveThroughInbox } from "./inbox-flow.js";
 import type { DecryptOutcome } from "./inbox-flow.js";
 import { nowSeconds, peerAddress } from "./context.js";
 import type { AccountState, ClientCore } from "./context.js";
-import { HandlerError } from "./events.js";
+import { ClientStoppedError, HandlerError } from "./events.js";
 import { GroupInbound } from "./group-inbound.js";
 import type { GroupOutbound } from "./group-outbound.js";
 import type { GroupDirectory } from "./groups.js";
@@ -139,7 +139,7 @@ export class Inbound {
       decrypt: () => this.decrypt(account, m, enc, from, { retry, t, offline }),
       deliver: (content) => {
         const pushName = m.notify?.trim() || undefined;
-        return this.core.events.emit("message", {
+        return this.core.handOver("message", {
           id: m.id,
           from,
           t,
@@ -256,7 +256,7 @@ export class Inbound {
       return;
     }
     try {
-      await this.core.events.emit("receipt", {
+      await this.core.handOver("receipt", {
         from,
         // §13: the list does not repeat the first id; a sender that does is not counted twice.
         ids: [...new Set([r.id, ...r.ids])],
@@ -290,7 +290,7 @@ export class Inbound {
       const jid = n.from;
       await this.core.peerLocks.run(jid, () => account.signal.deleteSession(peerAddress(jid)));
       try {
-        await this.core.events.emit("identityChange", { jid });
+        await this.core.handOver("identityChange", { jid });
       } catch (err) {
         this.reportError(err);
         return;
@@ -306,6 +306,8 @@ export class Inbound {
 
   private reportError(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
+    // Stopping: the stanza comes again on the next connection; nothing went wrong.
+    if (err instanceof ClientStoppedError) return;
     if (!(err instanceof HandlerError))
       this.core.logger.error("inbound stanza failed", { error: errorText(err) });
     void this.core.events.emitQuietly("error", error);

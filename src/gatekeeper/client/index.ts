@@ -4,7 +4,7 @@ export type { GroupApi } from "./group-api.js";
 export { USER_AGENT } from "./session-manager.js";
 export { GatekeeperError, isTerminalLoginError } from "./errors.js";
 export type { GatekeeperErrorCode, GatekeeperErrorOptions } from "./errors.js";
-export { EventHub, HandlerError } from "./events.js";
+export { ClientStoppedError, EventHub, HandlerError } from "./events.js";
 export type { EventHandler } from "./events.js";
 export { Backoff, DEFAULT_BACKOFF } from "./reconnect.js";
 export type { BackoffOptions } from "./reconnect.js";

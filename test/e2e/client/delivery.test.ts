@@ -169,6 +169,50 @@ describe("GatekeeperClient delivery guarantees", () => {
     release();
   });
 
+  it("a message not yet handed over when stop() is called comes again, even with the handlers dropped at once", async () => {
+    // What a bridge process does when another takes its login over: stop the client, drop its
+    // handlers, and let the next connection (its own or another process's) have the rest.
+    const a = client(alice, aliceDb);
+    const stopped = client(bob, bobDb, true);
+    await stopped.start();
+    await a.start();
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    let reached!: () => void;
+    const inHandler = new Promise<void>((r) => (reached = r));
+    const off = stopped.on("message", (m) => {
+      seen.push(m.content.conversation);
+      reached();
+      return stuck; // still handling the first message...
+    });
+    await a.sendMessage(bob.jid, textMessage("first"));
+    await inHandler;
+    const before = relay.downstreamBytes;
+    const { id } = await a.sendMessage(bob.jid, textMessage("second"));
+    // ...when the second arrives and waits in the sender's lane behind it.
+    await eventually(() => relay.downstreamBytes > before);
+    await new Promise((r) => setTimeout(r, 100));
+
+    const stopping = stopped.stop();
+    off();
+    release();
+    await stopping;
+    // Decrypted after the stop, and kept for the next connection: not handled by no one.
+    const row = (await bobDb("gk_client_inbox").where({ msg_id: id }).first()) as { state: string };
+    expect(row?.state).toBe("pending");
+    expect(seen).toEqual(["first"]);
+
+    const restarted = client(bob, bobDb);
+    const messages = new Recorder(restarted, "message");
+    await restarted.start();
+    const [m] = await messages.waitFor(1);
+    expect(m).toMatchObject({ id, from: alice.jid });
+    expect(m!.content.conversation).toBe("second");
+    await eventually(async () => (await queuedFor(bob.jid)).length === 0);
+    expect(messages.items).toHaveLength(1);
+  });
+
   it("resends after a lost ack with the same id; the peer gets it exactly once", async () => {
     const a = client(alice, aliceDb, true);
     const b = client(bob, bobDb);

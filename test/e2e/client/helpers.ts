@@ -125,6 +125,8 @@ export class TcpRelay {
   refusing = false;
   /** While true, bytes from the gatekeeper to the client are discarded. */
   droppingDownstream = false;
+  /** Bytes passed on from the gatekeeper to clients so far. */
+  downstreamBytes = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
 
@@ -154,7 +156,9 @@ export class TcpRelay {
       }
       inbound.on("data", (chunk) => outbound.write(chunk));
       outbound.on("data", (chunk) => {
-        if (!this.droppingDownstream) inbound.write(chunk);
+        if (this.droppingDownstream) return;
+        this.downstreamBytes += chunk.length;
+        inbound.write(chunk);
       });
       inbound.on("close", () => outbound.destroy());
       outbound.on("close", () => inbound.destroy());
