@@ -29,6 +29,7 @@ import type {
   RemoteTypingState,
   UndecryptableReason,
 } from "./network.js";
+import { LoginMovedError } from "./ownership.js";
 import type { LoginOwnership } from "./ownership.js";
 import { portalNotice } from "./portal-notice.js";
 import { Portals } from "./portals.js";
@@ -255,11 +256,16 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       // Replies are keyed by the command's event: if the bridge dies after answering but before
       // the intake marks the command done, the re-run's answers collapse onto the first ones.
       let replies = 0;
-      await this.commands.run(command, {
-        ...base,
-        reply: (text) =>
-          this.reply(message.roomId, portal, text, `reply\n${message.eventId}\n${replies++}`),
-      });
+      const done = await this.useLoginOf(message.sender);
+      try {
+        await this.commands.run(command, {
+          ...base,
+          reply: (text) =>
+            this.reply(message.roomId, portal, text, `reply\n${message.eventId}\n${replies++}`),
+        });
+      } finally {
+        done?.();
+      }
       return;
     }
     if (!portal) {
@@ -295,6 +301,21 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     }
     this.conversation.presence.activity(message.sender);
     await this.relayOut.enqueue({ ...portal, state: "active" }, message);
+  }
+
+  /**
+   * Several processes: keeps the user's login here while their command runs, so that it is
+   * not given to another worker halfway through (its connection closed under it). A login
+   * that moved away a moment ago throws LoginMovedError: the command is the new holder's.
+   */
+  private async useLoginOf(mxid: string): Promise<(() => void) | undefined> {
+    if (!this.ownership) return undefined;
+    const login = await this.repos.logins.getByMxid(mxid);
+    // No login (a first `login`, say): any process may run the command.
+    if (!login || login.state === "logged-out") return undefined;
+    const done = this.ownership.use(login.id);
+    if (!done) throw new LoginMovedError(login.id);
+    return done;
   }
 
   async onBotInvited(roomId: string, inviter: string, isDirect: boolean): Promise<void> {

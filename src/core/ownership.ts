@@ -8,6 +8,12 @@ export interface LoginOwnership {
   readonly workerId: string;
   /** Whether this process may act for the login now (never after its lease may have run out). */
   owns(loginId: string): boolean;
+  /**
+   * Keeps the login in this process while work for it runs (a command, say): rebalancing
+   * gives it up only once the returned function was called. Undefined when this process does
+   * not hold the login (any more): the work is the holder's (see LoginMovedError).
+   */
+  use(loginId: string): (() => void) | undefined;
   /** Keeps a login this process has just made, if no other holds it (see Logins.begin). */
   adopt(loginId: string): Promise<boolean>;
   /** Which worker holds a login now (for `status`); undefined while nobody does. */
@@ -19,4 +25,16 @@ export interface LoginOwnership {
    * read fresh (the row cache emptied): making a group's room, say.
    */
   exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Work for a login that this process no longer holds (it moved to another worker a moment
+ * ago): nothing was done, and the work is left for the login's new holder, who finds it in
+ * the database (a queued Matrix event, say).
+ */
+export class LoginMovedError extends Error {
+  override readonly name = "LoginMovedError";
+  constructor(readonly loginId: string) {
+    super(`login ${loginId} is held by another process now`);
+  }
 }

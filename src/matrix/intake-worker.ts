@@ -21,6 +21,7 @@
  * through late is still delivered, and its failed attempts were reported as they happened.
  */
 import type { MatrixEventSink } from "../core/matrix-events.js";
+import { LoginMovedError } from "../core/ownership.js";
 import { RequestFailedError, failureKindOf } from "../core/request-error.js";
 import type { FailureKind } from "../core/request-error.js";
 import type {
@@ -34,8 +35,11 @@ import type { IntakeAction } from "./event-classifier.js";
 
 export type IntakeQueue = Pick<
   MatrixIntakeRepository,
-  "nextDue" | "queuedRooms" | "markDone" | "markFailed" | "reschedule" | "claim"
+  "nextDue" | "queuedRooms" | "markDone" | "markFailed" | "reschedule" | "claim" | "unclaim"
 >;
+
+/** After an event was left to its login's new holder: when its room is looked at again. */
+const MOVED_LOOK_AGAIN_MS = 250;
 
 /** Why an event was given up on, for the notice that tells its room. */
 export interface GaveUp {
@@ -237,6 +241,17 @@ export class IntakeWorker {
         action = this.opts.classify(wellFormedJson(content));
         await deliver(sink, action);
       } catch (err) {
+        if (err instanceof LoginMovedError && this.opts.scope) {
+          // Its sender's login moved to another worker a moment ago: nothing was done, and
+          // the event is the new holder's. It stays queued, unclaimed; this room's runner
+          // looks again a little later (the move may not be in the database yet).
+          this.log.debug(
+            `Event ${event.eventId} in ${event.roomId}: left to its login's new holder`,
+          );
+          await this.opts.queue.unclaim(event.seq, this.opts.scope.workerId);
+          await this.sleep(MOVED_LOOK_AGAIN_MS).promise;
+          return;
+        }
         const retryAt = await this.failed(event, action, err);
         if (retryAt === undefined || retryAt > holdUntil) return; // given up, or set aside
         await this.sleep(retryAt - this.now()).promise;

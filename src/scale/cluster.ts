@@ -205,6 +205,10 @@ export class ClusterWorker implements LoginOwnership {
     return login !== undefined && this.owns(login.id);
   }
 
+  use(loginId: string): (() => void) | undefined {
+    return this.keeper.use(loginId);
+  }
+
   /** A login this worker has just made: it keeps it if nobody holds it. */
   adopt(loginId: string): Promise<boolean> {
     return this.keeper.adopt(loginId);

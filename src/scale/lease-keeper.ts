@@ -60,6 +60,8 @@ export interface LeaseKeeperStats {
 
 export class LeaseKeeper {
   private readonly held = new Map<string, number>();
+  /** Logins that work runs for now (use()), with how many pieces of it. */
+  private readonly inUse = new Map<string, number>();
   /** Monotonic time until which the held leases count. */
   private validUntil = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -155,6 +157,24 @@ export class LeaseKeeper {
   }
 
   /** The login's lease if this worker holds it now (never after it may have expired). */
+  /**
+   * Keeps the login here while work for it runs: rebalancing passes it by until the returned
+   * function was called (an expiry does not: a lease that ran out is gone whatever runs).
+   * Undefined when the login is not held here.
+   */
+  use(loginId: string): (() => void) | undefined {
+    if (!this.lease(loginId)) return undefined;
+    this.inUse.set(loginId, (this.inUse.get(loginId) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.inUse.get(loginId) ?? 1) - 1;
+      if (left > 0) this.inUse.set(loginId, left);
+      else this.inUse.delete(loginId);
+    };
+  }
+
   lease(loginId: string): HeldLease | undefined {
     const epoch = this.held.get(loginId);
     if (epoch === undefined || this.clock() >= this.validUntil) return undefined;
@@ -270,8 +290,14 @@ export class LeaseKeeper {
     // Not a login whose user is logging in: their `verify` is coming to this process.
     const enlisting =
       surplus > 0 ? new Set(await store.enlisting([...this.held.keys()])) : new Set<string>();
-    const givable = [...this.held].filter(([loginId]) => !enlisting.has(loginId));
-    for (const [loginId, epoch] of givable.slice(0, Math.max(0, surplus))) {
+    // Nor one that work runs for (a command): checked as each is given up, since work may
+    // start while an earlier one is being given up.
+    let given = 0;
+    for (const loginId of [...this.held.keys()]) {
+      if (given >= surplus) break;
+      const epoch = this.held.get(loginId);
+      if (epoch === undefined || enlisting.has(loginId) || this.inUse.has(loginId)) continue;
+      given += 1;
       this.held.delete(loginId);
       this.counts.released += 1;
       await this.safely("stopping a login", () => this.o.lost(loginId, "released"));

@@ -177,18 +177,28 @@ export class MatrixIntakeRepository {
   ): Promise<QueuedEvent | undefined> {
     // One statement (it runs after every handled event, and usually finds nothing): due
     // events first by seq, then the others by when they are due. A room has few queued rows.
-    const row = await this.scoped(scope)
+    const query = this.scoped(scope)
       .where({ state: "queued", room_id: roomId })
       .orderByRaw(
         "case when next_attempt_at <= ? then 0 else 1 end, " +
           "case when next_attempt_at <= ? then 0 else next_attempt_at end, seq",
         [now, now],
-      )
-      .first();
+      );
+    // With a scope, whether the event's claim lets this worker have it comes in the same row.
+    const row = (await (scope
+      ? query.first(
+          "*",
+          this.db.raw(
+            `case when claimed_by is null or claimed_by = ? or claimed_until <= ${this.nowSql} ` +
+              "then 1 else 0 end as claimable",
+            [scope.workerId],
+          ),
+        )
+      : query.first())) as (QueueRow & { claimable?: number | string }) | undefined;
     if (!row) return undefined;
     // Another worker is handling the room's next event (its claim is live): what comes after
     // it waits, so the room's order holds across a change of owner.
-    if (scope && !(await this.claimableBy(num(row.seq ?? 0), scope.workerId))) return undefined;
+    if (scope && Number(row.claimable) !== 1) return undefined;
     return toQueued(row);
   }
 
@@ -217,6 +227,13 @@ export class MatrixIntakeRepository {
         claimed_until: this.db.raw(`(${this.nowSql} + ?)`, [ttlMs]),
       });
     return n === 1;
+  }
+
+  /** Lets go of this worker's claim on a queued event (its work is another worker's now). */
+  async unclaim(seq: number, workerId: string): Promise<void> {
+    await this.db<QueueRow>(QUEUE)
+      .where({ seq, state: "queued", claimed_by: workerId })
+      .update({ claimed_by: null, claimed_until: null });
   }
 
   /**
@@ -293,14 +310,6 @@ export class MatrixIntakeRepository {
           loginOfSender(this);
         }),
     );
-  }
-
-  private async claimableBy(seq: number, workerId: string): Promise<boolean> {
-    const row = await this.db<QueueRow>(QUEUE)
-      .where({ seq })
-      .andWhere((q) => this.claimable(q, workerId))
-      .first("seq");
-    return row !== undefined;
   }
 
   private claimable(q: Knex.QueryBuilder, workerId: string): Knex.QueryBuilder {

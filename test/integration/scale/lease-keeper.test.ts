@@ -189,4 +189,34 @@ describe("login leases on PostgreSQL", () => {
     expect(paused.running.size).toBeLessThanOrEqual(15);
     for (const l of mine) expect(paused.events).toContain(`lost ${l} expired`);
   }, 30_000);
+
+  it("rebalancing passes over logins that work runs for, and gives them up once it is done", async () => {
+    for (const w of workers) await w.keeper.stop();
+    const e = worker("e");
+    await e.keeper.start();
+    await until(() => e.running.size === 30, 10_000, "e holds all");
+    expect(e.keeper.use("not-a-login-of-e")).toBeUndefined();
+    // A command runs for every one of its logins (two pieces of work for the first).
+    const mine = [...e.running];
+    const done = new Map(mine.map((l) => [l, e.keeper.use(l)!]));
+    const second = e.keeper.use(mine[0]!)!;
+    const f = worker("f");
+    await f.keeper.start();
+    // Its share is 15, but nothing can be given: four rounds later it still holds all.
+    await pause(RENEW_MS * 4);
+    expect(e.running.size).toBe(30);
+    expect(f.running.size).toBe(0);
+
+    // Ten commands finish (the first login's only half): those ten, and no other, move.
+    const freed = mine.slice(0, 11);
+    for (const l of freed) done.get(l)!();
+    await until(() => f.running.size === 10, 10_000, "f takes the freed logins");
+    await pause(RENEW_MS * 2);
+    expect([...f.running].sort()).toEqual(freed.slice(1).sort());
+    expect(e.running.has(mine[0]!)).toBe(true);
+    second();
+    await until(() => f.running.has(mine[0]!), 10_000, "f takes the first once it is done");
+    await ownedOnce([e, f]);
+    expect([e, f].map((w) => w.keeper.stats().takeovers)).toEqual([0, 0]);
+  }, 30_000);
 });

@@ -52,8 +52,12 @@ class MemoryQueue implements IntakeQueue {
   }
 
   // One process: the worker has no scope and claims nothing (the scoped queue is tested on
-  // the real repository, test/integration/repositories/matrix-intake.test.ts).
+  // the real repository, test/integration/scale/scoped-intake.test.ts).
   async claim(): Promise<boolean> {
+    throw new Error("an unscoped worker claims nothing");
+  }
+
+  async unclaim(): Promise<void> {
     throw new Error("an unscoped worker claims nothing");
   }
 
