@@ -30,7 +30,7 @@ import { withEditWindow } from "./relation-mapping.js";
 import { toRemoteError } from "./error-mapping.js";
 import { GroupNetwork } from "./group-network.js";
 import { LoginClients } from "./login-clients.js";
-import { DEFAULT_SEND_TIMEOUT_MS, outgoingMessage } from "./outgoing-message.js";
+import { DEFAULT_SEND_TIMEOUT_MS, sendOutgoing } from "./outgoing-message.js";
 
 export const GATEKEEPER_CAPABILITIES: RemoteCapabilities = {
   networkName: "Gatekeeper",
@@ -163,21 +163,13 @@ export class GatekeeperNetwork implements RemoteNetwork {
     messageId: string,
     content: BridgeContent,
   ): Promise<SendResult> {
-    // Its own JID (for quotes of its messages) comes with the ready client.
-    await this.clients.ready(loginId, "send");
-    const ownJid = this.clients.get(loginId)?.client.jid;
-    const message = await outgoingMessage(
-      this.o.media?.hosted,
-      { loginId, to: contactId, messageId, ownJid },
+    return sendOutgoing(
+      this.clients,
+      this.o,
+      { loginId, to: contactId, messageId },
       content,
+      (c, message, options) => c.sendMessage(contactId, message, options),
     );
-    const { t } = await this.clients.call(loginId, "send", (c) =>
-      c.sendMessage(contactId, message, {
-        id: messageId,
-        timeoutMs: this.o.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
-      }),
-    );
-    return { timestamp: t * 1000 };
   }
 
   newMessageId(): string {

@@ -14,7 +14,7 @@ import type { BridgeContent } from "../core/content.js";
 import type { GatekeeperNetworkOptions } from "./gatekeeper-network.js";
 import { participantFailures, toRemoteGroupInfo } from "./group-mapping.js";
 import type { LoginClients } from "./login-clients.js";
-import { DEFAULT_SEND_TIMEOUT_MS, outgoingMessage } from "./outgoing-message.js";
+import { DEFAULT_SEND_TIMEOUT_MS, sendOutgoing } from "./outgoing-message.js";
 
 export class GroupNetwork {
   constructor(
@@ -28,20 +28,13 @@ export class GroupNetwork {
     messageId: string,
     content: BridgeContent,
   ): Promise<SendResult> {
-    await this.clients.ready(loginId, "send");
-    const ownJid = this.clients.get(loginId)?.client.jid;
-    const message = await outgoingMessage(
-      this.o.media?.hosted,
-      { loginId, to: groupId, messageId, ownJid, group: true },
+    return sendOutgoing(
+      this.clients,
+      this.o,
+      { loginId, to: groupId, messageId, group: true },
       content,
+      (c, message, options) => c.groups.send(groupId, message, options),
     );
-    const { t } = await this.clients.call(loginId, "send", (c) =>
-      c.groups.send(groupId, message, {
-        id: messageId,
-        timeoutMs: this.o.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
-      }),
-    );
-    return { timestamp: t * 1000 };
   }
 
   async groupInfo(loginId: string, groupId: string): Promise<RemoteGroupInfo> {
