@@ -32,7 +32,9 @@ const LEASE = { leaseSeconds: 10, renewSeconds: 2 };
 const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-const log = (line: string): void => void process.stdout.write(`[chaos] ${line}\n`);
+const T0 = Date.now();
+const log = (line: string): void =>
+  void process.stdout.write(`[chaos +${((Date.now() - T0) / 1000).toFixed(1)}s] ${line}\n`);
 
 interface Kill {
   worker: string;
@@ -89,6 +91,28 @@ suite("several workers under kill -9 (chaos)", () => {
     kills.push({ worker, logins: its.length, takeoverMs: Date.now() - killed });
   }
 
+  /**
+   * Where a lost message went: its room's history as the homeserver has it (did the bridge
+   * post it, and the driver's /sync miss it?), for a failure's report.
+   */
+  async function explain(id: string): Promise<void> {
+    const [, p] = id.split(":");
+    const portal = people.portals[Number(p)]!;
+    const res = await portal.matrix.http.request(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(portal.roomId)}/messages?dir=b&limit=50`,
+    );
+    const events = ((res.chunk ?? []) as Record<string, unknown>[]).reverse();
+    log(
+      `${id}: room ${portal.roomId} of ${portal.matrix.userId}, the last ${events.length} events:`,
+    );
+    for (const e of events) {
+      const content = (e.content ?? {}) as Record<string, unknown>;
+      const body = typeof content.body === "string" ? content.body : "";
+      log(`  ${String(e.event_id)} ${String(e.sender)} ${String(e.type)} ${body}`);
+    }
+  }
+
   beforeAll(async () => {
     admin = knex({ client: "pg", connection: PG_URL, pool: { min: 0, max: 1 } });
     await admin.raw(`create database "${name}"`);
@@ -106,6 +130,8 @@ suite("several workers under kill -9 (chaos)", () => {
       },
       workers: WORKERS,
       lease: LEASE,
+      // CHAOS_LOG_LEVEL=debug follows each message through the workers' logs.
+      ...(process.env.CHAOS_LOG_LEVEL ? { logLevel: process.env.CHAOS_LOG_LEVEL } : {}),
     });
     const started = Date.now();
     // Kept for a look if setting up fails too.
@@ -126,9 +152,11 @@ suite("several workers under kill -9 (chaos)", () => {
     await people?.close().catch(() => undefined);
     await stack?.close();
     await db?.destroy();
-    await admin?.raw(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+    // A failed run's database is kept for a look, like its folder.
+    if (!failed)
+      await admin?.raw(`drop database if exists "${name}" with (force)`).catch(() => undefined);
     await admin?.destroy();
-    if (failed) log(`the run's folder, with every process's log, is kept: ${dir}`);
+    if (failed) log(`the run's folder and database ${name} are kept: ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   });
 
@@ -148,15 +176,17 @@ suite("several workers under kill -9 (chaos)", () => {
           nextKill += KILL_EVERY_MS;
           const candidates = [...up];
           // One worker at least stays: the test is about takeover, not about an outage.
-          if (candidates.length > 1) {
+          if (candidates.length <= 1) log(`no kill: only w${candidates[0]! + 1} is up`);
+          else {
             const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
             up.delete(victim);
             const watched = killAndWatch(victim);
             const restarted = (async () => {
               await new Promise((r) => setTimeout(r, RESTART_AFTER_MS));
+              const starting = Date.now();
               await stack.startWorker(victim);
               up.add(victim);
-              log(`restarted w${victim + 1}`);
+              log(`restarted w${victim + 1} (started in ${Date.now() - starting} ms)`);
             })();
             chaos.push(watched, restarted);
           }
@@ -168,7 +198,11 @@ suite("several workers under kill -9 (chaos)", () => {
       await tracker.settle(120_000);
       const delivery = tracker.delivery();
       log(`delivery: ${JSON.stringify(delivery)}`);
-      if (delivery.lost > 0) log(`missing: ${tracker.missing().slice(0, 20).join(", ")}`);
+      if (delivery.lost > 0) {
+        const missing = tracker.missing();
+        log(`missing: ${missing.slice(0, 20).join(", ")}`);
+        for (const id of missing.slice(0, 5)) await explain(id);
+      }
       for (const k of kills)
         log(`takeover of ${k.worker}'s ${k.logins} logins: ${k.takeoverMs} ms`);
       expect(delivery).toEqual({
@@ -178,7 +212,9 @@ suite("several workers under kill -9 (chaos)", () => {
         duplicated: 0,
         outOfOrder: 0,
       });
-      expect(kills.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / 10) - 1);
+      // A kill is due every 10 s but skipped while only one worker is up (a restart takes a
+      // few seconds under load, and twice a run two kills can fall within one restart).
+      expect(kills.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / 10) - 2);
       for (const k of kills) expect(k.takeoverMs, `takeover of ${k.worker}`).toBeLessThan(30_000);
 
       // Every login held by one live worker, connected once, and never twice meanwhile.
