@@ -261,6 +261,13 @@ async function handleConnection(
       connection.close(1000, "login failed");
       return;
     }
+    // Gone while its login was checked (the partner's auth callback takes a round trip): its
+    // close came before a session listened, so a session now would stay online for good, and
+    // the account's next connection would count as replacing it.
+    if (connection.closed) {
+      ctx.logger.info("client disconnected during login", { jid: result.account.jid });
+      return;
+    }
     new Session(ctx, connection, result.account, result.enlisted).start();
   } catch (err) {
     ctx.logger.error("login failed", { error: String(err) });

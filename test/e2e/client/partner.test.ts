@@ -11,6 +11,7 @@ import type { NewUser, Sandbox } from "../../../src/sandbox/index.js";
 import {
   FAST_RECONNECT,
   Recorder,
+  TcpRelay,
   TestFiles,
   eventually,
   nativeClient,
@@ -27,6 +28,8 @@ const SECRET = "partner-secret-for-tests";
 class TinyPartner {
   readonly users = new Map<string, { token: string; phone: string }>();
   readonly authCalls: Record<string, unknown>[] = [];
+  /** While set, auth callbacks are answered only once it resolves. */
+  authGate: Promise<void> | undefined;
   private readonly blobs = new Map<string, Uint8Array>();
   private server: Server | undefined;
   origin = "";
@@ -70,6 +73,7 @@ class TinyPartner {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;
     this.authCalls.push(body);
+    await this.authGate;
     const user = this.users.get(String(body.account_id));
     const valid = user !== undefined && user.token === body.token;
     res.writeHead(200, { "content-type": "application/json" });
@@ -204,6 +208,42 @@ describe("GatekeeperClient as a partner (interop) user", () => {
     const calls = partner.authCalls.length;
     await new Promise((r) => setTimeout(r, 300));
     expect(partner.authCalls.length).toBe(calls);
+  });
+
+  it("leaves no session behind for a client that went away while its login was checked", async () => {
+    const relay = await TcpRelay.forSandbox(sandbox);
+    try {
+      let answer!: () => void;
+      partner.authGate = new Promise<void>((r) => (answer = r));
+      const c = new GatekeeperClient({
+        url: relay.url,
+        serverStaticKey: sandbox.publicKey,
+        db: await files.db(),
+        account: { product: "interop", partnerId: PARTNER_ID, accountId: "a1b2c3", token: "tok-1" },
+        reconnect: FAST_RECONNECT,
+      });
+      clients.push(c);
+      const starting = c.start().catch(() => undefined);
+      await eventually(() => partner.authCalls.length === 1);
+      // The process dies (kill -9) while the gatekeeper asks the partner about its token.
+      relay.refusing = true;
+      relay.cut();
+      await new Promise((r) => setTimeout(r, 100));
+      answer();
+      await new Promise((r) => setTimeout(r, 200));
+      // Not online: a session registered for the dead connection would be, until the
+      // account's next connection replaced it.
+      expect(sandbox.admin.online()).toMatchObject({ partnerUsers: 0, replaced: 0 });
+      await c.stop();
+      await starting;
+
+      partner.authGate = undefined;
+      const again = await partnerClient(async () => "tok-1");
+      await again.start();
+      expect(sandbox.admin.online()).toMatchObject({ partnerUsers: 1, replaced: 0 });
+    } finally {
+      await relay.close();
+    }
   });
 
   it("rejects an unknown partner id with 'partner-unknown'", async () => {
