@@ -166,6 +166,16 @@ suite("several bridge processes on one PostgreSQL", () => {
     }
   }, 40_000);
 
+  it("tells each user in `status` which worker holds their login", async () => {
+    await shared({ w1: 2, w2: 2 }, 30_000);
+    const now = await holders();
+    for (const p of pairs) {
+      // Answered by the worker that holds the login (the command goes to it).
+      const answer = await p.user.command(p.mgmt, "status");
+      expect(answer).toContain(`Bridge worker: ${now.get(p.user.userId)!} (one of 2 running).`);
+    }
+  }, 40_000);
+
   it("relays both ways through the worker that holds each login", async () => {
     await arrivedOnceInOrder(await exchange(2));
   }, 90_000);
