@@ -256,16 +256,13 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
       // Replies are keyed by the command's event: if the bridge dies after answering but before
       // the intake marks the command done, the re-run's answers collapse onto the first ones.
       let replies = 0;
-      const done = await this.useLoginOf(message.sender);
-      try {
-        await this.commands.run(command, {
+      await this.asUser(message.sender, () =>
+        this.commands.run(command, {
           ...base,
           reply: (text) =>
             this.reply(message.roomId, portal, text, `reply\n${message.eventId}\n${replies++}`),
-        });
-      } finally {
-        done?.();
-      }
+        }),
+      );
       return;
     }
     if (!portal) {
@@ -304,18 +301,23 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
   }
 
   /**
-   * Several processes: keeps the user's login here while their command runs, so that it is
-   * not given to another worker halfway through (its connection closed under it). A login
-   * that moved away a moment ago throws LoginMovedError: the command is the new holder's.
+   * Runs what a user's Matrix event asks of the network (a command, a group change).
+   * Several processes: their login stays in this process meanwhile, so that it is not given
+   * to another worker halfway through (its connection closed under the work). A login that
+   * moved away a moment ago throws LoginMovedError: the event is the new holder's.
    */
-  private async useLoginOf(mxid: string): Promise<(() => void) | undefined> {
-    if (!this.ownership) return undefined;
+  private async asUser<T>(mxid: string, work: () => Promise<T>): Promise<T> {
+    if (!this.ownership) return work();
     const login = await this.repos.logins.getByMxid(mxid);
-    // No login (a first `login`, say): any process may run the command.
-    if (!login || login.state === "logged-out") return undefined;
+    // No login (a first `login`, say): any process may do it.
+    if (!login || login.state === "logged-out") return work();
     const done = this.ownership.use(login.id);
     if (!done) throw new LoginMovedError(login.id);
-    return done;
+    try {
+      return await work();
+    } finally {
+      done();
+    }
   }
 
   async onBotInvited(roomId: string, inviter: string, isDirect: boolean): Promise<void> {
@@ -384,11 +386,13 @@ export class BridgeCore implements MatrixEventSink, RemoteEventHandler {
     puppetMxid: string,
     membership: "invite" | "leave" | "ban",
   ): Promise<void> {
-    return this.groups.puppetMembership(roomId, sender, puppetMxid, membership);
+    return this.asUser(sender, () =>
+      this.groups.puppetMembership(roomId, sender, puppetMxid, membership),
+    );
   }
 
   onRoomName(roomId: string, sender: string, name: string): Promise<void> {
-    return this.groups.roomRenamed(roomId, sender, name);
+    return this.asUser(sender, () => this.groups.roomRenamed(roomId, sender, name));
   }
 
   // ------------------------------------------------------------------ RemoteEventHandler
