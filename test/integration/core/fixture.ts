@@ -12,6 +12,7 @@ import { parseConfig } from "../../../src/config/index.js";
 import type { Config } from "../../../src/config/index.js";
 import { BridgeCore } from "../../../src/core/bridge-core.js";
 import type { BridgeContent } from "../../../src/core/content.js";
+import type { LoginOwnership } from "../../../src/core/ownership.js";
 import { migrate, openDatabase } from "../../../src/db/index.js";
 import { LoginRepository } from "../../../src/db/repositories/index.js";
 import { GatekeeperClient } from "../../../src/gatekeeper/client/index.js";
@@ -134,7 +135,9 @@ export class CoreFixture {
   }
 
   /** (Re)creates the network and the core on the same database, as a bridge restart does. */
-  async startCore(options: { gatekeeperUrl?: string } = {}): Promise<void> {
+  async startCore(
+    options: { gatekeeperUrl?: string; ownership?: LoginOwnership } = {},
+  ): Promise<void> {
     this.network = this.newNetwork(options);
     this.core = new BridgeCore({
       config: this.config,
@@ -143,6 +146,7 @@ export class CoreFixture {
       matrix: this.matrix,
       relayIn: { backoff: FAST, maxAttempts: 3 },
       relayOut: { backoff: { initialMs: 50, maxMs: 200 }, stopGraceMs: 2_000 },
+      ...(options.ownership ? { ownership: options.ownership } : {}),
     });
     await this.core.start();
   }
