@@ -18,7 +18,7 @@ import { LeaseKeeper } from "./lease-keeper.js";
 import type { LeaseKeeperStats } from "./lease-keeper.js";
 import { LeaseStore } from "./lease-store.js";
 import type { LeaseHolder } from "./lease-store.js";
-import { MAX_PAYLOAD_BYTES, PgChannel, notify, payloadsOf } from "./pg-channel.js";
+import { PgChannel, fitsOnePayload, notify, payloadsOf } from "./pg-channel.js";
 import { checkWorkerId, thisInstance } from "./worker-identity.js";
 
 /** Rooms with newly stored events (payload: a JSON array of room ids). */
@@ -80,7 +80,7 @@ export class IntakeNotices {
     // One too big for a notification (a receipt of a very large room) is dropped alone; the
     // others go on.
     const small = events.filter((event) => {
-      const fits = Buffer.byteLength(JSON.stringify(event), "utf8") + 2 <= MAX_PAYLOAD_BYTES;
+      const fits = fitsOnePayload(event);
       if (!fits) this.logger.debug("an ephemeral event too big to pass on was dropped");
       return fits;
     });

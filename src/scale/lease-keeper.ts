@@ -111,11 +111,16 @@ export class LeaseKeeper {
       return;
     }
     for (const loginId of [...this.held.keys()]) {
-      this.held.delete(loginId);
-      this.counts.lost += 1;
-      this.o.logger.warn("a login's lease ran out before it was renewed", { login: loginId });
-      await this.safely("stopping a lost login", () => this.o.lost(loginId, "expired"));
+      await this.lose(loginId, "a login's lease ran out before it was renewed");
     }
+  }
+
+  /** The login is no longer this worker's (its lease ran out or went to another): let go. */
+  private async lose(loginId: string, warning?: string): Promise<void> {
+    this.held.delete(loginId);
+    this.counts.lost += 1;
+    if (warning) this.o.logger.warn(warning, { login: loginId });
+    await this.safely("stopping a lost login", () => this.o.lost(loginId, "expired"));
   }
 
   /** Runs the first round now, then one every renewMs. */
@@ -156,7 +161,6 @@ export class LeaseKeeper {
     return true;
   }
 
-  /** The login's lease if this worker holds it now (never after it may have expired). */
   /**
    * Keeps the login here while work for it runs: rebalancing passes it by until the returned
    * function was called (an expiry does not: a lease that ran out is gone whatever runs).
@@ -175,6 +179,7 @@ export class LeaseKeeper {
     };
   }
 
+  /** The login's lease if this worker holds it now (never after it may have expired). */
   lease(loginId: string): HeldLease | undefined {
     const epoch = this.held.get(loginId);
     if (epoch === undefined || this.clock() >= this.validUntil) return undefined;
@@ -251,11 +256,7 @@ export class LeaseKeeper {
       this.counts.renewals += renewed.size;
       this.renewedAt(started);
       for (const { loginId } of mine) {
-        if (renewed.has(loginId)) continue;
-        this.held.delete(loginId);
-        this.counts.lost += 1;
-        this.o.logger.warn("lost a login's lease", { login: loginId });
-        await this.safely("stopping a lost login", () => this.o.lost(loginId, "expired"));
+        if (!renewed.has(loginId)) await this.lose(loginId, "lost a login's lease");
       }
       await this.balance(started);
     } catch (err) {
@@ -314,11 +315,7 @@ export class LeaseKeeper {
     );
     this.stopped = true;
     this.validUntil = 0;
-    for (const loginId of [...this.held.keys()]) {
-      this.held.delete(loginId);
-      this.counts.lost += 1;
-      await this.safely("stopping a login", () => this.o.lost(loginId, "expired"));
-    }
+    for (const loginId of [...this.held.keys()]) await this.lose(loginId);
   }
 
   private async safely(what: string, task: () => Promise<void>): Promise<void> {

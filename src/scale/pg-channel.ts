@@ -229,8 +229,7 @@ export function payloadsOf(items: readonly unknown[]): string[] {
   let batch: string[] = [];
   let size = 2; // "[" and "]"
   for (const item of items) {
-    // As inside JSON.stringify([...]): what JSON cannot hold (undefined, functions) is null.
-    const json = JSON.stringify(item) ?? "null";
+    const json = itemJson(item);
     const bytes = Buffer.byteLength(json, "utf8");
     if (bytes + 2 > MAX_PAYLOAD_BYTES) {
       throw new RangeError(
@@ -248,4 +247,14 @@ export function payloadsOf(items: readonly unknown[]): string[] {
   }
   if (batch.length > 0) payloads.push(`[${batch.join(",")}]`);
   return payloads;
+}
+
+/** Whether `item` fits a payload of its own (payloadsOf throws for one that does not). */
+export function fitsOnePayload(item: unknown): boolean {
+  return Buffer.byteLength(itemJson(item), "utf8") + 2 <= MAX_PAYLOAD_BYTES;
+}
+
+/** As inside JSON.stringify([...]): what JSON cannot hold (undefined, functions) is null. */
+function itemJson(item: unknown): string {
+  return JSON.stringify(item) ?? "null";
 }

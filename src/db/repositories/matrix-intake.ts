@@ -82,10 +82,16 @@ const INSERT_CHUNK = 100;
 
 export class MatrixIntakeRepository {
   private readonly nowSql: string;
+  /**
+   * A queued event this worker may take (one binding: the worker id): nobody claims it, this
+   * worker does, or the claim ran out (its worker died), by the database's clock.
+   */
+  private readonly claimableSql: string;
 
   /** `db` may be a transaction: the repository then reads and writes inside it. */
   constructor(private readonly db: Knex) {
     this.nowSql = NOW_MS_SQL[dialectOf(db)];
+    this.claimableSql = `(claimed_by is null or claimed_by = ? or claimed_until <= ${this.nowSql})`;
   }
 
   /**
@@ -188,11 +194,9 @@ export class MatrixIntakeRepository {
     const row = (await (scope
       ? query.first(
           "*",
-          this.db.raw(
-            `case when claimed_by is null or claimed_by = ? or claimed_until <= ${this.nowSql} ` +
-              "then 1 else 0 end as claimable",
-            [scope.workerId],
-          ),
+          this.db.raw(`case when ${this.claimableSql} then 1 else 0 end as claimable`, [
+            scope.workerId,
+          ]),
         )
       : query.first())) as (QueueRow & { claimable?: number | string }) | undefined;
     if (!row) return undefined;
@@ -221,7 +225,7 @@ export class MatrixIntakeRepository {
   async claim(seq: number, workerId: string, ttlMs: number): Promise<boolean> {
     const n = await this.db<QueueRow>(QUEUE)
       .where({ seq, state: "queued" })
-      .andWhere((q) => this.claimable(q, workerId))
+      .whereRaw(this.claimableSql, [workerId])
       .update({
         claimed_by: workerId,
         claimed_until: this.db.raw(`(${this.nowSql} + ?)`, [ttlMs]),
@@ -310,13 +314,6 @@ export class MatrixIntakeRepository {
           loginOfSender(this);
         }),
     );
-  }
-
-  private claimable(q: Knex.QueryBuilder, workerId: string): Knex.QueryBuilder {
-    return q
-      .whereNull("claimed_by")
-      .orWhere("claimed_by", workerId)
-      .orWhereRaw(`claimed_until <= ${this.nowSql}`);
   }
 
   private async update(seq: number, change: Partial<QueueRow>, attempt = false): Promise<void> {
