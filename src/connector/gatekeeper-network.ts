@@ -111,6 +111,8 @@ export class GatekeeperNetwork implements RemoteNetwork {
   async completeLogin(loginId: string, code: string): Promise<{ remoteId: string }> {
     const entry = this.clients.entry(loginId, "verify");
     try {
+      // Its connection failed a moment ago and is being tried again: give it an iq's time.
+      await this.clients.retried(entry, entry.client.iqTimeoutMs);
       const { jid } = await entry.client.verifyCode(code);
       return { remoteId: jid };
     } catch (err) {

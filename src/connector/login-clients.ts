@@ -67,16 +67,16 @@ export class LoginClients {
   /** The login's entry, once its start-up connection was tried (if it waits for one). */
   async ready(loginId: string, op: Operation): Promise<LoginEntry> {
     const entry = this.entry(loginId, op);
-    const expected = entry.expected;
-    if (expected) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        expected.done,
-        new Promise<void>((r) => (timer = setTimeout(r, EXPECTED_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-    }
+    if (entry.expected) await atMost(entry.expected.done, EXPECTED_WAIT_MS);
     return entry;
+  }
+
+  /**
+   * Waits (at most `ms`) while the login's start is being retried in the background, so that
+   * work that needs the connection once (a `verify`) is not refused for a failure that passed.
+   */
+  async retried(entry: LoginEntry, ms: number): Promise<void> {
+    if (entry.retry) await atMost(entry.retry.done, ms);
   }
 
   /** Runs fn on the login's client once ready; its errors become RemoteErrors for op. */
@@ -303,4 +303,11 @@ export class LoginClients {
     this.entries.delete(entry.loginId);
     await stopped;
   }
+}
+
+/** Resolves when `done` does, or after `ms`, whichever comes first. */
+async function atMost(done: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }

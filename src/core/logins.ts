@@ -22,6 +22,9 @@ export const STALE_ENLISTMENT_MS = 15 * 60_000;
  */
 const CONNECT_WINDOW = 32;
 
+/** Connection states that are up, or on their way up by themselves. */
+const LIVE: ReadonlySet<string> = new Set(["connected", "connecting", "reconnecting"]);
+
 export interface LoginsOptions {
   repos: Repositories;
   network: RemoteNetwork;
@@ -93,20 +96,29 @@ export class Logins {
         login = undefined;
       }
       const previous = login?.state;
+      let kept: boolean;
       if (login) {
+        // Kept before it counts as being logged in: from then on its holder gets the
+        // user's `verify`, and no other worker is to take it meanwhile.
+        kept = (await this.o.adopt?.(login.id)) ?? true;
         // Logged out by the network: log in again with fresh credentials (chats are kept).
         if (login.state === "logged-out") await logins.rotateToken(login.id);
         await logins.setState(login.id, "enlisting");
         login = (await logins.get(login.id))!;
       } else {
         login = await this.create(mxid, phone);
+        kept = (await this.o.adopt?.(login.id)) ?? true;
       }
-      const kept = (await this.o.adopt?.(login.id)) ?? true;
       try {
         const code = await this.o.network.beginLogin(credentialsOf(login));
         this.o.logger.info("login started", { login: login.id });
-        // Another process holds it: it connects for the user's `verify` there.
-        if (!kept) await this.o.network.disconnect?.(login.id);
+        if (!kept) {
+          // Another process holds it: it connects for the user's `verify` there.
+          this.o.logger.info("login held by another process: its verify goes there", {
+            login: login.id,
+          });
+          await this.o.network.disconnect?.(login.id);
+        }
         return { login, ...code };
       } catch (err) {
         // A code sent a moment ago (429) is still good; otherwise nothing was sent: a new
@@ -136,8 +148,9 @@ export class Logins {
         );
       }
       try {
-        // After a bridge restart the login has no connection yet.
-        if (this.o.network.connectionState(login.id) === "not-connected") {
+        // No connection here yet (the bridge restarted, or the code was asked for by another
+        // process), or an ended one (logged out, when another process sent the new code).
+        if (!LIVE.has(this.o.network.connectionState(login.id))) {
           await this.o.network.connect(credentialsOf(login));
         }
         const { remoteId } = await this.o.network.completeLogin(login.id, code);

@@ -217,11 +217,18 @@ export class LeaseStore {
   async claim(workerId: string, max: number, leaseMs: number): Promise<HeldLease[]> {
     if (max <= 0) return [];
     const claimed: HeldLease[] = [];
-    // Logins never leased: a row each.
+    // Logins never leased: a row each. Not one that a `login` has just made: the process
+    // that made it keeps it a moment later (`claimOne`), and the user's `verify` is to come
+    // to the connection that sent the code. Should its maker die before keeping it, it is
+    // taken once a lease's time has passed. (The login's times are its writer's clock.)
+    const made = Date.now() - leaseMs;
     const fresh = (await this.db(LOGINS)
       .leftJoin(LEASES, `${LEASES}.login_id`, `${LOGINS}.id`)
       .whereNull(`${LEASES}.login_id`)
       .whereNot(`${LOGINS}.state`, "logged-out")
+      .where((q) =>
+        q.whereNot(`${LOGINS}.state`, "enlisting").orWhere(`${LOGINS}.updated_at`, "<=", made),
+      )
       .orderBy(`${LOGINS}.created_at`)
       .limit(max)
       .select(`${LOGINS}.id as id`)) as { id: string }[];

@@ -10,7 +10,7 @@
  * CHAOS_LOGINS, CHAOS_SECONDS and CHAOS_RATE (messages per second) scale it down for a quick
  * look; the defaults are the issue's.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import knex from "knex";
@@ -156,8 +156,17 @@ suite("several workers under kill -9 (chaos)", () => {
     if (!failed)
       await admin?.raw(`drop database if exists "${name}" with (force)`).catch(() => undefined);
     await admin?.destroy();
-    if (failed) log(`the run's folder and database ${name} are kept: ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
+    if (failed) {
+      // CI keeps no folder: the warnings and errors of every part go to the test's output.
+      for (const file of readdirSync(dir).filter((f) => f.endsWith(".log"))) {
+        const lines = readFileSync(join(dir, file), "utf8")
+          .split("\n")
+          .filter((l) => /\b(warn|error)\b/i.test(l));
+        log(`${file}: ${lines.length} warning and error lines, the last 40:`);
+        for (const line of lines.slice(-40)) log(`  ${line.slice(0, 400)}`);
+      }
+      log(`the run's folder and database ${name} are kept: ${dir}`);
+    } else rmSync(dir, { recursive: true, force: true });
   });
 
   it("loses, doubles and reorders nothing while workers are killed and restarted", async () => {

@@ -137,6 +137,12 @@ export class GatekeeperClient {
   get state(): ConnectionState {
     return this.session.state;
   }
+
+  /** How long a request waits for its answer (and for a connection to send it on). */
+  get iqTimeoutMs(): number {
+    return this.session.iqTimeoutMs;
+  }
+
   /** Our JID, once a login succeeded. */
   get jid(): string | undefined {
     return this.ownJid;

@@ -213,6 +213,53 @@ suite("several bridge processes on one PostgreSQL", () => {
     await p.user.client.sendTyping(p.portal, false, 0);
   }, 30_000);
 
+  it("logs a user in whose login another worker held when the code was sent", async () => {
+    // The worker that runs a `login` keeps the login if nobody holds it; if another does (a
+    // logged-out login still held elsewhere, or, before LeaseStore.claim left new logins to
+    // their makers, one a worker's round took a moment after it was made: the chaos test's
+    // setup met that), it sends the code from a connection it then closes, and the user's
+    // `verify` goes to the holder, which has no connection for it. Here a worker that dies at
+    // once holds each new login for its first 2 s; the next holder gets the `verify`.
+    await db!.raw(`create function gkb_e2e_take_first() returns trigger language plpgsql as $$
+      begin
+        insert into bridge_login_leases (login_id, worker_id, epoch, expires_at, acquired_at)
+        values (new.id, 'gone', 1, (extract(epoch from clock_timestamp()) * 1000)::bigint + 2000,
+                (extract(epoch from clock_timestamp()) * 1000)::bigint);
+        return new;
+      end $$`);
+    await db!.raw(`create trigger gkb_e2e_take_first after insert on bridge_logins
+      for each row execute function gkb_e2e_take_first()`);
+    const user = await w.matrixUser("scale-late");
+    const mgmt = await user.openManagementRoom();
+    const phone = w.newPhone();
+    try {
+      await user.login(mgmt, phone, w.codeFor);
+    } catch (err) {
+      throw new Error(`${String(err)}\n${logs()}`);
+    } finally {
+      await db!.raw("drop trigger gkb_e2e_take_first on bridge_logins");
+      await db!.raw("drop function gkb_e2e_take_first()");
+    }
+    const holder = (await holders()).get(user.userId);
+    expect(["w1", "w2"]).toContain(holder);
+    // Taken from 'gone' (epoch 1), not kept by the worker that sent the code.
+    const lease = (await db!.raw(
+      `select b.epoch from bridge_login_leases b join bridge_logins l on l.id = b.login_id
+       where l.mxid = ?`,
+      [user.userId],
+    )) as { rows: { epoch: string }[] };
+    expect(Number(lease.rows[0]!.epoch)).toBeGreaterThan(1);
+    // Connected where it is held: a chat works both ways.
+    const native = await w.nativeUser("Late native");
+    const portal = await user.startChat(mgmt, native.phone);
+    await user.say(portal, "late hello");
+    await native.waitForText("late hello", 30_000);
+    await native.send((await native.lookup(phone))!, "late answer");
+    await user.waitForPuppetText(portal, "late answer");
+    // Gone again, so the others' counts stay as they were.
+    expect(await user.command(mgmt, "logout")).toContain("Logged out.");
+  }, 90_000);
+
   it("takes a killed worker's logins over, and loses or doubles nothing sent meanwhile", async () => {
     const victim = (await holders()).get(pairs[0]!.user.userId)!;
     const survivor = victim === "w1" ? "w2" : "w1";

@@ -6,6 +6,8 @@
  * The ownership here is a stand-in: which logins this "worker" holds is a set the test sets.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../../src/core/logger.js";
+import { Logins } from "../../../src/core/logins.js";
 import { LoginMovedError } from "../../../src/core/ownership.js";
 import type { LoginOwnership } from "../../../src/core/ownership.js";
 import { CoreFixture, newPhone } from "./fixture.js";
@@ -74,5 +76,33 @@ describe("a user's command in a worker that holds, or no longer holds, their log
     const before = f.matrix.notices(room).length;
     await expect(f.write(ALICE, room, "status")).rejects.toBeInstanceOf(LoginMovedError);
     expect(f.matrix.notices(room).length).toBe(before);
+  });
+
+  it("verifies here a code another worker asked for, though this worker's connection had ended", async () => {
+    held.add(loginId);
+    const login = (await f.core.repos.logins.get(loginId))!;
+    // The gatekeeper ended Alice's session, and she logs in again: her `login` went to
+    // another worker, which could not keep her login (this one holds it) and asked for the
+    // code from a connection of its own, which ended this one's.
+    await f.core.repos.logins.setState(loginId, "logged-out");
+    const other = f.newNetwork();
+    const elsewhere = new Logins({
+      repos: f.core.repos,
+      network: other,
+      logger: silentLogger,
+      adopt: async () => false,
+    });
+    try {
+      await elsewhere.begin(ALICE, login.phone);
+    } finally {
+      await other.stop();
+    }
+    // Ended for good here (no reconnect of its own).
+    expect(["logged-out", "replaced"]).toContain(f.network.connectionState(loginId));
+    // Her `verify` comes here, to the holder: it connects again and verifies.
+    const { code } = await f.sandbox.admin.latestCode(login.phone);
+    const [answer] = await f.command(ALICE, room, `verify ${code}`);
+    expect(answer).toContain("logged in");
+    expect(f.network.connectionState(loginId)).toBe("connected");
   });
 });

@@ -147,6 +147,33 @@ describe("logins through the bot (sandbox, real clients, SQLite)", () => {
     expect(ok).toContain("logged in");
   });
 
+  it("verifies once the gatekeeper can be reached again, when its first try could not connect", async () => {
+    const mxid = "@patient:test.local";
+    const phone = newPhone();
+    const room = await f.dm(mxid);
+    await f.command(mxid, room, `login ${phone}`);
+    await f.stopCore();
+    await f.startCore();
+    const { code } = await f.sandbox.admin.latestCode(phone);
+    const authUrl = f.endpoints.url + AUTH_PATH;
+    // The gatekeeper cannot reach our auth callback for a moment: the `verify`'s connection
+    // fails at first and is tried again in the background.
+    await f.sandbox.admin.addPartner({
+      id: PARTNER_ID,
+      authUrl: "http://127.0.0.1:9/",
+      secret: "x",
+    });
+    const back = new Promise((r) => setTimeout(r, 500)).then(() =>
+      f.sandbox.admin.addPartner({ id: PARTNER_ID, authUrl, secret: PARTNER_SECRET }),
+    );
+    try {
+      const [ok] = await f.command(mxid, room, `verify ${code}`);
+      expect(ok).toContain("logged in");
+    } finally {
+      await back;
+    }
+  });
+
   it("logs out: de-enlists, forgets the keys, leaves the chats", async () => {
     const mxid = "@leaving:test.local";
     const phone = newPhone();
