@@ -12,6 +12,33 @@ describe("logins through the bot (sandbox, real clients, SQLite)", () => {
     await f.close();
   });
 
+  /**
+   * The gatekeeper cannot reach our auth callback (it answers logins with 503) until the
+   * returned function is called.
+   */
+  async function authCallbackAway(): Promise<() => Promise<void>> {
+    const authUrl = f.endpoints.url + AUTH_PATH;
+    await f.sandbox.admin.addPartner({
+      id: PARTNER_ID,
+      authUrl: "http://127.0.0.1:9/",
+      secret: "x",
+    });
+    return async () => {
+      await f.sandbox.admin.addPartner({ id: PARTNER_ID, authUrl, secret: PARTNER_SECRET });
+    };
+  }
+
+  /** `login <phone>`, then a bridge restart: the user has a code, the bridge no connection. */
+  async function codeThenRestart(mxid: string): Promise<{ room: string; code: string }> {
+    const phone = newPhone();
+    const room = await f.dm(mxid);
+    await f.command(mxid, room, `login ${phone}`);
+    await f.stopCore();
+    await f.startCore();
+    const { code } = await f.sandbox.admin.latestCode(phone);
+    return { room, code };
+  }
+
   it("greets a new management room with the commands", async () => {
     const room = await f.dm("@greeted:test.local");
     const [greeting] = f.matrix.notices(room);
@@ -107,19 +134,13 @@ describe("logins through the bot (sandbox, real clients, SQLite)", () => {
   it("says so when the gatekeeper cannot log the user in, and keeps nothing half-made", async () => {
     const mxid = "@unlucky:test.local";
     const room = await f.dm(mxid);
-    const authUrl = f.endpoints.url + AUTH_PATH;
-    // The gatekeeper cannot reach our auth callback: it answers the login with 503.
-    await f.sandbox.admin.addPartner({
-      id: PARTNER_ID,
-      authUrl: "http://127.0.0.1:9/",
-      secret: "x",
-    });
+    const back = await authCallbackAway();
     try {
       const [reply] = await f.command(mxid, room, `login ${newPhone()}`);
       expect(reply).toContain("Could not start the login: Gatekeeper cannot be reached right now");
       expect(await f.core.repos.logins.getByMxid(mxid)).toBeUndefined();
     } finally {
-      await f.sandbox.admin.addPartner({ id: PARTNER_ID, authUrl, secret: PARTNER_SECRET });
+      await back();
     }
     const [ok] = await f.command(mxid, room, `login ${newPhone()}`);
     expect(ok).toContain("code");
@@ -137,35 +158,17 @@ describe("logins through the bot (sandbox, real clients, SQLite)", () => {
 
   it("verifies after a bridge restart between login and verify", async () => {
     const mxid = "@restarted:test.local";
-    const phone = newPhone();
-    const room = await f.dm(mxid);
-    await f.command(mxid, room, `login ${phone}`);
-    await f.stopCore();
-    await f.startCore();
-    const { code } = await f.sandbox.admin.latestCode(phone);
+    const { room, code } = await codeThenRestart(mxid);
     const [ok] = await f.command(mxid, room, `verify ${code}`);
     expect(ok).toContain("logged in");
   });
 
   it("verifies once the gatekeeper can be reached again, when its first try could not connect", async () => {
     const mxid = "@patient:test.local";
-    const phone = newPhone();
-    const room = await f.dm(mxid);
-    await f.command(mxid, room, `login ${phone}`);
-    await f.stopCore();
-    await f.startCore();
-    const { code } = await f.sandbox.admin.latestCode(phone);
-    const authUrl = f.endpoints.url + AUTH_PATH;
-    // The gatekeeper cannot reach our auth callback for a moment: the `verify`'s connection
-    // fails at first and is tried again in the background.
-    await f.sandbox.admin.addPartner({
-      id: PARTNER_ID,
-      authUrl: "http://127.0.0.1:9/",
-      secret: "x",
-    });
-    const back = new Promise((r) => setTimeout(r, 500)).then(() =>
-      f.sandbox.admin.addPartner({ id: PARTNER_ID, authUrl, secret: PARTNER_SECRET }),
-    );
+    const { room, code } = await codeThenRestart(mxid);
+    // For half a second the `verify`'s connection fails; it is tried again in the background.
+    const away = await authCallbackAway();
+    const back = new Promise((r) => setTimeout(r, 500)).then(away);
     try {
       const [ok] = await f.command(mxid, room, `verify ${code}`);
       expect(ok).toContain("logged in");
