@@ -23,7 +23,11 @@ export const STALE_ENLISTMENT_MS = 15 * 60_000;
 const CONNECT_WINDOW = 32;
 
 /** Connection states that are up, or on their way up by themselves. */
-const LIVE: ReadonlySet<string> = new Set(["connected", "connecting", "reconnecting"]);
+const LIVE: ReadonlySet<RemoteConnectionState | "not-connected"> = new Set([
+  "connected",
+  "connecting",
+  "reconnecting",
+]);
 
 export interface LoginsOptions {
   repos: Repositories;

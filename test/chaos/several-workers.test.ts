@@ -8,7 +8,8 @@
  * taken over within 30 s.
  *
  * CHAOS_LOGINS, CHAOS_SECONDS and CHAOS_RATE (messages per second) scale it down for a quick
- * look; the defaults are the issue's.
+ * look; the defaults are the issue's. CHAOS_LOG_LEVEL sets the bridge processes' log level;
+ * CHAOS_KEEP=1 keeps the run's folder (its logs) when it passes too.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -58,11 +59,18 @@ suite("several workers under kill -9 (chaos)", () => {
 
   /** Each login's holder now (undefined: nobody holds it, or its lease ran out). */
   async function holders(): Promise<Map<string, string | undefined>> {
+    return new Map([...(await leases())].map(([id, l]) => [id, l.worker]));
+  }
+
+  /** Each login's lease now: its holder (as holders()) and its epoch (0: never leased). */
+  async function leases(): Promise<Map<string, { worker: string | undefined; epoch: number }>> {
     const { rows } = (await db.raw(
-      `select l.id, case when b.expires_at > ${NOW_MS} then b.worker_id end as worker
+      `select l.id, case when b.expires_at > ${NOW_MS} then b.worker_id end as worker, b.epoch
        from bridge_logins l left join bridge_login_leases b on b.login_id = l.id`,
-    )) as { rows: { id: string; worker: string | null }[] };
-    return new Map(rows.map((r) => [r.id, r.worker ?? undefined]));
+    )) as { rows: { id: string; worker: string | null; epoch: string | null }[] };
+    return new Map(
+      rows.map((r) => [r.id, { worker: r.worker ?? undefined, epoch: Number(r.epoch ?? 0) }]),
+    );
   }
 
   const running = (): number[] =>
@@ -70,24 +78,19 @@ suite("several workers under kill -9 (chaos)", () => {
   /** Workers that have started (and not been killed since): the ones a kill may pick. */
   const up = new Set(Array.from({ length: WORKERS }, (_, i) => i));
 
-  /** Kills worker `i` and measures how long until its logins are held by live workers. */
+  /** Kills worker `i` and measures how long until each of its logins was taken by a worker. */
   async function killAndWatch(i: number): Promise<void> {
     const worker = `w${i + 1}`;
-    const before = await holders();
-    const its = [...before].filter(([, w]) => w === worker).map(([id]) => id);
+    const before = await leases();
+    const its = [...before].filter(([, l]) => l.worker === worker);
     await stack.workers[i]!.kill();
     const killed = Date.now();
     log(`killed ${worker} (held ${its.length} logins)`);
-    // Taken over: held (a lease that has not run out) by a worker that runs, another one or
-    // the killed one once it is back. Should the taker die too, that is the next kill's
-    // takeover: a login taken once stays counted.
-    const live = (w: string | undefined): boolean =>
-      w !== undefined && running().includes(Number(w.slice(1)) - 1);
-    const taken = new Set<string>();
+    // Taken over: acquired again (a new epoch), by another worker or by the killed one once
+    // it is back. Should the taker die too, that is the next kill's takeover.
     for (;;) {
-      const now = await holders();
-      for (const id of its) if (live(now.get(id))) taken.add(id);
-      if (taken.size === its.length) break;
+      const now = await leases();
+      if (its.every(([id, l]) => (now.get(id)?.epoch ?? 0) > l.epoch)) break;
       if (Date.now() - killed > 60_000) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -169,7 +172,8 @@ suite("several workers under kill -9 (chaos)", () => {
         for (const line of lines.slice(-40)) log(`  ${line.slice(0, 400)}`);
       }
       log(`the run's folder and database ${name} are kept: ${dir}`);
-    } else rmSync(dir, { recursive: true, force: true });
+    } else if (process.env.CHAOS_KEEP === "1") log(`the run's folder is kept: ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   });
 
   it("loses, doubles and reorders nothing while workers are killed and restarted", async () => {
@@ -179,17 +183,22 @@ suite("several workers under kill -9 (chaos)", () => {
       const started = Date.now();
       const chaos: Promise<void>[] = [];
       let nextKill = started + KILL_EVERY_MS;
+      let postponed = false;
       for (let i = 0; Date.now() - started < SECONDS * 1000; i++) {
         const due = started + (i * 1000) / RATE;
         const wait = due - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         sends.push(sender.send(i % 2 === 0 ? "in" : "out", i % LOGINS));
         if (Date.now() >= nextKill) {
-          nextKill += KILL_EVERY_MS;
           const candidates = [...up];
-          // One worker at least stays: the test is about takeover, not about an outage.
-          if (candidates.length <= 1) log(`no kill: only w${candidates[0]! + 1} is up`);
-          else {
+          // One worker at least stays: the test is about takeover, not about an outage. While
+          // only one is up (a restart takes longer on 2 busy cores), the kill waits for another.
+          if (candidates.length <= 1) {
+            if (!postponed) log(`kill postponed: only w${candidates[0]! + 1} is up`);
+            postponed = true;
+          } else {
+            postponed = false;
+            nextKill = Math.max(nextKill + KILL_EVERY_MS, Date.now() + KILL_EVERY_MS / 2);
             const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
             up.delete(victim);
             const watched = killAndWatch(victim);
@@ -224,16 +233,25 @@ suite("several workers under kill -9 (chaos)", () => {
         duplicated: 0,
         outOfOrder: 0,
       });
-      // A kill is due every 10 s but skipped while only one worker is up (a restart takes a
-      // few seconds under load, and twice a run two kills can fall within one restart).
+      // A kill is due every 10 s, later while only one worker is up.
       expect(kills.length).toBeGreaterThanOrEqual(Math.floor(SECONDS / 10) - 2);
       for (const k of kills) expect(k.takeoverMs, `takeover of ${k.worker}`).toBeLessThan(30_000);
 
-      // Every login held by one live worker, connected once, and never twice meanwhile.
-      const now = await holders();
+      // Every login held by one live worker, connected once, and never twice meanwhile. The
+      // last restart came just now, and the workers are still evening out their shares (a few
+      // logins a round, each closed by one worker and then connected by another): once they
+      // are even, every login is online.
       const live = new Set(running().map((i) => `w${i + 1}`));
-      expect([...now.values()].every((w) => w !== undefined && live.has(w))).toBe(true);
-      const online = await stack.admin.online();
+      let held = 0;
+      let online = await stack.admin.online();
+      for (const end = Date.now() + 60_000; Date.now() < end;) {
+        held = [...(await holders()).values()].filter((w) => w && live.has(w)).length;
+        online = await stack.admin.online();
+        if (held === LOGINS && online.partnerUsers === LOGINS) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      log(`at the end: ${held} logins held by live workers, ${online.partnerUsers} online`);
+      expect(held).toBe(LOGINS);
       expect(online.partnerUsers).toBe(LOGINS);
       expect(online.replaced).toBe(0);
     } catch (err) {
