@@ -22,13 +22,6 @@ export const STALE_ENLISTMENT_MS = 15 * 60_000;
  */
 const CONNECT_WINDOW = 32;
 
-/** Connection states that are up, or on their way up by themselves. */
-const LIVE: ReadonlySet<RemoteConnectionState | "not-connected"> = new Set([
-  "connected",
-  "connecting",
-  "reconnecting",
-]);
-
 export interface LoginsOptions {
   repos: Repositories;
   network: RemoteNetwork;
@@ -152,11 +145,10 @@ export class Logins {
         );
       }
       try {
-        // No connection here yet (the bridge restarted, or the code was asked for by another
-        // process), or an ended one (logged out, when another process sent the new code).
-        if (!LIVE.has(this.o.network.connectionState(login.id))) {
-          await this.o.network.connect(credentialsOf(login));
-        }
+        // Connected unless it is already, or on its way: there may be no connection here yet
+        // (the bridge restarted, or another process asked for the code), or an ended one
+        // (logged out, when another process sent the new code).
+        await this.o.network.connect(credentialsOf(login));
         const { remoteId } = await this.o.network.completeLogin(login.id, code);
         await this.o.repos.logins.setJid(login.id, remoteId);
         await this.o.repos.logins.setState(login.id, "connected");

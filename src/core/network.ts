@@ -213,7 +213,10 @@ export interface RemoteNetwork {
   beginLogin(login: LoginCredentials): Promise<{ codeLength: number; expiresInSeconds: number }>;
   /** Verify the one-time code; resolves with the account's remote id once enlisted. */
   completeLogin(loginId: string, code: string): Promise<{ remoteId: string }>;
-  /** Connect an already enlisted login (at start-up). */
+  /**
+   * Connect a login (at start-up, when taken over, for a `verify`) unless it is connected or
+   * on its way already.
+   */
   connect(login: LoginCredentials): Promise<void>;
   /**
    * At start-up, before connecting them one after another: these logins are about to be

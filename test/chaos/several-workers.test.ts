@@ -57,12 +57,10 @@ suite("several workers under kill -9 (chaos)", () => {
   const kills: Kill[] = [];
   let failed = false;
 
-  /** Each login's holder now (undefined: nobody holds it, or its lease ran out). */
-  async function holders(): Promise<Map<string, string | undefined>> {
-    return new Map([...(await leases())].map(([id, l]) => [id, l.worker]));
-  }
-
-  /** Each login's lease now: its holder (as holders()) and its epoch (0: never leased). */
+  /**
+   * Each login's lease now: its holder (undefined: nobody holds it, or its lease ran out) and
+   * its epoch (0: never leased).
+   */
   async function leases(): Promise<Map<string, { worker: string | undefined; epoch: number }>> {
     const { rows } = (await db.raw(
       `select l.id, case when b.expires_at > ${NOW_MS} then b.worker_id end as worker, b.epoch
@@ -245,7 +243,7 @@ suite("several workers under kill -9 (chaos)", () => {
       let held = 0;
       let online = await stack.admin.online();
       for (const end = Date.now() + 60_000; Date.now() < end;) {
-        held = [...(await holders()).values()].filter((w) => w && live.has(w)).length;
+        held = [...(await leases()).values()].filter((l) => l.worker && live.has(l.worker)).length;
         online = await stack.admin.online();
         if (held === LOGINS && online.partnerUsers === LOGINS) break;
         await new Promise((r) => setTimeout(r, 500));
